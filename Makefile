@@ -1,0 +1,65 @@
+# roam — build, test and run targets. See README.md.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+MAKEFLAGS += --no-builtin-rules
+
+GO       ?= go
+BIN      := bin
+PKGS     := ./...
+# How long each fuzz target runs in `make test` (short) and `make fuzz`.
+FUZZTIME_SHORT ?= 3s
+FUZZTIME       ?= 60s
+# Fuzz targets as package:FuzzName.
+FUZZ_TARGETS := $(shell grep -rhoE --include='*_test.go' '^func (Fuzz[A-Za-z0-9_]+)' . 2>/dev/null | sed 's/^func //' | sort -u)
+
+.PHONY: build test unit fuzz-short fuzz lint vet fmt-check race tidy-check bench run clean
+
+build: ## compile every package and the binaries into bin/
+	$(GO) build $(PKGS)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+test: lint unit fuzz-short ## what CI runs: lint, every test, short fuzz runs
+
+unit:
+	$(GO) test -count=1 -timeout 12m $(PKGS)
+
+# Runs each fuzz target briefly (beyond its seed corpus, which `unit` runs).
+fuzz-short:
+	@for pkgdir in $$(grep -rlE --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$pkgdir/*_test.go | sed 's/^func //'); do \
+	    echo "fuzz $$pkgdir $$f ($(FUZZTIME_SHORT))"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME_SHORT) $$pkgdir > /tmp/roam-fuzz.log 2>&1 || { cat /tmp/roam-fuzz.log; exit 1; }; \
+	  done; \
+	done
+
+fuzz: ## run each fuzz target for FUZZTIME
+	$(MAKE) fuzz-short FUZZTIME_SHORT=$(FUZZTIME)
+
+lint: fmt-check vet ## gofmt + go vet
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+race: ## tests with the race detector
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+tidy-check: ## go.mod/go.sum are tidy
+	$(GO) mod tidy
+	git diff --exit-code go.mod go.sum
+
+bench: ## Go micro-benchmarks (make bench is not part of make test)
+	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+
+run: ## start a local node on embedded storage under .run/ (Ctrl-C stops it)
+	$(GO) build -o $(BIN)/ ./cmd/...
+	@mkdir -p .run
+	@echo "data under .run/node1; connect with: $(BIN)/roam --addr 127.0.0.1:7400 register alice"
+	$(BIN)/roamd -data .run/node1 -client 127.0.0.1:7400 -internal 127.0.0.1:7401
+
+clean:
+	rm -rf $(BIN) .run

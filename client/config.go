@@ -1,0 +1,130 @@
+package client
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/roamhq/roam/wire"
+)
+
+// Version is sent in Hello as "roam-go/<Version>".
+const Version = "0.1"
+
+// Config configures a Client. Start from DefaultConfig.
+type Config struct {
+	// Addrs are the client addresses ("host:port") of roam nodes. Dial
+	// tries them in order; after a connection loss the client also tries
+	// the nodes the server announced in its Welcome.
+	Addrs []string
+	// Device is this device's stable id (1-64 printable ASCII characters,
+	// no spaces). A device has at most one session at a time: logging in
+	// with the same device elsewhere ends the older session. Empty means
+	// a random id (see NewDeviceID), which suits a throwaway client only.
+	Device string
+	// ClientName is sent in Hello; empty means "roam-go/<Version>".
+	ClientName string
+
+	// DialTimeout bounds the TCP (and TLS) connect and the Hello/Welcome
+	// exchange with one address.
+	DialTimeout time.Duration
+	// RequestTimeout bounds one request when the caller's context has no
+	// earlier deadline (for Send: each attempt).
+	RequestTimeout time.Duration
+	// MaxSendAttempts is how many times Send tries before it gives up
+	// with ErrBusy.
+	MaxSendAttempts int
+	// RetryBackoff is the first pause between send attempts and between
+	// reconnect rounds; it doubles up to MaxBackoff.
+	RetryBackoff time.Duration
+	MaxBackoff   time.Duration
+	// AckInterval and AckBatch control acknowledgements: the cursor is
+	// sent at most AckInterval after a message was handed to the
+	// application, or at once when AckBatch messages are waiting.
+	AckInterval time.Duration
+	AckBatch    int
+	// MaxFrame is the largest frame the client accepts from the server.
+	MaxFrame int
+
+	// SkipInbox turns the inbox off: the client never syncs, so it
+	// receives no messages (and the server pushes none). For send-only
+	// tools. Presence and friend events still arrive.
+	SkipInbox bool
+	// NoReconnect turns automatic reconnection off: a lost connection
+	// ends the session (EventDisconnected, then EventSessionEnded).
+	NoReconnect bool
+
+	// TLS, if set, makes the client speak TLS over TCP.
+	TLS *tls.Config
+	// Logger receives debug and warning logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with production defaults and the given
+// addresses.
+func DefaultConfig(addrs ...string) Config {
+	return Config{
+		Addrs:           addrs,
+		DialTimeout:     5 * time.Second,
+		RequestTimeout:  10 * time.Second,
+		MaxSendAttempts: 5,
+		RetryBackoff:    100 * time.Millisecond,
+		MaxBackoff:      5 * time.Second,
+		AckInterval:     100 * time.Millisecond,
+		AckBatch:        64,
+		MaxFrame:        wire.DefaultMaxFrame,
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if len(c.Addrs) == 0 {
+		return fmt.Errorf("client: Config.Addrs is empty: %w", ErrNoAddress)
+	}
+	for _, a := range c.Addrs {
+		if a == "" {
+			return errors.New("client: empty address in Config.Addrs")
+		}
+	}
+	if c.Device != "" && !validDevice(c.Device) {
+		return fmt.Errorf("client: device %q must be 1-64 printable ASCII characters without spaces", c.Device)
+	}
+	switch {
+	case c.DialTimeout <= 0, c.RequestTimeout <= 0:
+		return errors.New("client: DialTimeout and RequestTimeout must be positive")
+	case c.MaxSendAttempts < 1:
+		return errors.New("client: MaxSendAttempts must be at least 1")
+	case c.RetryBackoff <= 0 || c.MaxBackoff < c.RetryBackoff:
+		return errors.New("client: RetryBackoff must be positive and at most MaxBackoff")
+	case c.AckInterval <= 0 || c.AckBatch < 1:
+		return errors.New("client: AckInterval must be positive and AckBatch at least 1")
+	case c.MaxFrame < 1024:
+		return errors.New("client: MaxFrame must be at least 1024")
+	}
+	return nil
+}
+
+func validDevice(d string) bool {
+	if d == "" || len(d) > 64 {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] <= ' ' || d[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// NewDeviceID returns a random device id ("dev-" and 16 hex digits). Save
+// it and reuse it: the device id is what the server keys sessions,
+// cursors and send deduplication on.
+func NewDeviceID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return "dev-" + hex.EncodeToString(b[:])
+}

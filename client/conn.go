@@ -1,0 +1,303 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/roamhq/roam/wire"
+)
+
+// conn is one TCP connection to a node. Its reader goroutine (readLoop)
+// routes replies to the waiting request by request id and hands pushes
+// (rid 0) to the Client. Once a session is established on it, a keeper
+// goroutine sends heartbeats and acknowledgements. Writes from any
+// goroutine are serialised by wmu.
+type conn struct {
+	c       *Client
+	nc      net.Conn
+	addr    string
+	welcome wire.Welcome
+
+	rid   atomic.Uint32
+	waits waitList
+
+	wmu  sync.Mutex
+	wbuf []byte
+
+	done      chan struct{} // closed when the connection is closed
+	closeOnce sync.Once
+	err       error // why it closed; set before done is closed
+
+	lastRecv   atomic.Int64 // unix nanoseconds of the last frame read
+	retiring   atomic.Bool  // replaced by another connection: ignore its goodbye and loss
+	expectBye  atomic.Bool  // a logout or deletion is in flight: its goodbye is expected
+	keeperOnce sync.Once
+	ackKick    chan struct{}
+}
+
+// reply is what the reader hands to the request waiting on a rid: the
+// frame type and a copy of its body, or the error that closed the
+// connection.
+type reply struct {
+	typ  wire.Type
+	body []byte
+	err  error
+}
+
+// dial connects to addr, starts the reader and exchanges Hello/Welcome.
+func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	defer cancel()
+	d := net.Dialer{}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if c.cfg.TLS != nil {
+		tc := c.cfg.TLS.Clone()
+		if tc.ServerName == "" {
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				tc.ServerName = host
+			}
+		}
+		tlsConn := tls.Client(nc, tc)
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, err
+		}
+		nc = tlsConn
+	}
+	cn := &conn{c: c, nc: nc, addr: addr, done: make(chan struct{}), ackKick: make(chan struct{}, 1)}
+	cn.waits.m = make(map[uint32]chan reply)
+	cn.lastRecv.Store(time.Now().UnixNano())
+	if !c.track(cn) {
+		nc.Close()
+		return nil, ErrClosed
+	}
+	hello := wire.Hello{Proto: wire.Magic, Version: wire.Version, Client: c.cfg.ClientName}
+	if err := cn.roundTrip(ctx, wire.THello, &hello, wire.TWelcome, &cn.welcome); err != nil {
+		cn.close(err)
+		return nil, err
+	}
+	if cn.welcome.Version != wire.Version {
+		err := fmt.Errorf("%w: server chose protocol version %d", ErrProtocol, cn.welcome.Version)
+		cn.close(err)
+		return nil, err
+	}
+	return cn, nil
+}
+
+// readLoop is the connection's reader goroutine.
+func (cn *conn) readLoop() {
+	rd := wire.NewReader(cn.nc, cn.c.cfg.MaxFrame)
+	for {
+		f, err := rd.ReadFrame()
+		if err != nil {
+			cn.close(err)
+			cn.c.connLost(cn, cn.err)
+			return
+		}
+		cn.lastRecv.Store(time.Now().UnixNano())
+		if f.RID != 0 {
+			// A reply; nobody may be waiting any more (a request whose
+			// context ended, or a Pong): then it is dropped.
+			cn.waits.trigger(f.RID, reply{typ: f.Type, body: append([]byte(nil), f.Body...)})
+			continue
+		}
+		cn.c.handlePush(cn, f)
+	}
+}
+
+// nextRID returns a fresh non-zero request id.
+func (cn *conn) nextRID() uint32 {
+	for {
+		if id := cn.rid.Add(1); id != 0 {
+			return id
+		}
+	}
+}
+
+// send writes one frame.
+func (cn *conn) send(t wire.Type, rid uint32, body any) error {
+	cn.wmu.Lock()
+	defer cn.wmu.Unlock()
+	select {
+	case <-cn.done:
+		return fmt.Errorf("%w: %v", ErrConnLost, cn.err)
+	default:
+	}
+	buf, err := wire.AppendFrame(cn.wbuf[:0], t, rid, body)
+	if err != nil {
+		return err
+	}
+	cn.wbuf = buf
+	cn.nc.SetWriteDeadline(time.Now().Add(cn.c.cfg.RequestTimeout))
+	if _, err := cn.nc.Write(buf); err != nil {
+		cn.close(err)
+		return fmt.Errorf("%w: %v", ErrConnLost, err)
+	}
+	if cap(cn.wbuf) > 64<<10 {
+		cn.wbuf = nil // do not pin a large buffer
+	}
+	return nil
+}
+
+// roundTrip sends a request and waits for its reply, decoding a reply of
+// type want into out (which may be nil) and a TError into an *Error.
+func (cn *conn) roundTrip(ctx context.Context, t wire.Type, body any, want wire.Type, out any) error {
+	rid := cn.nextRID()
+	ch, err := cn.waits.register(rid)
+	if err != nil {
+		return err
+	}
+	if err := cn.send(t, rid, body); err != nil {
+		cn.waits.cancel(rid)
+		return err
+	}
+	select {
+	case r := <-ch:
+		return decodeReply(r, want, out)
+	case <-ctx.Done():
+		cn.waits.cancel(rid)
+		return ctx.Err()
+	}
+}
+
+func decodeReply(r reply, want wire.Type, out any) error {
+	if r.err != nil {
+		return r.err
+	}
+	switch r.typ {
+	case want:
+		if out == nil {
+			return nil
+		}
+		if err := wire.Decode(r.body, out); err != nil {
+			return fmt.Errorf("%w: %s reply: %v", ErrProtocol, want, err)
+		}
+		return nil
+	case wire.TError:
+		var e wire.Error
+		if err := wire.Decode(r.body, &e); err != nil {
+			return fmt.Errorf("%w: error reply: %v", ErrProtocol, err)
+		}
+		return &Error{Code: e.Code, Message: e.Message, RetryAfter: time.Duration(e.RetryAfterMS) * time.Millisecond}
+	}
+	return fmt.Errorf("%w: got a %s reply, want %s", ErrProtocol, r.typ, want)
+}
+
+// close closes the connection once; every waiting request fails with
+// ErrConnLost.
+func (cn *conn) close(why error) {
+	cn.closeOnce.Do(func() {
+		if why == nil {
+			why = errors.New("closed")
+		}
+		cn.err = why
+		cn.nc.Close()
+		cn.waits.fail(fmt.Errorf("%w: %v", ErrConnLost, why))
+		close(cn.done)
+	})
+}
+
+func (cn *conn) closed() bool {
+	select {
+	case <-cn.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kickAck wakes the keeper to send the cursor.
+func (cn *conn) kickAck() {
+	select {
+	case cn.ackKick <- struct{}{}:
+	default:
+	}
+}
+
+// keeper is the connection's heartbeat goroutine, started when a session
+// is established on it: it pings every interval, closes the connection
+// when the server has been silent for three intervals, and sends the
+// acknowledgement cursor when kicked.
+func (cn *conn) keeper(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	cn.kickAck() // a cursor left from an earlier connection
+	for {
+		select {
+		case <-cn.done:
+			return
+		case <-cn.c.done:
+			return
+		case <-cn.ackKick:
+			cn.c.flushAck(cn)
+		case now := <-t.C:
+			if silent := now.Sub(time.Unix(0, cn.lastRecv.Load())); silent > 3*interval {
+				cn.close(fmt.Errorf("no frame from the server for %v", silent.Round(time.Millisecond)))
+				return
+			}
+			if err := cn.send(wire.TPing, cn.nextRID(), &wire.Empty{}); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// waitList is the wait registry: it maps a request id to the channel its
+// reply is delivered on (the idea of etcd's pkg/wait).
+type waitList struct {
+	mu  sync.Mutex
+	m   map[uint32]chan reply
+	err error // set once the connection failed
+}
+
+func (w *waitList) register(id uint32) (chan reply, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return nil, w.err
+	}
+	ch := make(chan reply, 1)
+	w.m[id] = ch
+	return ch, nil
+}
+
+func (w *waitList) trigger(id uint32, r reply) bool {
+	w.mu.Lock()
+	ch, ok := w.m[id]
+	delete(w.m, id)
+	w.mu.Unlock()
+	if ok {
+		ch <- r // buffered, and triggered at most once
+	}
+	return ok
+}
+
+func (w *waitList) cancel(id uint32) {
+	w.mu.Lock()
+	delete(w.m, id)
+	w.mu.Unlock()
+}
+
+func (w *waitList) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.err = err
+	for id, ch := range w.m {
+		ch <- reply{err: err}
+		delete(w.m, id)
+	}
+}
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
+}

@@ -1,0 +1,120 @@
+package client
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/roamhq/roam/wire"
+)
+
+// Error is a refusal from the server (a TError frame, or the code of a
+// TGoodbye). Compare it with the code sentinels below:
+//
+//	if errors.Is(err, client.ErrRateLimited) { ... }
+//
+// or read the code with [CodeOf].
+type Error struct {
+	Code       wire.Code
+	Message    string
+	RetryAfter time.Duration // with wire.CodeRateLimited: when to try again
+}
+
+// Error formats the error as "<code name> (<code number>): <message>".
+func (e *Error) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = e.Code.Text()
+	}
+	s := e.Code.Name() + " (" + strconv.Itoa(int(e.Code)) + "): " + msg
+	if e.RetryAfter > 0 {
+		s += " (retry after " + e.RetryAfter.String() + ")"
+	}
+	return s
+}
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, ErrAuthFailed) matches any auth_failed refusal whatever
+// its message.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// CodeOf returns the wire code of err if it is (or wraps) an *Error, and
+// wire.CodeOK otherwise.
+func CodeOf(err error) wire.Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return wire.CodeOK
+}
+
+func codeErr(c wire.Code) *Error { return &Error{Code: c, Message: c.Text()} }
+
+// Code sentinels: compare with errors.Is; only the code is compared.
+var (
+	ErrBadRequest      = codeErr(wire.CodeBadRequest)
+	ErrNotLoggedIn     = codeErr(wire.CodeNotLoggedIn)
+	ErrAlreadyLoggedIn = codeErr(wire.CodeAlreadyLogged)
+	ErrBadName         = codeErr(wire.CodeBadName)
+	ErrNameTaken       = codeErr(wire.CodeNameTaken)
+	ErrAuthFailed      = codeErr(wire.CodeAuthFailed)
+	ErrNonceExpired    = codeErr(wire.CodeNonceExpired)
+	ErrSessionInvalid  = codeErr(wire.CodeSessionInvalid)
+	ErrReauth          = codeErr(wire.CodeReauth)
+	ErrRateLimited     = codeErr(wire.CodeRateLimited)
+	ErrRefused         = codeErr(wire.CodeRefused)
+	ErrNoRequest       = codeErr(wire.CodeNoRequest)
+	ErrTooLarge        = codeErr(wire.CodeTooLarge)
+	ErrBadTTL          = codeErr(wire.CodeBadTTL)
+	ErrBadStatus       = codeErr(wire.CodeBadStatus)
+	ErrLoginStep       = codeErr(wire.CodeLoginStep)
+	ErrUnavailable     = codeErr(wire.CodeUnavailable)
+	ErrInternal        = codeErr(wire.CodeInternal)
+	ErrShutdown        = codeErr(wire.CodeShutdown)
+	ErrTooManyConns    = codeErr(wire.CodeTooManyConns)
+
+	ErrSessionReplaced = codeErr(wire.CodeSessionReplaced)
+	ErrPasswordChanged = codeErr(wire.CodePasswordChanged)
+	ErrAccountDeleted  = codeErr(wire.CodeAccountDeleted)
+	ErrLoggedOut       = codeErr(wire.CodeLoggedOut)
+)
+
+// Errors that do not come from the server.
+var (
+	// ErrBusy is returned by Send when MaxSendAttempts attempts failed
+	// with retryable errors: "busy, try later". It wraps the last error.
+	ErrBusy = errors.New("client: busy, try later")
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("client: closed")
+	// ErrConnLost means the connection broke while a request was in
+	// flight; the request may or may not have been applied.
+	ErrConnLost = errors.New("client: connection lost")
+	// ErrServerProof means the server's SCRAM signature did not verify:
+	// the server does not know the password's keys. The login is refused.
+	ErrServerProof = errors.New("client: server failed SCRAM verification")
+	// ErrProtocol means the server sent something this client does not
+	// understand (a reply of the wrong type, a body that does not decode).
+	ErrProtocol = errors.New("client: protocol error")
+	// ErrNoAddress means there was no address to dial.
+	ErrNoAddress = errors.New("client: no server address")
+)
+
+// retryable reports whether a failed request may be resent as it is: the
+// server could not be reached or did not answer, so the same request (with
+// the same cmid, for sends) is safe to repeat.
+func retryable(err error) bool {
+	switch CodeOf(err) {
+	case wire.CodeUnavailable, wire.CodeInternal, wire.CodeShutdown, wire.CodeTimeout:
+		return true
+	case wire.CodeOK:
+		return errors.Is(err, ErrConnLost) || errors.Is(err, errAttemptTimeout) || isNetErr(err)
+	}
+	return false
+}
+
+// errAttemptTimeout marks one attempt of a retried request that got no
+// reply in time (the caller's own context is still alive).
+var errAttemptTimeout = errors.New("client: no reply in time")

@@ -1,0 +1,207 @@
+package hlr
+
+// The friend graph. Each user's home partition holds that user's side of
+// every edge. Operations that change both sides commit the local side and
+// write an outbox item that the leader delivers to the peer's partition, at
+// least once; the peer-side commands are idempotent.
+
+func (t *txn) edge(user, peer string) (byte, error) {
+	v, ok, err := t.get(edgeKey(user, peer))
+	if err != nil || !ok || len(v) != 1 {
+		return 0, err
+	}
+	return v[0], nil
+}
+
+func (t *txn) setEdge(user, peer string, st byte) error {
+	return t.set(edgeKey(user, peer), []byte{st})
+}
+
+// withEvent fills in the event for User's attached devices.
+func (t *txn) withEvent(r Result, user, ev string) (Result, error) {
+	locs, err := t.locations(user, true)
+	if err != nil {
+		return Result{}, err
+	}
+	r.Event, r.Locations = ev, locs
+	return r, nil
+}
+
+// applyFriendRequest: Peer asks User. Refused, with one status for all
+// cases, when User does not exist or has blocked Peer. If User had already
+// asked Peer, the two requests meet and the friendship is made.
+func applyFriendRequest(t *txn, c *Cmd) (Result, error) {
+	if c.User == c.Peer {
+		return Result{Status: StatusRefused}, nil
+	}
+	a, err := t.account(c.User)
+	if err != nil {
+		return Result{}, err
+	}
+	if a == nil {
+		return Result{Status: StatusRefused}, nil
+	}
+	st, err := t.edge(c.User, c.Peer)
+	if err != nil {
+		return Result{}, err
+	}
+	switch st {
+	case EdgeBlocked:
+		return Result{Status: StatusRefused}, nil
+	case EdgeFriend, EdgeIncoming:
+		return Result{}, nil // idempotent
+	case EdgeOutgoing:
+		if err := t.setEdge(c.User, c.Peer, EdgeFriend); err != nil {
+			return Result{}, err
+		}
+		if err := t.addOutbox(Cmd{Op: OpFriendConfirm, User: c.Peer, Peer: c.User}); err != nil {
+			return Result{}, err
+		}
+		return t.withEvent(Result{Outbox: true}, c.User, "accepted")
+	}
+	if err := t.setEdge(c.User, c.Peer, EdgeIncoming); err != nil {
+		return Result{}, err
+	}
+	return t.withEvent(Result{}, c.User, "request")
+}
+
+// applyFriendSent records on User's side that User asked Peer.
+func applyFriendSent(t *txn, c *Cmd) (Result, error) {
+	st, err := t.edge(c.User, c.Peer)
+	if err != nil {
+		return Result{}, err
+	}
+	if st == EdgeFriend {
+		return Result{}, nil
+	}
+	return Result{}, t.setEdge(c.User, c.Peer, EdgeOutgoing)
+}
+
+// applyFriendAccept: User accepts Peer's pending request.
+func applyFriendAccept(t *txn, c *Cmd) (Result, error) {
+	st, err := t.edge(c.User, c.Peer)
+	if err != nil {
+		return Result{}, err
+	}
+	switch st {
+	case EdgeFriend:
+		return Result{}, nil
+	case EdgeIncoming:
+	default:
+		return Result{Status: StatusNoRequest}, nil
+	}
+	if err := t.setEdge(c.User, c.Peer, EdgeFriend); err != nil {
+		return Result{}, err
+	}
+	if err := t.addOutbox(Cmd{Op: OpFriendConfirm, User: c.Peer, Peer: c.User}); err != nil {
+		return Result{}, err
+	}
+	return Result{Outbox: true}, nil
+}
+
+// applyFriendConfirm: Peer accepted User's request (delivered from Peer's
+// partition). A block on User's side wins.
+func applyFriendConfirm(t *txn, c *Cmd) (Result, error) {
+	st, err := t.edge(c.User, c.Peer)
+	if err != nil {
+		return Result{}, err
+	}
+	if st == EdgeBlocked || st == EdgeFriend {
+		return Result{}, nil
+	}
+	if a, err := t.account(c.User); err != nil || a == nil {
+		return Result{}, err
+	}
+	if err := t.setEdge(c.User, c.Peer, EdgeFriend); err != nil {
+		return Result{}, err
+	}
+	return t.withEvent(Result{}, c.User, "accepted")
+}
+
+// applyFriendDecline: User declines Peer's request.
+func applyFriendDecline(t *txn, c *Cmd) (Result, error) {
+	st, err := t.edge(c.User, c.Peer)
+	if err != nil {
+		return Result{}, err
+	}
+	if st != EdgeIncoming {
+		return Result{Status: StatusNoRequest}, nil
+	}
+	if err := t.del(edgeKey(c.User, c.Peer)); err != nil {
+		return Result{}, err
+	}
+	if err := t.addOutbox(Cmd{Op: OpFriendDrop, User: c.Peer, Peer: c.User, Reason: "declined"}); err != nil {
+		return Result{}, err
+	}
+	return Result{Outbox: true}, nil
+}
+
+// applyFriendRemove: User ends the friendship (or withdraws a request).
+func applyFriendRemove(t *txn, c *Cmd) (Result, error) {
+	st, err := t.edge(c.User, c.Peer)
+	if err != nil {
+		return Result{}, err
+	}
+	if st == 0 || st == EdgeBlocked {
+		return Result{}, nil
+	}
+	if err := t.del(edgeKey(c.User, c.Peer)); err != nil {
+		return Result{}, err
+	}
+	if err := t.addOutbox(Cmd{Op: OpFriendDrop, User: c.Peer, Peer: c.User}); err != nil {
+		return Result{}, err
+	}
+	return Result{Outbox: true}, nil
+}
+
+// applyFriendDrop removes User's edge to Peer unless it is a block. The
+// event for User's devices is c.Reason ("declined") or "removed".
+func applyFriendDrop(t *txn, c *Cmd) (Result, error) {
+	st, err := t.edge(c.User, c.Peer)
+	if err != nil {
+		return Result{}, err
+	}
+	if st == 0 || st == EdgeBlocked {
+		return Result{}, nil
+	}
+	if err := t.del(edgeKey(c.User, c.Peer)); err != nil {
+		return Result{}, err
+	}
+	ev := "removed"
+	if c.Reason == "declined" {
+		ev = "declined"
+	}
+	return t.withEvent(Result{}, c.User, ev)
+}
+
+// applyBlock: User blocks Peer; Peer's side of any edge is dropped.
+func applyBlock(t *txn, c *Cmd) (Result, error) {
+	if c.User == c.Peer {
+		return Result{Status: StatusInvalid}, nil
+	}
+	st, err := t.edge(c.User, c.Peer)
+	if err != nil {
+		return Result{}, err
+	}
+	if st == EdgeBlocked {
+		return Result{}, nil
+	}
+	if err := t.setEdge(c.User, c.Peer, EdgeBlocked); err != nil {
+		return Result{}, err
+	}
+	if err := t.addOutbox(Cmd{Op: OpFriendDrop, User: c.Peer, Peer: c.User}); err != nil {
+		return Result{}, err
+	}
+	return Result{Outbox: true}, nil
+}
+
+func applyUnblock(t *txn, c *Cmd) (Result, error) {
+	st, err := t.edge(c.User, c.Peer)
+	if err != nil {
+		return Result{}, err
+	}
+	if st != EdgeBlocked {
+		return Result{}, nil
+	}
+	return Result{}, t.del(edgeKey(c.User, c.Peer))
+}

@@ -1,0 +1,128 @@
+package hlr
+
+// Op identifies a state-machine command. The values are stored in the Raft
+// log, so the enum is append-only: never renumber or reuse a value.
+type Op uint8
+
+// Commands. "User" is always the user whose home partition applies the
+// command; "Peer" is the other user involved, if any.
+const (
+	OpInvalid       Op = 0
+	OpRegister      Op = 1  // create account User with Creds
+	OpDeleteAccount Op = 2  // delete User and everything it owns
+	OpSetCreds      Op = 3  // change password; ends every session but Token
+	OpSetProfile    Op = 4  // update DisplayName/About
+	OpLogin         Op = 5  // new session Token for Device + Update Location at Node
+	OpResume        Op = 6  // rotate session Token→NewToken + Update Location at Node
+	OpLogout        Op = 7  // delete session Token, purge Device's location if Epoch matches
+	OpPurge         Op = 8  // purge Device's location if Epoch matches (detach)
+	OpFriendRequest Op = 9  // Peer asks User; applied in User's partition
+	OpFriendSent    Op = 10 // record that User asked Peer; applied in User's partition
+	OpFriendAccept  Op = 11 // User accepts Peer's request
+	OpFriendConfirm Op = 12 // Peer accepted User's request (outbox)
+	OpFriendDecline Op = 13 // User declines Peer's request
+	OpFriendRemove  Op = 14 // User ends the friendship with Peer
+	OpFriendDrop    Op = 15 // Peer ended things with User (outbox)
+	OpBlock         Op = 16 // User blocks Peer
+	OpUnblock       Op = 17 // User unblocks Peer
+	OpSend          Op = 18 // Peer (device Device) sends Body to User
+	OpCursor        Op = 19 // Device of User has consumed through Seq
+	OpExpire        Op = 20 // remove expired messages, dedup entries and sessions
+	OpOutboxDone    Op = 21 // outbox item ID was delivered
+)
+
+var opNames = [...]string{
+	"invalid", "register", "delete_account", "set_creds", "set_profile", "login", "resume",
+	"logout", "purge", "friend_request", "friend_sent", "friend_accept", "friend_confirm",
+	"friend_decline", "friend_remove", "friend_drop", "block", "unblock", "send", "cursor",
+	"expire", "outbox_done",
+}
+
+func (o Op) String() string {
+	if int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return "op(" + itoa(uint64(o)) + ")"
+}
+
+// Creds are SCRAM-SHA-256 credentials as derived by the client.
+type Creds struct {
+	Salt      []byte `msgpack:"s"`
+	Iters     uint32 `msgpack:"i"`
+	StoredKey []byte `msgpack:"k"`
+	ServerKey []byte `msgpack:"v"`
+}
+
+// Cmd is one state-machine command. It is a flat union: each Op uses the
+// fields its comment names and ignores the rest.
+type Cmd struct {
+	Op       Op      `msgpack:"o"`
+	User     string  `msgpack:"u,omitempty"`
+	Peer     string  `msgpack:"p,omitempty"`
+	Device   string  `msgpack:"d,omitempty"`
+	Node     string  `msgpack:"n,omitempty"`
+	Creds    *Creds  `msgpack:"c,omitempty"`
+	Token    []byte  `msgpack:"t,omitempty"` // SHA-256 of a session token
+	NewToken []byte  `msgpack:"T,omitempty"` // SHA-256 of the replacement token
+	TTLMS    int64   `msgpack:"l,omitempty"` // lifetime of a session or message
+	CredGen  uint64  `msgpack:"g,omitempty"` // credential generation the caller verified
+	Epoch    uint64  `msgpack:"e,omitempty"`
+	CMID     uint64  `msgpack:"m,omitempty"`
+	Seq      uint64  `msgpack:"q,omitempty"`
+	ID       uint64  `msgpack:"i,omitempty"`
+	Body     []byte  `msgpack:"b,omitempty"`
+	Name     *string `msgpack:"N,omitempty"` // profile display name
+	About    *string `msgpack:"A,omitempty"` // profile about text
+	Limit    int     `msgpack:"L,omitempty"` // bound on work (OpExpire)
+	Reason   string  `msgpack:"r,omitempty"` // OpFriendDrop: "removed" or "declined"
+}
+
+// Result is the outcome of one command. Besides the status it carries the
+// facts the leader needs for its post-commit effects (forwarding, Cancel
+// Location, notifications), which are read from the state inside the same
+// apply and so are consistent with the commit.
+type Result struct {
+	Status Status `msgpack:"s"`
+	// Send
+	MsgID uint64   `msgpack:"i,omitempty"`
+	Seq   uint64   `msgpack:"q,omitempty"`
+	Dup   bool     `msgpack:"d,omitempty"`
+	Msg   *Message `msgpack:"m,omitempty"` // the committed message (not for duplicates)
+	// Login / Resume
+	Epoch   uint64 `msgpack:"e,omitempty"`
+	CredGen uint64 `msgpack:"g,omitempty"`
+	// Locations of User's devices at commit time (recipients of pushes).
+	Locations []Location `msgpack:"l,omitempty"`
+	// Sessions to close elsewhere (Cancel Location).
+	Cancel []Location `msgpack:"c,omitempty"`
+	// Friend event for User's devices, if any ("request", "accepted", ...).
+	Event string `msgpack:"v,omitempty"`
+	// Outbox says new outbox items were written.
+	Outbox bool `msgpack:"o,omitempty"`
+	// More says OpExpire stopped at its limit.
+	More bool `msgpack:"M,omitempty"`
+}
+
+// entry is the payload of one Raft log entry: a batch of commands stamped
+// with the leader's clock.
+type entry struct {
+	TimeMS int64 `msgpack:"t"`
+	Cmds   []Cmd `msgpack:"c"`
+}
+
+// entryVersion is the first byte of every Raft command entry.
+const entryVersion byte = 1
+
+func itoa(v uint64) string {
+	if v == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for v > 0 {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,398 @@
+package hlr
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/hashicorp/raft"
+)
+
+func TestRegister_DuplicateNameRefused(t *testing.T) {
+	r := newRig(t, 3)
+	if res := r.one(Cmd{Op: OpRegister, User: "alice", Creds: creds(1)}); res.Status != StatusOK {
+		t.Fatalf("first register: %v", res.Status)
+	}
+	if res := r.one(Cmd{Op: OpRegister, User: "alice", Creds: creds(2)}); res.Status != StatusExists {
+		t.Fatalf("second register: got %v, want exists", res.Status)
+	}
+	a, err := r.view().Account("alice")
+	if err != nil || a == nil {
+		t.Fatalf("account: %v %v", a, err)
+	}
+	if !bytes.Equal(a.Salt, creds(1).Salt) || a.CredGen != 1 {
+		t.Fatalf("duplicate overwrote the account: %+v", a)
+	}
+}
+
+func TestSend_OnlyFriends_SameRefusalForStrangerAndMissing(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob", "carol")
+	r.befriend("alice", "bob")
+	send := func(from, to string, cmid uint64) Result {
+		return r.one(Cmd{Op: OpSend, User: to, Peer: from, Device: "d1", CMID: cmid, Body: []byte("hi"), TTLMS: 60_000})
+	}
+	if res := send("alice", "bob", 1); res.Status != StatusOK || res.Seq != 1 {
+		t.Fatalf("friend send: %+v", res)
+	}
+	stranger := send("carol", "bob", 1)
+	missing := send("carol", "nobody", 1)
+	if stranger.Status != StatusRefused || !reflect.DeepEqual(stranger, missing) {
+		t.Fatalf("stranger %+v and missing %+v must be the same refusal", stranger, missing)
+	}
+	r.one(Cmd{Op: OpBlock, User: "bob", Peer: "alice"})
+	if res := send("alice", "bob", 2); res.Status != StatusRefused {
+		t.Fatalf("blocked send: %+v", res)
+	}
+}
+
+func TestSend_RetryIsDeduplicatedEvenOutOfOrder(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob")
+	r.befriend("alice", "bob")
+	send := func(dev string, cmid uint64) Result {
+		return r.one(Cmd{Op: OpSend, User: "bob", Peer: "alice", Device: dev, CMID: cmid, Body: []byte(fmt.Sprint(cmid)), TTLMS: 60_000})
+	}
+	first := map[uint64]Result{}
+	for _, c := range []uint64{5, 1, 9} {
+		first[c] = send("phone", c)
+	}
+	// Retries arrive late and out of order, interleaved with new sends.
+	for _, c := range []uint64{1, 9, 5} {
+		res := send("phone", c)
+		if !res.Dup || res.MsgID != first[c].MsgID || res.Seq != first[c].Seq {
+			t.Fatalf("retry of %d: %+v, first %+v", c, res, first[c])
+		}
+		if res.Msg != nil {
+			t.Fatal("a duplicate must not carry a message to deliver")
+		}
+	}
+	// The same cmid from another device is a different message.
+	if res := send("laptop", 5); res.Dup || res.Seq != 4 {
+		t.Fatalf("other device: %+v", res)
+	}
+	in, err := r.view().Inbox("bob", 0, 100, r.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Messages) != 4 || in.Head != 4 {
+		t.Fatalf("inbox has %d messages, head %d; want 4", len(in.Messages), in.Head)
+	}
+	for i, m := range in.Messages {
+		if m.Seq != uint64(i+1) {
+			t.Fatalf("gap: message %d has seq %d", i, m.Seq)
+		}
+	}
+}
+
+func TestSend_MessageIDsAreUniqueAcrossPartitions(t *testing.T) {
+	ids := map[uint64]bool{}
+	for _, pid := range []uint16{0, 1, 63} {
+		r := newRig(t, pid)
+		r.register("alice", "bob")
+		r.befriend("alice", "bob")
+		for c := uint64(1); c <= 3; c++ {
+			res := r.one(Cmd{Op: OpSend, User: "bob", Peer: "alice", Device: "d", CMID: c, TTLMS: 1000})
+			if ids[res.MsgID] {
+				t.Fatalf("message id %x reused", res.MsgID)
+			}
+			ids[res.MsgID] = true
+		}
+	}
+}
+
+func TestApplyBatch_SkipsEntriesAppliedBeforeRestart(t *testing.T) {
+	r := newRig(t, 2)
+	r.register("alice", "bob")
+	r.befriend("alice", "bob")
+	var logs []*raft.Log
+	for c := uint64(1); c <= 5; c++ {
+		logs = append(logs, r.entry(Cmd{Op: OpSend, User: "bob", Peer: "alice", Device: "d", CMID: c, TTLMS: 1000}))
+	}
+	r.fsm.ApplyBatch(logs[:3])
+	before := dump(t, r.db, 2)
+
+	// A restarted node reopens the FSM and raft replays from an older index.
+	f2, err := NewFSM(r.db, 2, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f2.AppliedIndex() != logs[2].Index {
+		t.Fatalf("applied index after reopen: %d, want %d", f2.AppliedIndex(), logs[2].Index)
+	}
+	out := f2.ApplyBatch(logs[:3])
+	for i, o := range out {
+		if o != nil {
+			t.Fatalf("replayed entry %d produced %v", i, o)
+		}
+	}
+	if after := dump(t, r.db, 2); !reflect.DeepEqual(before, after) {
+		t.Fatal("replaying applied entries changed the state")
+	}
+	f2.ApplyBatch(logs)
+	v := f2.Reader()
+	defer v.Close()
+	in, _ := v.Inbox("bob", 0, 100, r.now)
+	if in.Head != 5 || len(in.Messages) != 5 {
+		t.Fatalf("after replay head=%d n=%d, want 5/5", in.Head, len(in.Messages))
+	}
+}
+
+func TestApply_IsDeterministic(t *testing.T) {
+	script := func(r *fsmRig) {
+		r.register("alice", "bob", "carol")
+		r.befriend("alice", "bob")
+		r.befriend("carol", "bob")
+		for c := uint64(1); c <= 20; c++ {
+			r.one(Cmd{Op: OpSend, User: "bob", Peer: []string{"alice", "carol"}[c%2], Device: "d", CMID: c, Body: []byte{byte(c)}, TTLMS: int64(c) * 1000})
+			r.now += 700
+		}
+		r.one(Cmd{Op: OpLogin, User: "bob", Device: "d", Node: "n1", Token: []byte("tok"), TTLMS: 5000, CredGen: 1})
+		r.one(Cmd{Op: OpExpire})
+		r.one(Cmd{Op: OpFriendRemove, User: "alice", Peer: "bob"})
+		r.deliverOutbox()
+	}
+	a, b := newRig(t, 4), newRig(t, 4)
+	script(a)
+	script(b)
+	da, db := dump(t, a.db, 4), dump(t, b.db, 4)
+	if len(da) == 0 || !reflect.DeepEqual(da, db) {
+		t.Fatalf("two replicas applying the same log differ (%d vs %d keys)", len(da), len(db))
+	}
+}
+
+func TestExpire_RemovesMessagesInOrderAndReportsThem(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob")
+	r.befriend("alice", "bob")
+	send := func(cmid uint64, ttl int64) Result {
+		return r.one(Cmd{Op: OpSend, User: "bob", Peer: "alice", Device: "d", CMID: cmid, TTLMS: ttl})
+	}
+	send(1, 1000)
+	send(2, 100_000)
+	// A short TTL after a long one expires no earlier than its predecessor.
+	third := send(3, 10)
+	if third.Msg.ExpiresMS != r.now+100_000 {
+		t.Fatalf("expiry not monotonic: %d", third.Msg.ExpiresMS)
+	}
+	r.now += 2000
+	if res := r.one(Cmd{Op: OpExpire}); res.Status != StatusOK || res.More {
+		t.Fatalf("expire: %+v", res)
+	}
+	in, _ := r.view().Inbox("bob", 0, 100, r.now)
+	if in.ExpiredThrough != 1 || len(in.Messages) != 2 || in.Messages[0].Seq != 2 {
+		t.Fatalf("after expiry: through=%d msgs=%d", in.ExpiredThrough, len(in.Messages))
+	}
+	// The dedup entry expired with the message: the cmid is free again.
+	if res := send(1, 1000); res.Dup {
+		t.Fatal("dedup entry outlived its message")
+	}
+	// Reads hide messages whose time has passed even before collection.
+	in, _ = r.view().Inbox("bob", 0, 100, r.now+200_000)
+	if len(in.Messages) != 0 || in.ExpiredThrough != 4 {
+		t.Fatalf("late read: msgs=%d through=%d", len(in.Messages), in.ExpiredThrough)
+	}
+}
+
+func TestExpire_StopsAtLimit(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob")
+	r.befriend("alice", "bob")
+	for c := uint64(1); c <= 5; c++ {
+		r.one(Cmd{Op: OpSend, User: "bob", Peer: "alice", Device: "d", CMID: c, TTLMS: 10})
+	}
+	r.now += 100
+	if res := r.one(Cmd{Op: OpExpire, Limit: 3}); !res.More {
+		t.Fatal("expected More after a limited expire")
+	}
+	if res := r.one(Cmd{Op: OpExpire, Limit: 3}); res.More {
+		t.Fatal("expected the second expire to finish")
+	}
+	in, _ := r.view().Inbox("bob", 0, 100, r.now)
+	if in.ExpiredThrough != 5 || len(in.Messages) != 0 {
+		t.Fatalf("through=%d msgs=%d", in.ExpiredThrough, len(in.Messages))
+	}
+}
+
+func TestUpdateLocation_ReturnsOldLocationToCancel(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("bob")
+	login := func(node string, tok string) Result {
+		return r.one(Cmd{Op: OpLogin, User: "bob", Device: "phone", Node: node, Token: []byte(tok), TTLMS: 60_000, CredGen: 1})
+	}
+	first := login("n1", "t1")
+	if first.Status != StatusOK || first.Epoch != 1 || len(first.Cancel) != 0 {
+		t.Fatalf("first login: %+v", first)
+	}
+	second := login("n3", "t2")
+	if second.Epoch != 2 || len(second.Cancel) != 1 || second.Cancel[0] != (Location{Device: "phone", Node: "n1", Epoch: 1}) {
+		t.Fatalf("second login: %+v", second)
+	}
+	// A purge from the old node (stale epoch) must not detach the device.
+	if res := r.one(Cmd{Op: OpPurge, User: "bob", Device: "phone", Epoch: 1}); res.Status != StatusStale {
+		t.Fatalf("stale purge: %v", res.Status)
+	}
+	locs, _ := r.view().Locations("bob")
+	if len(locs) != 1 || locs[0].Node != "n3" {
+		t.Fatalf("locations: %+v", locs)
+	}
+	if res := r.one(Cmd{Op: OpPurge, User: "bob", Device: "phone", Epoch: 2}); res.Status != StatusOK {
+		t.Fatalf("purge: %v", res.Status)
+	}
+	if locs, _ := r.view().Locations("bob"); len(locs) != 0 {
+		t.Fatalf("still attached: %+v", locs)
+	}
+	// Epochs never repeat after a purge.
+	if res := login("n2", "t3"); res.Epoch != 3 {
+		t.Fatalf("epoch after purge: %d", res.Epoch)
+	}
+}
+
+func TestLogin_RefusedWhenCredentialsChangedMeanwhile(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("bob")
+	r.one(Cmd{Op: OpSetCreds, User: "bob", Creds: creds(7)})
+	res := r.one(Cmd{Op: OpLogin, User: "bob", Device: "d", Node: "n1", Token: []byte("t"), TTLMS: 1000, CredGen: 1})
+	if res.Status != StatusStale {
+		t.Fatalf("login with old generation: %v", res.Status)
+	}
+}
+
+func TestResume_RotatesTokenAndOldTokenDies(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("bob")
+	r.one(Cmd{Op: OpLogin, User: "bob", Device: "d", Node: "n1", Token: []byte("old"), TTLMS: 60_000, CredGen: 1})
+	res := r.one(Cmd{Op: OpResume, User: "bob", Device: "d", Node: "n2", Token: []byte("old"), NewToken: []byte("new"), TTLMS: 60_000})
+	if res.Status != StatusOK || res.Epoch != 2 {
+		t.Fatalf("resume: %+v", res)
+	}
+	again := r.one(Cmd{Op: OpResume, User: "bob", Device: "d", Node: "n2", Token: []byte("old"), NewToken: []byte("x"), TTLMS: 60_000})
+	if again.Status != StatusNotFound {
+		t.Fatalf("old token still works: %+v", again)
+	}
+	wrongDev := r.one(Cmd{Op: OpResume, User: "bob", Device: "other", Node: "n2", Token: []byte("new"), NewToken: []byte("y"), TTLMS: 60_000})
+	if wrongDev.Status != StatusNotFound {
+		t.Fatalf("token of another device accepted: %+v", wrongDev)
+	}
+	// Expiry: the session is collected and resume fails.
+	r.now += 120_000
+	if res := r.one(Cmd{Op: OpResume, User: "bob", Device: "d", Node: "n2", Token: []byte("new"), NewToken: []byte("z"), TTLMS: 1}); res.Status != StatusExpired {
+		t.Fatalf("expired session: %v", res.Status)
+	}
+}
+
+func TestSetCreds_EndsOtherSessionsAndCancelsOtherDevices(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("bob")
+	r.one(Cmd{Op: OpLogin, User: "bob", Device: "phone", Node: "n1", Token: []byte("a"), TTLMS: 60_000, CredGen: 1})
+	r.one(Cmd{Op: OpLogin, User: "bob", Device: "laptop", Node: "n2", Token: []byte("b"), TTLMS: 60_000, CredGen: 1})
+	res := r.one(Cmd{Op: OpSetCreds, User: "bob", Device: "phone", Token: []byte("a"), Creds: creds(9)})
+	if res.CredGen != 2 || len(res.Cancel) != 1 || res.Cancel[0].Device != "laptop" {
+		t.Fatalf("set creds: %+v", res)
+	}
+	v := r.view()
+	if s, _ := v.Session("bob", []byte("b")); s != nil {
+		t.Fatal("the other session survived a password change")
+	}
+	if s, _ := v.Session("bob", []byte("a")); s == nil || s.CredGen != 2 {
+		t.Fatalf("the caller's session: %+v", s)
+	}
+	// The kept session can still be resumed.
+	if res := r.one(Cmd{Op: OpResume, User: "bob", Device: "phone", Node: "n1", Token: []byte("a"), NewToken: []byte("c"), TTLMS: 1000}); res.Status != StatusOK {
+		t.Fatalf("resume kept session: %v", res.Status)
+	}
+}
+
+func TestFriends_RequestAcceptRemoveBlock(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob")
+	if res := r.one(Cmd{Op: OpFriendAccept, User: "bob", Peer: "alice"}); res.Status != StatusNoRequest {
+		t.Fatalf("accept without request: %v", res.Status)
+	}
+	if res := r.one(Cmd{Op: OpFriendRequest, User: "nobody", Peer: "alice"}); res.Status != StatusRefused {
+		t.Fatalf("request to missing user: %v", res.Status)
+	}
+	r.befriend("alice", "bob")
+	v := r.view()
+	fa, _ := v.Friends("alice")
+	fb, _ := v.Friends("bob")
+	if !reflect.DeepEqual(fa.Friends, []string{"bob"}) || !reflect.DeepEqual(fb.Friends, []string{"alice"}) {
+		t.Fatalf("friends: alice=%+v bob=%+v", fa, fb)
+	}
+	r.one(Cmd{Op: OpFriendRemove, User: "alice", Peer: "bob"})
+	r.deliverOutbox()
+	v = r.view()
+	fa, _ = v.Friends("alice")
+	fb, _ = v.Friends("bob")
+	if len(fa.Friends)+len(fb.Friends) != 0 {
+		t.Fatalf("remove left edges: %+v %+v", fa, fb)
+	}
+	// Blocked users are refused with the same status as missing ones.
+	r.one(Cmd{Op: OpBlock, User: "bob", Peer: "alice"})
+	r.deliverOutbox()
+	blocked := r.one(Cmd{Op: OpFriendRequest, User: "bob", Peer: "alice"})
+	missing := r.one(Cmd{Op: OpFriendRequest, User: "nobody", Peer: "alice"})
+	if blocked.Status != StatusRefused || !reflect.DeepEqual(blocked, missing) {
+		t.Fatalf("blocked=%+v missing=%+v", blocked, missing)
+	}
+	// Crossing requests make a friendship.
+	r.one(Cmd{Op: OpUnblock, User: "bob", Peer: "alice"})
+	r.one(Cmd{Op: OpFriendRequest, User: "bob", Peer: "alice"})
+	r.one(Cmd{Op: OpFriendSent, User: "alice", Peer: "bob"})
+	res := r.one(Cmd{Op: OpFriendRequest, User: "alice", Peer: "bob"})
+	if res.Status != StatusOK || !res.Outbox {
+		t.Fatalf("crossing request: %+v", res)
+	}
+	r.deliverOutbox()
+	fa, _ = r.view().Friends("alice")
+	if !reflect.DeepEqual(fa.Friends, []string{"bob"}) {
+		t.Fatalf("crossing requests: alice=%+v", fa)
+	}
+}
+
+func TestDeleteAccount_RemovesEverythingAndTellsFriends(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob")
+	r.befriend("alice", "bob")
+	r.one(Cmd{Op: OpSend, User: "alice", Peer: "bob", Device: "d", CMID: 1, TTLMS: 60_000})
+	r.one(Cmd{Op: OpLogin, User: "alice", Device: "d", Node: "n1", Token: []byte("t"), TTLMS: 60_000, CredGen: 1})
+	res := r.one(Cmd{Op: OpDeleteAccount, User: "alice"})
+	if res.Status != StatusOK || !res.Outbox || len(res.Cancel) != 1 {
+		t.Fatalf("delete: %+v", res)
+	}
+	r.deliverOutbox()
+	v := r.view()
+	if a, _ := v.Account("alice"); a != nil {
+		t.Fatal("account survived")
+	}
+	fb, _ := v.Friends("bob")
+	if len(fb.Friends) != 0 {
+		t.Fatalf("bob still has friends %v", fb.Friends)
+	}
+	for k := range dump(t, r.db, 1) {
+		if bytes.Contains([]byte(k), []byte("alice")) {
+			t.Fatalf("key %q survived the deletion", k)
+		}
+	}
+	if res := r.one(Cmd{Op: OpRegister, User: "alice", Creds: creds(3)}); res.Status != StatusOK {
+		t.Fatalf("re-register: %v", res.Status)
+	}
+}
+
+func TestCursor_NeverGoesBackOrPastHead(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob")
+	r.befriend("alice", "bob")
+	for c := uint64(1); c <= 3; c++ {
+		r.one(Cmd{Op: OpSend, User: "bob", Peer: "alice", Device: "d", CMID: c, TTLMS: 60_000})
+	}
+	r.do(Cmd{Op: OpCursor, User: "bob", Device: "p", Seq: 2}, Cmd{Op: OpCursor, User: "bob", Device: "p", Seq: 1})
+	if c, _ := r.view().Cursor("bob", "p"); c != 2 {
+		t.Fatalf("cursor went back: %d", c)
+	}
+	r.one(Cmd{Op: OpCursor, User: "bob", Device: "p", Seq: 99})
+	if c, _ := r.view().Cursor("bob", "p"); c != 3 {
+		t.Fatalf("cursor past head: %d", c)
+	}
+}

@@ -1,0 +1,90 @@
+package hlr
+
+// Records stored in the state machine. They are encoded with msgpack using
+// short field names; every field is append-only (never renumber or reuse a
+// name) because records outlive the binary that wrote them.
+
+// Account is a registered user: SCRAM credentials and profile.
+type Account struct {
+	User        string `msgpack:"u"`
+	Salt        []byte `msgpack:"s"`
+	Iters       uint32 `msgpack:"i"`
+	StoredKey   []byte `msgpack:"k"`
+	ServerKey   []byte `msgpack:"v"`
+	CredGen     uint64 `msgpack:"g"` // bumped by every password change
+	DisplayName string `msgpack:"n,omitempty"`
+	About       string `msgpack:"a,omitempty"`
+	CreatedMS   int64  `msgpack:"c"`
+}
+
+// Session is a resumable login of one device. Only the SHA-256 of the token
+// is stored; the key is (user, token hash).
+type Session struct {
+	Device    string `msgpack:"d"`
+	CreatedMS int64  `msgpack:"c"`
+	ExpiresMS int64  `msgpack:"e"`
+	CredGen   uint64 `msgpack:"g"`
+}
+
+// Location says where one device of a user is attached (Update Location).
+// Node is empty when the device is detached; the record is kept so that the
+// epoch never repeats.
+type Location struct {
+	Device string `msgpack:"d"`
+	Node   string `msgpack:"n"`
+	Epoch  uint64 `msgpack:"e"`
+}
+
+// Edge states of the friend graph, stored per (user, peer) in the user's
+// home partition.
+const (
+	EdgeFriend   byte = 1 // user and peer are friends
+	EdgeIncoming byte = 2 // peer asked user to be friends
+	EdgeOutgoing byte = 3 // user asked peer to be friends
+	EdgeBlocked  byte = 4 // user blocked peer
+)
+
+// Message is one entry of a user's inbox stream.
+type Message struct {
+	Seq        uint64 `msgpack:"q"`
+	ID         uint64 `msgpack:"i"`
+	From       string `msgpack:"f"`
+	FromDevice string `msgpack:"d"`
+	To         string `msgpack:"t"`
+	Body       []byte `msgpack:"b"`
+	SentMS     int64  `msgpack:"s"`
+	ExpiresMS  int64  `msgpack:"e"`
+}
+
+// inboxHead is the per-user stream header: the last sequence number handed
+// out, the sequence number through which messages have expired, and the
+// expiry of the newest message (expiry is kept non-decreasing along the
+// stream so that messages expire in sequence order).
+type inboxHead struct {
+	Last       uint64 `msgpack:"l"`
+	Expired    uint64 `msgpack:"x"`
+	LastExpire int64  `msgpack:"e"`
+}
+
+// dedupRecord remembers the acknowledgement of a send so that a retry with
+// the same (sender, device, client message id) gets the same answer.
+type dedupRecord struct {
+	ID  uint64 `msgpack:"i"`
+	Seq uint64 `msgpack:"q"`
+}
+
+// partMeta is the per-partition bookkeeping written in every apply batch.
+type partMeta struct {
+	Applied   uint64 `msgpack:"a"` // last applied raft index
+	NowMS     int64  `msgpack:"t"` // monotonic state-machine clock
+	NextMsgID uint64 `msgpack:"m"` // counter for message ids
+	NextBoxID uint64 `msgpack:"o"` // counter for outbox ids
+}
+
+// outboxItem is a command this partition must get applied in another
+// partition (for example the other half of a friendship). The leader
+// delivers it, at least once, and then proposes OpOutboxDone.
+type outboxItem struct {
+	ID  uint64 `msgpack:"i"`
+	Cmd Cmd    `msgpack:"c"`
+}

@@ -1,0 +1,114 @@
+package hlr
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// state gives typed access to one partition's state-machine keys through a
+// pebble.Reader (the DB, a snapshot, or an indexed batch that also sees its
+// own uncommitted writes). Keys passed in are sub-keys; the partition prefix
+// is added here.
+type state struct {
+	r      pebble.Reader
+	prefix []byte // keyspace.Partition(pid, KindFSM)
+	kbuf   []byte
+}
+
+func (s *state) key(sub []byte) []byte {
+	s.kbuf = append(append(s.kbuf[:0], s.prefix...), sub...)
+	return s.kbuf
+}
+
+// get returns a copy of the value stored under sub.
+func (s *state) get(sub []byte) ([]byte, bool, error) {
+	v, closer, err := s.r.Get(s.key(sub))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := append([]byte(nil), v...)
+	return out, true, closer.Close()
+}
+
+// getRec decodes the record stored under sub into v.
+func (s *state) getRec(sub []byte, v any) (bool, error) {
+	raw, ok, err := s.get(sub)
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := msgpack.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("hlr: decode %q: %w", sub, err)
+	}
+	return true, nil
+}
+
+// scan calls fn for every key under the sub-key prefix p, in order, until fn
+// returns false. The slices passed to fn are only valid during the call.
+func (s *state) scan(p []byte, fn func(sub, val []byte) (bool, error)) error {
+	lo := append(append([]byte(nil), s.prefix...), p...)
+	hi := prefixEnd(lo)
+	return s.scanRange(lo, hi, fn)
+}
+
+// scanFrom is scan restricted to sub-keys >= from (from must start with p).
+func (s *state) scanFrom(p, from []byte, fn func(sub, val []byte) (bool, error)) error {
+	lo := append(append([]byte(nil), s.prefix...), from...)
+	hi := prefixEnd(append(append([]byte(nil), s.prefix...), p...))
+	return s.scanRange(lo, hi, fn)
+}
+
+func (s *state) scanRange(lo, hi []byte, fn func(sub, val []byte) (bool, error)) error {
+	it, err := s.r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		more, err := fn(it.Key()[len(s.prefix):], it.Value())
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	return it.Close()
+}
+
+// txn is a state plus the batch that the current apply writes to.
+type txn struct {
+	state
+	b    *pebble.Batch
+	meta *partMeta
+	pid  uint16
+	now  int64
+	enc  []byte
+}
+
+func (t *txn) set(sub, val []byte) error {
+	return t.b.Set(t.key(sub), val, nil)
+}
+
+func (t *txn) setRec(sub []byte, v any) error {
+	raw, err := msgpack.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return t.b.Set(t.key(sub), raw, nil)
+}
+
+func (t *txn) del(sub []byte) error {
+	return t.b.Delete(t.key(sub), nil)
+}
+
+// delPrefix deletes every key under the sub-key prefix p.
+func (t *txn) delPrefix(p []byte) error {
+	lo := append(append([]byte(nil), t.prefix...), p...)
+	return t.b.DeleteRange(lo, prefixEnd(lo), nil)
+}

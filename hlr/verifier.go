@@ -1,0 +1,52 @@
+package hlr
+
+import (
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// verifier coalesces concurrent VerifyLeader calls: a caller joins the next
+// round that starts after it arrived, so every caller's read is preceded by
+// a confirmation of leadership that began after the caller asked, yet many
+// readers share one round of heartbeats.
+type verifier struct {
+	mu   sync.Mutex
+	cur  *verifyRound
+	next *verifyRound
+}
+
+type verifyRound struct {
+	done chan struct{}
+	err  error
+}
+
+func (v *verifier) verify(r *raft.Raft) error {
+	v.mu.Lock()
+	if v.next == nil {
+		v.next = &verifyRound{done: make(chan struct{})}
+	}
+	rd := v.next
+	if v.cur == nil {
+		v.startLocked(r)
+	}
+	v.mu.Unlock()
+	<-rd.done
+	return rd.err
+}
+
+func (v *verifier) startLocked(r *raft.Raft) {
+	rd := v.next
+	v.cur, v.next = rd, nil
+	go func() {
+		err := r.VerifyLeader().Error()
+		v.mu.Lock()
+		rd.err = err
+		close(rd.done)
+		v.cur = nil
+		if v.next != nil {
+			v.startLocked(r)
+		}
+		v.mu.Unlock()
+	}()
+}

@@ -1,0 +1,48 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
+)
+
+// openDB opens the node's single Pebble database. fs may be nil for the OS
+// file system.
+func openDB(dir string, fs vfs.FS, log *slog.Logger) (*pebble.DB, error) {
+	opts := &pebble.Options{
+		FS: fs,
+		// Every Raft group writes small synced batches; a larger memtable
+		// and a shared block cache keep that cheap.
+		MemTableSize:                64 << 20,
+		MemTableStopWritesThreshold: 4,
+		Cache:                       pebble.NewCache(64 << 20),
+		MaxConcurrentCompactions:    func() int { return 2 },
+		Logger:                      pebbleLogger{log.With("component", "pebble")},
+	}
+	defer opts.Cache.Unref()
+	db, err := pebble.Open(filepath.Join(dir, "db"), opts)
+	if err != nil {
+		return nil, fmt.Errorf("node: open pebble in %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+// pebbleLogger sends Pebble's chatter to slog at debug level; a fatal error
+// is logged and then panics, as Pebble expects Fatalf not to return.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...interface{}) {
+	if p.l.Enabled(context.Background(), slog.LevelDebug) {
+		p.l.Debug(fmt.Sprintf(format, args...))
+	}
+}
+
+func (p pebbleLogger) Fatalf(format string, args ...interface{}) {
+	msg := fmt.Sprintf(format, args...)
+	p.l.Error("fatal storage error", "err", msg)
+	panic(msg)
+}

@@ -1,0 +1,142 @@
+package vlr
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Config configures the visitor register and its client listener.
+type Config struct {
+	// NodeID is this node's id, recorded as the location of its devices.
+	NodeID string
+	// ClientAddr is the TCP address clients connect to.
+	ClientAddr string
+	// Nodes returns the client addresses of the cluster's nodes for the
+	// Welcome frame (nil: just this one).
+	Nodes func() []string
+
+	// MaxFrame is the largest frame accepted from a client.
+	MaxFrame int
+	// HandshakeTimeout bounds each frame before login, and the login.
+	HandshakeTimeout time.Duration
+	// FrameTimeout bounds the arrival of a frame's body after its header.
+	FrameTimeout time.Duration
+	// WriteTimeout bounds one write to a client.
+	WriteTimeout time.Duration
+	// RequestTimeout bounds one home-register call.
+	RequestTimeout time.Duration
+	// HeartbeatInterval is announced at login; a session with no traffic
+	// for HeartbeatMisses intervals is logged out.
+	HeartbeatInterval time.Duration
+	HeartbeatMisses   int
+	// OutQueueBytes is the most a slow client may have queued before it is
+	// disconnected (it resyncs from its cursor).
+	OutQueueBytes int
+	// MaxConnsPerIP caps concurrent connections from one address.
+	MaxConnsPerIP int
+
+	// ScramIters is the PBKDF2 iteration count every account must use.
+	ScramIters uint32
+	// NonceTTL is how long a SCRAM server nonce stays valid.
+	NonceTTL time.Duration
+	// FakeSaltSecret derives the salts shown for accounts that do not
+	// exist. It must be the same on every node of a cluster.
+	FakeSaltSecret []byte
+	// SessionTTL is how long a session token can be resumed.
+	SessionTTL time.Duration
+	// RecentAuth is how recent a password login must be for password
+	// changes and account deletion.
+	RecentAuth time.Duration
+
+	// MaxBody is the largest message body.
+	MaxBody int
+	// MessageTTL is the default (and largest) message lifetime.
+	MessageTTL time.Duration
+	// SendRate and SendBurst limit each user's sends (token bucket).
+	SendRate  float64
+	SendBurst int
+	// RegisterRate and RegisterBurst limit registrations per client IP.
+	RegisterRate  float64
+	RegisterBurst int
+	// LoginFailures failed logins per IP or account within LoginWindow
+	// start a growing lockout, up to LoginMaxDelay.
+	LoginFailures int
+	LoginWindow   time.Duration
+	LoginMaxDelay time.Duration
+	// CursorFlushInterval is how often acknowledged cursors are written to
+	// the home register, many per Raft entry.
+	CursorFlushInterval time.Duration
+	// ShutdownGrace bounds the logout work done on shutdown.
+	ShutdownGrace time.Duration
+
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// DefaultConfig returns production defaults. NodeID, ClientAddr and
+// FakeSaltSecret must be set.
+func DefaultConfig() Config {
+	return Config{
+		MaxFrame:            64 << 10,
+		HandshakeTimeout:    10 * time.Second,
+		FrameTimeout:        10 * time.Second,
+		WriteTimeout:        10 * time.Second,
+		RequestTimeout:      5 * time.Second,
+		HeartbeatInterval:   30 * time.Second,
+		HeartbeatMisses:     3,
+		OutQueueBytes:       4 << 20,
+		MaxConnsPerIP:       20000,
+		ScramIters:          4096,
+		NonceTTL:            60 * time.Second,
+		SessionTTL:          30 * 24 * time.Hour,
+		RecentAuth:          5 * time.Minute,
+		MaxBody:             1440,
+		MessageTTL:          24 * time.Hour,
+		SendRate:            1,
+		SendBurst:           10,
+		RegisterRate:        0.2,
+		RegisterBurst:       5,
+		LoginFailures:       5,
+		LoginWindow:         time.Minute,
+		LoginMaxDelay:       5 * time.Minute,
+		CursorFlushInterval: time.Second,
+		ShutdownGrace:       5 * time.Second,
+		Now:                 time.Now,
+	}
+}
+
+// Validate reports the first problem with the configuration.
+func (c *Config) Validate() error {
+	switch {
+	case c.NodeID == "":
+		return errors.New("vlr: NodeID is required")
+	case c.ClientAddr == "":
+		return errors.New("vlr: ClientAddr is required")
+	case len(c.FakeSaltSecret) < 16:
+		return errors.New("vlr: FakeSaltSecret must be at least 16 bytes")
+	case c.MaxFrame < 1024:
+		return errors.New("vlr: MaxFrame must be at least 1024")
+	case c.HandshakeTimeout <= 0 || c.FrameTimeout <= 0 || c.WriteTimeout <= 0 || c.RequestTimeout <= 0:
+		return errors.New("vlr: timeouts must be positive")
+	case c.HeartbeatInterval <= 0 || c.HeartbeatMisses < 1:
+		return errors.New("vlr: HeartbeatInterval must be positive and HeartbeatMisses >= 1")
+	case c.ScramIters < 4096:
+		return errors.New("vlr: ScramIters must be at least 4096")
+	case c.NonceTTL <= 0 || c.SessionTTL <= 0 || c.RecentAuth <= 0:
+		return errors.New("vlr: NonceTTL, SessionTTL and RecentAuth must be positive")
+	case c.MaxBody < 1 || c.MaxBody > c.MaxFrame-256:
+		return errors.New("vlr: MaxBody must be positive and fit in a frame")
+	case c.MessageTTL <= 0:
+		return errors.New("vlr: MessageTTL must be positive")
+	case c.SendRate <= 0 || c.SendBurst < 1 || c.RegisterRate <= 0 || c.RegisterBurst < 1:
+		return errors.New("vlr: rates and bursts must be positive")
+	case c.LoginFailures < 1 || c.LoginWindow <= 0 || c.LoginMaxDelay <= 0:
+		return errors.New("vlr: login throttle settings must be positive")
+	case c.CursorFlushInterval <= 0 || c.OutQueueBytes < c.MaxFrame || c.MaxConnsPerIP < 1:
+		return errors.New("vlr: CursorFlushInterval, OutQueueBytes or MaxConnsPerIP out of range")
+	case c.Now == nil:
+		return errors.New("vlr: Now is required")
+	}
+	return nil
+}

@@ -1,0 +1,367 @@
+package vlr
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/roamhq/roam/hlr"
+	"github.com/roamhq/roam/wire"
+)
+
+// conn is one client connection. Its reader goroutine (serve) reads frames
+// and handles the requests in order; everything written to the client goes
+// through out, so pushes from other goroutines never interleave with
+// replies inside a frame.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	ip  string
+	out outQueue
+
+	// Owned by the reader goroutine.
+	sess     *session
+	login    *loginState
+	loggedIn bool // sess is attached to the registry
+	ended    bool // the location was already purged (logout, delete)
+}
+
+func newConn(s *Server, nc net.Conn, ip string) *conn {
+	c := &conn{srv: s, nc: nc, ip: ip}
+	c.out = outQueue{nc: nc, max: s.cfg.OutQueueBytes, timeout: s.cfg.WriteTimeout, spawn: s.goFunc}
+	return c
+}
+
+// reqError is a refusal with a stable code.
+type reqError struct {
+	code  wire.Code
+	msg   string
+	retry time.Duration
+}
+
+func (e *reqError) Error() string { return e.code.Name() + ": " + e.msg }
+
+func refuse(code wire.Code) *reqError { return &reqError{code: code, msg: code.Text()} }
+
+func refusef(code wire.Code, msg string) *reqError { return &reqError{code: code, msg: msg} }
+
+// serve runs the connection until it closes.
+func (c *conn) serve() {
+	defer c.teardown()
+	rd := wire.NewReader(c.nc, c.srv.cfg.MaxFrame)
+	if !c.handshake(rd) {
+		return
+	}
+	for {
+		idle := c.srv.cfg.HandshakeTimeout
+		if c.loggedIn {
+			idle = c.srv.cfg.HeartbeatInterval * time.Duration(c.srv.cfg.HeartbeatMisses)
+		}
+		c.nc.SetReadDeadline(time.Now().Add(idle))
+		f, err := rd.ReadFrame()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		if !f.Type.Known() || wire.NewBody(f.Type) == nil {
+			c.fatal(f.RID, refusef(wire.CodeUnknownType, "unknown frame type "+f.Type.String()))
+			return
+		}
+		if !c.handle(f) {
+			return
+		}
+	}
+}
+
+// readFailed reports why reading stopped, if the client should know.
+func (c *conn) readFailed(err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded):
+		if c.loggedIn {
+			c.kick(wire.CodeHeartbeatTimeout, "no heartbeat for "+
+				(c.srv.cfg.HeartbeatInterval*time.Duration(c.srv.cfg.HeartbeatMisses)).String())
+		} else {
+			c.fatal(0, refuse(wire.CodeTimeout))
+		}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+	default:
+		code := wire.CodeOf(err)
+		if code == wire.CodeOK {
+			return
+		}
+		c.fatal(0, refusef(code, err.Error()))
+	}
+}
+
+// handshake reads THello and answers TWelcome.
+func (c *conn) handshake(rd *wire.Reader) bool {
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.HandshakeTimeout))
+	f, err := rd.ReadFrame()
+	if err != nil {
+		c.readFailed(err)
+		return false
+	}
+	var h wire.Hello
+	if f.Type != wire.THello || wire.Decode(f.Body, &h) != nil || h.Proto != wire.Magic {
+		c.fatal(f.RID, refusef(wire.CodeBadHandshake, "the first frame must be hello with proto \"roam\""))
+		return false
+	}
+	if h.Version < 1 {
+		c.fatal(f.RID, refuse(wire.CodeVersion))
+		return false
+	}
+	nodes := []string{c.srv.Addr().String()}
+	if c.srv.cfg.Nodes != nil {
+		if n := c.srv.cfg.Nodes(); len(n) > 0 {
+			nodes = n
+		}
+	}
+	c.reply(f.RID, wire.TWelcome, &wire.Welcome{
+		Version:     wire.Version,
+		Node:        c.srv.cfg.NodeID,
+		Nodes:       nodes,
+		MaxFrame:    uint32(c.srv.cfg.MaxFrame),
+		MaxBody:     uint32(c.srv.cfg.MaxBody),
+		ScramIters:  c.srv.cfg.ScramIters,
+		HeartbeatMS: uint32(c.srv.cfg.HeartbeatInterval / time.Millisecond),
+	})
+	return true
+}
+
+// handle dispatches one request. It returns false when the connection
+// must close.
+func (c *conn) handle(f wire.Frame) bool {
+	body := wire.NewBody(f.Type)
+	if err := wire.Decode(f.Body, body); err != nil {
+		c.fatal(f.RID, refusef(wire.CodeBadBody, err.Error()))
+		return false
+	}
+	if f.Type == wire.TAck {
+		if c.sess != nil {
+			if c.sess.ack(body.(*wire.Ack).Seq) {
+				c.srv.markDirty(c.sess)
+			}
+		}
+		return true
+	}
+	if f.RID == 0 {
+		c.fatal(0, refusef(wire.CodeBadFrame, "requests need a non-zero request id"))
+		return false
+	}
+	t, reply, err := c.dispatch(f.Type, body)
+	if err != nil {
+		var re *reqError
+		if !errors.As(err, &re) {
+			re = c.internal(err)
+		}
+		c.replyError(f.RID, re)
+		return !re.code.Fatal()
+	}
+	c.reply(f.RID, t, reply)
+	switch f.Type {
+	case wire.TLogout:
+		c.kick(wire.CodeLoggedOut, "logged out")
+		return false
+	case wire.TDeleteAccount:
+		c.kick(wire.CodeAccountDeleted, "account deleted")
+		return false
+	}
+	return true
+}
+
+// internal maps a home-register failure to a client error.
+func (c *conn) internal(err error) *reqError {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, hlr.ErrTimeout) ||
+		errors.Is(err, hlr.ErrNotLeader) || errors.Is(err, hlr.ErrClosed) || errors.Is(err, context.Canceled) {
+		return refuse(wire.CodeUnavailable)
+	}
+	c.srv.log.Error("request failed", "err", err)
+	return refuse(wire.CodeInternal)
+}
+
+var okBody = &wire.Empty{}
+
+func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
+	// Requests allowed without a session.
+	switch t {
+	case wire.TPing:
+		return wire.TPong, &wire.Pong{ServerMS: c.srv.cfg.Now().UnixMilli()}, nil
+	case wire.TRegister:
+		return c.register(body.(*wire.Register))
+	case wire.TLoginStart:
+		return c.loginStart(body.(*wire.LoginStart))
+	case wire.TLoginFinish:
+		return c.loginFinish(body.(*wire.LoginFinish))
+	case wire.TResume:
+		return c.resume(body.(*wire.Resume))
+	case wire.THello:
+		return 0, nil, refusef(wire.CodeBadRequest, "hello was already exchanged")
+	}
+	if !c.loggedIn {
+		switch t {
+		case wire.TWelcome, wire.TError, wire.TOK, wire.TLoginChallenge, wire.TLoginOK, wire.TWhoamiReply,
+			wire.TProfile, wire.TPong, wire.TFriends, wire.TPresence, wire.TFriendEvent, wire.TSendAck,
+			wire.TSyncReply, wire.TMessage, wire.TGoodbye:
+		default:
+			return 0, nil, refuse(wire.CodeNotLoggedIn)
+		}
+	}
+	switch t {
+	case wire.TLogout:
+		return c.logout()
+	case wire.TWhoami:
+		s := c.sess
+		return wire.TWhoamiReply, &wire.WhoamiReply{User: s.user, Device: s.device, Node: c.srv.cfg.NodeID, Auth: s.auth, SinceMS: s.since.UnixMilli()}, nil
+	case wire.TGetProfile:
+		return c.getProfile(body.(*wire.GetProfile))
+	case wire.TSetProfile:
+		return c.setProfile(body.(*wire.SetProfile))
+	case wire.TChangePassword:
+		return c.changePassword(body.(*wire.ChangePassword))
+	case wire.TDeleteAccount:
+		return c.deleteAccount()
+	case wire.TFriendRequest, wire.TFriendAccept, wire.TFriendDecline, wire.TFriendRemove, wire.TBlock, wire.TUnblock:
+		return c.friendOp(t, body.(*wire.Peer))
+	case wire.TFriendList:
+		return c.friendList()
+	case wire.TSetPresence:
+		st := body.(*wire.SetPresence).Status
+		if !validStatus(st) {
+			return 0, nil, refuse(wire.CodeBadStatus)
+		}
+		c.srv.reg.setStatus(c.sess.user, st)
+		return wire.TOK, okBody, nil
+	case wire.TSend:
+		return c.send(body.(*wire.Send))
+	case wire.TSync:
+		return c.sync(body.(*wire.Sync))
+	}
+	return 0, nil, refusef(wire.CodeBadRequest, t.String()+" is not a request")
+}
+
+// exec runs a home-register command with the request timeout.
+func (c *conn) exec(cmd hlr.Cmd) (hlr.Result, error) {
+	ctx, cancel := context.WithTimeout(c.srv.ctx, c.srv.cfg.RequestTimeout)
+	defer cancel()
+	return c.srv.home.Exec(ctx, cmd)
+}
+
+// query runs a home-register read with the request timeout.
+func (c *conn) query(q hlr.Query) (*hlr.Answer, error) {
+	ctx, cancel := context.WithTimeout(c.srv.ctx, c.srv.cfg.RequestTimeout)
+	defer cancel()
+	return c.srv.home.Query(ctx, q)
+}
+
+// reply queues a reply frame.
+func (c *conn) reply(rid uint32, t wire.Type, body any) {
+	c.out.enqueue(func(dst []byte) []byte {
+		out, err := wire.AppendFrame(dst, t, rid, body)
+		if err != nil {
+			c.srv.log.Error("encode reply", "type", t, "err", err)
+			return dst
+		}
+		return out
+	})
+}
+
+func (c *conn) replyError(rid uint32, e *reqError) {
+	c.reply(rid, wire.TError, &wire.Error{Code: e.code, Message: e.msg, RetryAfterMS: uint32((e.retry + time.Millisecond - 1) / time.Millisecond)})
+}
+
+// fatal answers with an error and closes the connection once it is sent.
+func (c *conn) fatal(rid uint32, e *reqError) {
+	c.out.closeAfter(func(dst []byte) []byte {
+		out, err := wire.AppendFrame(dst, wire.TError, rid, &wire.Error{Code: e.code, Message: e.msg})
+		if err != nil {
+			return dst
+		}
+		return out
+	})
+}
+
+// kick sends a goodbye and closes the connection.
+func (c *conn) kick(code wire.Code, msg string) {
+	c.closeWith(&wire.Goodbye{Code: code, Message: msg})
+}
+
+// goodbye tells the client the node is going away.
+func (c *conn) goodbye(redirect string) {
+	if redirect != "" {
+		c.closeWith(&wire.Goodbye{Code: wire.CodeRedirect, Message: "reconnect to " + redirect, Redirect: redirect})
+		return
+	}
+	c.closeWith(&wire.Goodbye{Code: wire.CodeShutdown, Message: wire.CodeShutdown.Text()})
+}
+
+func (c *conn) closeWith(g *wire.Goodbye) {
+	c.out.closeAfter(func(dst []byte) []byte {
+		out, err := wire.AppendFrame(dst, wire.TGoodbye, 0, g)
+		if err != nil {
+			return dst
+		}
+		return out
+	})
+}
+
+// pushMessage queues an inbox message.
+func (c *conn) pushMessage(rid uint32, m *hlr.Message) {
+	msg := toWireMessage(m)
+	if !c.out.enqueue(func(dst []byte) []byte {
+		out, err := wire.AppendFrame(dst, wire.TMessage, rid, &msg)
+		if err != nil {
+			return dst
+		}
+		return out
+	}) {
+		c.srv.log.Debug("push dropped: connection closing or slow", "ip", c.ip)
+	}
+}
+
+func (c *conn) pushPresence(user, status string) {
+	c.push(wire.TPresence, &wire.Presence{User: user, Status: status})
+}
+
+func (c *conn) pushFriendEvent(event, peer string) {
+	c.push(wire.TFriendEvent, &wire.FriendEvent{Event: event, User: peer})
+}
+
+func (c *conn) push(t wire.Type, body any) {
+	c.out.enqueue(func(dst []byte) []byte {
+		out, err := wire.AppendFrame(dst, t, 0, body)
+		if err != nil {
+			return dst
+		}
+		return out
+	})
+}
+
+func toWireMessage(m *hlr.Message) wire.Message {
+	return wire.Message{Seq: m.Seq, ID: m.ID, From: m.From, FromDevice: m.FromDevice, Body: m.Body, SentMS: m.SentMS, ExpiresMS: m.ExpiresMS}
+}
+
+// teardown runs when the reader stops: the session leaves the register,
+// its cursor is written and its location purged.
+func (c *conn) teardown() {
+	c.out.close()
+	c.srv.forget(c)
+	s := c.sess
+	if s == nil || !c.loggedIn {
+		return
+	}
+	s.end()
+	c.srv.reg.detach(s)
+	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.RequestTimeout)
+	defer cancel()
+	c.srv.flushCursor(ctx, s)
+	if !c.ended {
+		if _, err := c.srv.home.Exec(ctx, hlr.Cmd{Op: hlr.OpPurge, User: s.user, Device: s.device, Epoch: s.epoch}); err != nil {
+			c.srv.log.Debug("purge failed", "user", s.user, "err", err)
+		}
+	}
+}

@@ -1,0 +1,329 @@
+package vlr
+
+import (
+	"time"
+
+	"github.com/xdg-go/scram"
+
+	"github.com/roamhq/roam/hlr"
+	"github.com/roamhq/roam/wire"
+)
+
+// Account requests: register, the SCRAM login, resume, logout, profile,
+// password change and deletion.
+
+const (
+	maxDisplayName = 64
+	maxAbout       = 512
+)
+
+func (c *conn) register(r *wire.Register) (wire.Type, any, error) {
+	if c.loggedIn {
+		return 0, nil, refuse(wire.CodeAlreadyLogged)
+	}
+	user, ok := canonicalName(r.User)
+	if !ok {
+		return 0, nil, refuse(wire.CodeBadName)
+	}
+	if !validCreds(&r.Credentials, c.srv.cfg.ScramIters) {
+		return 0, nil, refusef(wire.CodeBadRequest, "credentials need a 16-64 byte salt, at least the announced iterations and 32-byte keys")
+	}
+	if ok, wait := c.srv.limits.register.take(c.ip, c.srv.cfg.Now()); !ok {
+		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "too many registrations from this address", retry: wait}
+	}
+	res, err := c.exec(hlr.Cmd{Op: hlr.OpRegister, User: user, Creds: toHLRCreds(&r.Credentials)})
+	if err != nil {
+		return 0, nil, err
+	}
+	switch res.Status {
+	case hlr.StatusOK:
+		return wire.TOK, okBody, nil
+	case hlr.StatusExists:
+		return 0, nil, refuse(wire.CodeNameTaken)
+	}
+	return 0, nil, refusef(wire.CodeBadRequest, "registration refused: "+res.Status.String())
+}
+
+// throttled returns how long logins for user from this connection's
+// address are locked out.
+func (c *conn) throttled(user string, now time.Time) time.Duration {
+	a := c.srv.limits.logins.blocked("ip:"+c.ip, now)
+	if b := c.srv.limits.logins.blocked("user:"+user, now); b > a {
+		a = b
+	}
+	return a
+}
+
+func (c *conn) loginFailed(user string) {
+	now := c.srv.cfg.Now()
+	c.srv.limits.logins.fail("ip:"+c.ip, now)
+	c.srv.limits.logins.fail("user:"+user, now)
+}
+
+func (c *conn) loginStart(r *wire.LoginStart) (wire.Type, any, error) {
+	if c.loggedIn {
+		return 0, nil, refuse(wire.CodeAlreadyLogged)
+	}
+	c.login = nil
+	user, ok := canonicalName(r.User)
+	if !ok {
+		// Not a possible account: fail the same way an unknown user does,
+		// but at once (there is nothing to look up).
+		return 0, nil, refuse(wire.CodeBadName)
+	}
+	if !validDevice(r.Device) {
+		return 0, nil, refusef(wire.CodeBadRequest, "device must be 1-64 printable ASCII characters without spaces")
+	}
+	now := c.srv.cfg.Now()
+	if wait := c.throttled(user, now); wait > 0 {
+		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "too many failed logins; try later", retry: wait}
+	}
+	ls := &loginState{user: user, device: r.Device, started: now}
+	var lookupErr error
+	lookup := func(name string) (scram.StoredCredentials, error) {
+		if n, ok := canonicalName(name); ok && n == user {
+			ans, err := c.query(hlr.Query{Kind: hlr.QueryAccount, User: user})
+			if err != nil {
+				lookupErr = err
+				return scram.StoredCredentials{}, err
+			}
+			if a := ans.Account; a != nil {
+				ls.credGen = a.CredGen
+				return scram.StoredCredentials{
+					KeyFactors: scram.KeyFactors{Salt: string(a.Salt), Iters: int(a.Iters)},
+					StoredKey:  a.StoredKey, ServerKey: a.ServerKey,
+				}, nil
+			}
+		}
+		return fakeCreds(c.srv.cfg.FakeSaltSecret, user, c.srv.cfg.ScramIters), nil
+	}
+	srv, err := scram.SHA256.NewServer(lookup)
+	if err != nil {
+		return 0, nil, err
+	}
+	ls.conv = srv.NewConversation()
+	first, err := ls.conv.Step(r.ClientFirst)
+	if lookupErr != nil {
+		return 0, nil, lookupErr
+	}
+	if err != nil {
+		return 0, nil, refusef(wire.CodeBadRequest, "client_first is not a valid SCRAM client-first-message")
+	}
+	c.login = ls
+	return wire.TLoginChallenge, &wire.LoginChallenge{ServerFirst: first}, nil
+}
+
+func (c *conn) loginFinish(r *wire.LoginFinish) (wire.Type, any, error) {
+	if c.loggedIn {
+		return 0, nil, refuse(wire.CodeAlreadyLogged)
+	}
+	ls := c.login
+	c.login = nil
+	if ls == nil {
+		return 0, nil, refuse(wire.CodeLoginStep)
+	}
+	now := c.srv.cfg.Now()
+	if now.Sub(ls.started) > c.srv.cfg.NonceTTL {
+		return 0, nil, refuse(wire.CodeNonceExpired)
+	}
+	if !checkClientFinal(r.ClientFinal) {
+		c.loginFailed(ls.user)
+		return 0, nil, refuse(wire.CodeAuthFailed)
+	}
+	final, err := ls.conv.Step(r.ClientFinal)
+	if err != nil || !ls.conv.Valid() || ls.credGen == 0 {
+		c.loginFailed(ls.user)
+		return 0, nil, refuse(wire.CodeAuthFailed)
+	}
+	token, hash := newToken()
+	res, err := c.exec(hlr.Cmd{
+		Op: hlr.OpLogin, User: ls.user, Device: ls.device, Node: c.srv.cfg.NodeID,
+		Token: hash, TTLMS: c.srv.cfg.SessionTTL.Milliseconds(), CredGen: ls.credGen,
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if res.Status != hlr.StatusOK {
+		// The account was deleted or its password changed meanwhile.
+		c.loginFailed(ls.user)
+		return 0, nil, refuse(wire.CodeAuthFailed)
+	}
+	c.srv.limits.logins.success("user:" + ls.user)
+	ok, err := c.attach(ls.user, ls.device, res.Epoch, hash, "scram")
+	if err != nil {
+		return 0, nil, err
+	}
+	ok.ServerFinal = final
+	ok.Token = token
+	return wire.TLoginOK, ok, nil
+}
+
+func (c *conn) resume(r *wire.Resume) (wire.Type, any, error) {
+	if c.loggedIn {
+		return 0, nil, refuse(wire.CodeAlreadyLogged)
+	}
+	user, ok := canonicalName(r.User)
+	if !ok || !validDevice(r.Device) || len(r.Token) != 16 {
+		return 0, nil, refuse(wire.CodeSessionInvalid)
+	}
+	now := c.srv.cfg.Now()
+	if wait := c.throttled(user, now); wait > 0 {
+		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "too many failed logins; try later", retry: wait}
+	}
+	token, hash := newToken()
+	res, err := c.exec(hlr.Cmd{
+		Op: hlr.OpResume, User: user, Device: r.Device, Node: c.srv.cfg.NodeID,
+		Token: hashToken(r.Token), NewToken: hash, TTLMS: c.srv.cfg.SessionTTL.Milliseconds(),
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if res.Status != hlr.StatusOK {
+		c.loginFailed(user)
+		return 0, nil, refuse(wire.CodeSessionInvalid)
+	}
+	lok, err := c.attach(user, r.Device, res.Epoch, hash, "resume")
+	if err != nil {
+		return 0, nil, err
+	}
+	lok.Token = token
+	return wire.TLoginOK, lok, nil
+}
+
+// attach makes the connection's session live: it reads the friend list and
+// the device's cursor and enters the session into the register.
+func (c *conn) attach(user, device string, epoch uint64, tokenHash []byte, auth string) (*wire.LoginOK, error) {
+	fr, err := c.query(hlr.Query{Kind: hlr.QueryFriends, User: user})
+	if err != nil {
+		return nil, err
+	}
+	cur, err := c.query(hlr.Query{Kind: hlr.QueryCursor, User: user, Device: device})
+	if err != nil {
+		return nil, err
+	}
+	now := c.srv.cfg.Now()
+	s := &session{c: c, user: user, device: device, epoch: epoch, token: tokenHash, auth: auth, authAt: now, since: now}
+	s.acked, s.flushed = cur.Cursor, cur.Cursor
+	var friends []string
+	if fr.Friends != nil {
+		friends = fr.Friends.Friends
+	}
+	c.sess = s
+	c.loggedIn = true
+	c.srv.reg.attach(s, friends)
+	return &wire.LoginOK{
+		User: user, Device: device, Epoch: epoch, Cursor: cur.Cursor,
+		HeartbeatMS: uint32(c.srv.cfg.HeartbeatInterval / time.Millisecond),
+	}, nil
+}
+
+func (c *conn) logout() (wire.Type, any, error) {
+	s := c.sess
+	c.srv.flushCursorNow(s)
+	if _, err := c.exec(hlr.Cmd{Op: hlr.OpLogout, User: s.user, Device: s.device, Token: s.token, Epoch: s.epoch}); err != nil {
+		return 0, nil, err
+	}
+	c.ended = true
+	return wire.TOK, okBody, nil
+}
+
+func (c *conn) getProfile(r *wire.GetProfile) (wire.Type, any, error) {
+	user := c.sess.user
+	if r.User != "" {
+		u, ok := canonicalName(r.User)
+		if !ok {
+			return 0, nil, refuse(wire.CodeRefused)
+		}
+		if u != user {
+			ans, err := c.query(hlr.Query{Kind: hlr.QueryEdge, User: user, Peer: u, Linear: true})
+			if err != nil {
+				return 0, nil, err
+			}
+			if ans.Edge != hlr.EdgeFriend {
+				return 0, nil, refuse(wire.CodeRefused)
+			}
+		}
+		user = u
+	}
+	ans, err := c.query(hlr.Query{Kind: hlr.QueryAccount, User: user, Linear: true})
+	if err != nil {
+		return 0, nil, err
+	}
+	a := ans.Account
+	if a == nil {
+		return 0, nil, refuse(wire.CodeRefused)
+	}
+	return wire.TProfile, &wire.Profile{User: a.User, DisplayName: a.DisplayName, About: a.About, CreatedMS: a.CreatedMS}, nil
+}
+
+func (c *conn) setProfile(r *wire.SetProfile) (wire.Type, any, error) {
+	if r.DisplayName != nil && len(*r.DisplayName) > maxDisplayName || r.About != nil && len(*r.About) > maxAbout {
+		return 0, nil, refusef(wire.CodeBadRequest, "display_name is limited to 64 bytes and about to 512")
+	}
+	res, err := c.exec(hlr.Cmd{Op: hlr.OpSetProfile, User: c.sess.user, Name: r.DisplayName, About: r.About})
+	if err != nil {
+		return 0, nil, err
+	}
+	if res.Status != hlr.StatusOK {
+		return 0, nil, refuse(wire.CodeSessionInvalid)
+	}
+	return wire.TOK, okBody, nil
+}
+
+// recentAuth checks that the session comes from a password login within
+// RecentAuth.
+func (c *conn) recentAuth() error {
+	s := c.sess
+	if s.auth != "scram" || c.srv.cfg.Now().Sub(s.authAt) > c.srv.cfg.RecentAuth {
+		return refuse(wire.CodeReauth)
+	}
+	return nil
+}
+
+func (c *conn) changePassword(r *wire.ChangePassword) (wire.Type, any, error) {
+	if err := c.recentAuth(); err != nil {
+		return 0, nil, err
+	}
+	if !validCreds(&r.Credentials, c.srv.cfg.ScramIters) {
+		return 0, nil, refusef(wire.CodeBadRequest, "credentials need a 16-64 byte salt, at least the announced iterations and 32-byte keys")
+	}
+	s := c.sess
+	res, err := c.exec(hlr.Cmd{Op: hlr.OpSetCreds, User: s.user, Device: s.device, Token: s.token, Creds: toHLRCreds(&r.Credentials)})
+	if err != nil {
+		return 0, nil, err
+	}
+	if res.Status != hlr.StatusOK {
+		return 0, nil, refuse(wire.CodeSessionInvalid)
+	}
+	// Other sessions of this device elsewhere were cancelled by the home
+	// register; other local sessions of the user end here too.
+	for _, o := range c.srv.reg.all() {
+		if o.user == s.user && o != s {
+			o.end()
+			o.c.kick(wire.CodePasswordChanged, "the password was changed")
+		}
+	}
+	return wire.TOK, okBody, nil
+}
+
+func (c *conn) deleteAccount() (wire.Type, any, error) {
+	if err := c.recentAuth(); err != nil {
+		return 0, nil, err
+	}
+	s := c.sess
+	res, err := c.exec(hlr.Cmd{Op: hlr.OpDeleteAccount, User: s.user, Device: s.device})
+	if err != nil {
+		return 0, nil, err
+	}
+	if res.Status != hlr.StatusOK {
+		return 0, nil, refuse(wire.CodeSessionInvalid)
+	}
+	c.ended = true
+	for _, o := range c.srv.reg.all() {
+		if o.user == s.user && o != s {
+			o.end()
+			o.c.kick(wire.CodeAccountDeleted, "the account was deleted")
+		}
+	}
+	return wire.TOK, okBody, nil
+}

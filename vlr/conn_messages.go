@@ -1,0 +1,166 @@
+package vlr
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/roamhq/roam/hlr"
+	"github.com/roamhq/roam/wire"
+)
+
+// Friends, 1:1 messages and inbox sync.
+
+func (c *conn) friendOp(t wire.Type, p *wire.Peer) (wire.Type, any, error) {
+	me := c.sess.user
+	peer, ok := canonicalName(p.User)
+	if !ok || peer == me {
+		// No such account can exist (or it is the caller): the same
+		// answer as for any other refusal.
+		return 0, nil, refuse(wire.CodeRefused)
+	}
+	var cmd hlr.Cmd
+	switch t {
+	case wire.TFriendRequest:
+		// Applied in the peer's home partition: the peer's state decides
+		// (blocks, existence), and the outbox records it on our side.
+		cmd = hlr.Cmd{Op: hlr.OpFriendRequest, User: peer, Peer: me}
+	case wire.TFriendAccept:
+		cmd = hlr.Cmd{Op: hlr.OpFriendAccept, User: me, Peer: peer}
+	case wire.TFriendDecline:
+		cmd = hlr.Cmd{Op: hlr.OpFriendDecline, User: me, Peer: peer}
+	case wire.TFriendRemove:
+		cmd = hlr.Cmd{Op: hlr.OpFriendRemove, User: me, Peer: peer}
+	case wire.TBlock:
+		cmd = hlr.Cmd{Op: hlr.OpBlock, User: me, Peer: peer}
+	case wire.TUnblock:
+		cmd = hlr.Cmd{Op: hlr.OpUnblock, User: me, Peer: peer}
+	}
+	res, err := c.exec(cmd)
+	if err != nil {
+		return 0, nil, err
+	}
+	switch res.Status {
+	case hlr.StatusOK:
+	case hlr.StatusNoRequest:
+		return 0, nil, refuse(wire.CodeNoRequest)
+	default:
+		return 0, nil, refuse(wire.CodeRefused)
+	}
+	switch t {
+	case wire.TFriendAccept:
+		c.srv.reg.friendAdded(me, peer)
+	case wire.TFriendRemove, wire.TBlock:
+		c.srv.reg.friendRemoved(me, peer)
+	}
+	return wire.TOK, okBody, nil
+}
+
+func (c *conn) friendList() (wire.Type, any, error) {
+	ans, err := c.query(hlr.Query{Kind: hlr.QueryFriends, User: c.sess.user, Linear: true})
+	if err != nil {
+		return 0, nil, err
+	}
+	out := &wire.Friends{Friends: []wire.Friend{}, Incoming: []string{}, Outgoing: []string{}, Blocked: []string{}}
+	if fs := ans.Friends; fs != nil {
+		for _, f := range fs.Friends {
+			out.Friends = append(out.Friends, wire.Friend{User: f, Status: c.srv.reg.statusOf(f)})
+		}
+		out.Incoming = append(out.Incoming, fs.Incoming...)
+		out.Outgoing = append(out.Outgoing, fs.Outgoing...)
+		out.Blocked = append(out.Blocked, fs.Blocked...)
+	}
+	return wire.TFriends, out, nil
+}
+
+func (c *conn) send(m *wire.Send) (wire.Type, any, error) {
+	cfg := &c.srv.cfg
+	if len(m.Body) > cfg.MaxBody {
+		return 0, nil, refusef(wire.CodeTooLarge, "message body is limited to "+strconv.Itoa(cfg.MaxBody)+" bytes")
+	}
+	if len(m.Body) == 0 || m.CMID == 0 {
+		return 0, nil, refusef(wire.CodeBadRequest, "a message needs a body and a non-zero cmid")
+	}
+	ttl := time.Duration(m.TTLMS) * time.Millisecond
+	if ttl == 0 {
+		ttl = cfg.MessageTTL
+	}
+	if ttl < time.Second || ttl > cfg.MessageTTL {
+		return 0, nil, refusef(wire.CodeBadTTL, "ttl_ms must be between 1000 and "+strconv.FormatInt(cfg.MessageTTL.Milliseconds(), 10))
+	}
+	to, ok := canonicalName(m.To)
+	if !ok {
+		return 0, nil, refuse(wire.CodeRefused)
+	}
+	s := c.sess
+	if ok, wait := c.srv.limits.send.take(s.user, cfg.Now()); !ok {
+		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "sending too fast", retry: wait}
+	}
+	res, err := c.exec(hlr.Cmd{
+		Op: hlr.OpSend, User: to, Peer: s.user, Device: s.device,
+		CMID: m.CMID, Body: m.Body, TTLMS: ttl.Milliseconds(),
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if res.Status != hlr.StatusOK {
+		return 0, nil, refuse(wire.CodeRefused)
+	}
+	return wire.TSendAck, &wire.SendAck{ID: res.MsgID, Seq: res.Seq, Dup: res.Dup}, nil
+}
+
+func (c *conn) sync(r *wire.Sync) (wire.Type, any, error) {
+	s := c.sess
+	limit := int(r.Limit)
+	if limit <= 0 || limit > hlr.MaxInboxPage {
+		limit = hlr.MaxInboxPage
+	}
+	s.beginSync()
+	ans, err := c.query(hlr.Query{Kind: hlr.QueryInbox, User: s.user, After: r.After, Limit: limit, Linear: true})
+	if err != nil || ans.Inbox == nil {
+		s.endSync(r.After+1, false)
+		if err == nil {
+			err = refuse(wire.CodeInternal)
+		}
+		return 0, nil, err
+	}
+	in := ans.Inbox
+	after := r.After
+	if after > in.Head {
+		after = in.Head // a cursor from the future: start over at the head
+	}
+	next := after + 1
+	if in.ExpiredThrough >= next {
+		next = in.ExpiredThrough + 1
+	}
+	out := &wire.SyncReply{Messages: make([]wire.Message, 0, len(in.Messages)), More: in.More}
+	for i := range in.Messages {
+		m := &in.Messages[i]
+		if m.Seq < next {
+			continue
+		}
+		out.Messages = append(out.Messages, toWireMessage(m))
+		next = m.Seq + 1
+	}
+	out.Next = next
+	s.endSync(next, !in.More)
+	return wire.TSyncReply, out, nil
+}
+
+// reasonCode maps a Cancel Location reason to the goodbye code.
+func reasonCode(reason string) wire.Code {
+	switch reason {
+	case "password_changed":
+		return wire.CodePasswordChanged
+	case "account_deleted":
+		return wire.CodeAccountDeleted
+	}
+	return wire.CodeSessionReplaced
+}
+
+// flushCursorNow writes the session's cursor before a logout.
+func (s *Server) flushCursorNow(sess *session) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	s.flushCursor(ctx, sess)
+}

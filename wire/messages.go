@@ -1,0 +1,304 @@
+package wire
+
+// Protocol identification sent in THello.
+const (
+	// Magic is the value of Hello.Proto.
+	Magic = "roam"
+	// Version is the protocol version this package speaks.
+	Version uint16 = 1
+)
+
+// Bodies of the frames. Every body is a msgpack map whose keys are the
+// `msgpack` tags below. Decoding is strict: an unknown key is an error
+// (CodeBadBody), so a client learns at once that it sent a misspelled
+// field. Omitted keys take their zero value.
+//
+// Field names, like type numbers, are append-only.
+
+// Hello opens a connection (C→S, THello).
+type Hello struct {
+	Proto   string `msgpack:"proto"`   // must be Magic
+	Version uint16 `msgpack:"version"` // highest version the client speaks
+	Client  string `msgpack:"client,omitempty"`
+}
+
+// Welcome answers Hello (S→C, TWelcome).
+type Welcome struct {
+	Version     uint16   `msgpack:"version"`      // version chosen for the connection
+	Node        string   `msgpack:"node"`         // id of the node the client reached
+	Nodes       []string `msgpack:"nodes"`        // client addresses of known nodes, for reconnecting
+	MaxFrame    uint32   `msgpack:"max_frame"`    // largest frame the server accepts
+	MaxBody     uint32   `msgpack:"max_body"`     // largest message body
+	ScramIters  uint32   `msgpack:"scram_iters"`  // PBKDF2 iterations new credentials must use
+	HeartbeatMS uint32   `msgpack:"heartbeat_ms"` // interval at which a logged-in client pings
+}
+
+// Error is a failure reply (rid of the request) or an unsolicited error
+// (rid 0) (S→C, TError).
+type Error struct {
+	Code         Code   `msgpack:"code"`
+	Message      string `msgpack:"message"`
+	RetryAfterMS uint32 `msgpack:"retry_after_ms,omitempty"` // with CodeRateLimited
+}
+
+// Empty is the body of frames that carry nothing (TOK, TLogout, TWhoami,
+// TDeleteAccount, TPing, TFriendList). An empty map or an empty body are
+// both accepted.
+type Empty struct{}
+
+// Credentials are SCRAM-SHA-256 credentials derived by the client from the
+// password (RFC 5802 §3): SaltedPassword = PBKDF2-HMAC-SHA-256(password,
+// Salt, Iters), ClientKey = HMAC(SaltedPassword, "Client Key"), StoredKey =
+// SHA-256(ClientKey), ServerKey = HMAC(SaltedPassword, "Server Key"). The
+// password itself never crosses the wire.
+type Credentials struct {
+	Salt      []byte `msgpack:"salt"`       // 16..64 random bytes
+	Iters     uint32 `msgpack:"iters"`      // >= Welcome.ScramIters
+	StoredKey []byte `msgpack:"stored_key"` // 32 bytes
+	ServerKey []byte `msgpack:"server_key"` // 32 bytes
+}
+
+// Register creates an account (C→S, TRegister → TOK).
+type Register struct {
+	User        string      `msgpack:"user"`
+	Credentials Credentials `msgpack:"credentials"`
+}
+
+// LoginStart begins a SCRAM-SHA-256 login (C→S, TLoginStart →
+// TLoginChallenge).
+type LoginStart struct {
+	User        string `msgpack:"user"`
+	Device      string `msgpack:"device"`       // the client's stable device id
+	ClientFirst string `msgpack:"client_first"` // SCRAM client-first-message, e.g. "n,,n=alice,r=<nonce>"
+}
+
+// LoginChallenge carries the SCRAM server-first-message (S→C).
+type LoginChallenge struct {
+	ServerFirst string `msgpack:"server_first"` // "r=<nonce>,s=<salt b64>,i=<iters>"
+}
+
+// LoginFinish carries the SCRAM client-final-message (C→S, TLoginFinish →
+// TLoginOK).
+type LoginFinish struct {
+	ClientFinal string `msgpack:"client_final"`
+}
+
+// LoginOK completes a login or a resume (S→C, TLoginOK).
+type LoginOK struct {
+	ServerFinal string `msgpack:"server_final,omitempty"` // SCRAM server-final-message ("v=..."); empty on resume
+	User        string `msgpack:"user"`
+	Device      string `msgpack:"device"`
+	Token       []byte `msgpack:"token"` // 16 bytes; present it in Resume. It changes on every resume.
+	HeartbeatMS uint32 `msgpack:"heartbeat_ms"`
+	Epoch       uint64 `msgpack:"epoch"`  // location epoch of this device
+	Cursor      uint64 `msgpack:"cursor"` // last inbox sequence this device acknowledged
+}
+
+// Resume logs in again with a session token (C→S, TResume → TLoginOK).
+type Resume struct {
+	User   string `msgpack:"user"`
+	Device string `msgpack:"device"`
+	Token  []byte `msgpack:"token"`
+}
+
+// WhoamiReply describes the connection's session (S→C).
+type WhoamiReply struct {
+	User    string `msgpack:"user"`
+	Device  string `msgpack:"device"`
+	Node    string `msgpack:"node"`
+	Auth    string `msgpack:"auth"` // "scram" or "resume"
+	SinceMS int64  `msgpack:"since_ms"`
+}
+
+// GetProfile asks for a profile (C→S, TGetProfile → TProfile). An empty
+// User means the caller's own; another user's profile is shown only to
+// friends (CodeRefused otherwise).
+type GetProfile struct {
+	User string `msgpack:"user,omitempty"`
+}
+
+// Profile is a user's public profile (S→C).
+type Profile struct {
+	User        string `msgpack:"user"`
+	DisplayName string `msgpack:"display_name"`
+	About       string `msgpack:"about"`
+	CreatedMS   int64  `msgpack:"created_ms"`
+}
+
+// SetProfile changes the caller's profile; a nil field is left as it is
+// (C→S, TSetProfile → TOK).
+type SetProfile struct {
+	DisplayName *string `msgpack:"display_name,omitempty"` // at most 64 bytes
+	About       *string `msgpack:"about,omitempty"`        // at most 512 bytes
+}
+
+// ChangePassword replaces the caller's credentials. The session must come
+// from a password login within the last few minutes (CodeReauth otherwise).
+// Every other session of the user ends (C→S, TChangePassword → TOK).
+type ChangePassword struct {
+	Credentials Credentials `msgpack:"credentials"`
+}
+
+// Pong answers a Ping (S→C).
+type Pong struct {
+	ServerMS int64 `msgpack:"server_ms"`
+}
+
+// Peer names another user: the body of TFriendRequest, TFriendAccept,
+// TFriendDecline, TFriendRemove, TBlock and TUnblock.
+type Peer struct {
+	User string `msgpack:"user"`
+}
+
+// Friend is one friend and the status the caller may see.
+type Friend struct {
+	User   string `msgpack:"user"`
+	Status string `msgpack:"status"` // online, away, busy or offline
+}
+
+// Friends answers TFriendList (S→C).
+type Friends struct {
+	Friends  []Friend `msgpack:"friends"`
+	Incoming []string `msgpack:"incoming"` // requests waiting for the caller's answer
+	Outgoing []string `msgpack:"outgoing"` // the caller's requests not answered yet
+	Blocked  []string `msgpack:"blocked"`
+}
+
+// SetPresence sets the caller's status (C→S, TSetPresence → TOK).
+type SetPresence struct {
+	Status string `msgpack:"status"` // online, away, busy or invisible
+}
+
+// Presence is a friend's new visible status (S→C push, TPresence).
+type Presence struct {
+	User   string `msgpack:"user"`
+	Status string `msgpack:"status"` // online, away, busy or offline
+}
+
+// FriendEvent tells of a change in the friend graph (S→C push).
+type FriendEvent struct {
+	Event string `msgpack:"event"` // "request", "accepted", "declined" or "removed"
+	User  string `msgpack:"user"`
+}
+
+// Send sends a 1:1 message (C→S, TSend → TSendAck). (sender, device,
+// CMID) identifies the message: a retry with the same CMID is
+// acknowledged with the original id and never delivered twice.
+type Send struct {
+	To    string `msgpack:"to"`
+	CMID  uint64 `msgpack:"cmid"` // client message id, unique per device, > 0
+	Body  []byte `msgpack:"body"`
+	TTLMS uint32 `msgpack:"ttl_ms,omitempty"` // lifetime; 0 means the server default
+}
+
+// SendAck acknowledges a durable send (S→C).
+type SendAck struct {
+	ID  uint64 `msgpack:"id"`  // cluster-unique message id
+	Seq uint64 `msgpack:"seq"` // position in the recipient's inbox
+	Dup bool   `msgpack:"dup,omitempty"`
+}
+
+// Sync reads the caller's inbox after a cursor (C→S, TSync → TSyncReply).
+// Pushes of new messages start after the first Sync whose reply has More
+// false.
+type Sync struct {
+	After uint64 `msgpack:"after"`
+	Limit uint32 `msgpack:"limit,omitempty"` // at most 512; 0 means 512
+}
+
+// Message is one inbox message (S→C push TMessage, and inside SyncReply).
+type Message struct {
+	Seq        uint64 `msgpack:"seq"`
+	ID         uint64 `msgpack:"id"`
+	From       string `msgpack:"from"`
+	FromDevice string `msgpack:"from_device"`
+	Body       []byte `msgpack:"body"`
+	SentMS     int64  `msgpack:"sent_ms"`
+	ExpiresMS  int64  `msgpack:"expires_ms"`
+}
+
+// SyncReply is one page of the inbox (S→C).
+type SyncReply struct {
+	Messages []Message `msgpack:"messages"`
+	// Next is the cursor to sync from next: every message with a sequence
+	// number below Next has been returned or has expired.
+	Next uint64 `msgpack:"next"`
+	More bool   `msgpack:"more"`
+}
+
+// Ack records the device's cursor: every message up to and including Seq
+// has been received (C→S, TAck, no reply).
+type Ack struct {
+	Seq uint64 `msgpack:"seq"`
+}
+
+// Goodbye announces that the server closes the connection (S→C push).
+type Goodbye struct {
+	Code     Code   `msgpack:"code"`
+	Message  string `msgpack:"message"`
+	Redirect string `msgpack:"redirect,omitempty"` // client address to reconnect to
+}
+
+// NewBody returns a pointer to a new zero body for t, or nil when t has no
+// body type (an unknown type).
+func NewBody(t Type) any {
+	switch t {
+	case THello:
+		return new(Hello)
+	case TWelcome:
+		return new(Welcome)
+	case TError:
+		return new(Error)
+	case TOK, TLogout, TWhoami, TDeleteAccount, TPing, TFriendList:
+		return new(Empty)
+	case TRegister:
+		return new(Register)
+	case TLoginStart:
+		return new(LoginStart)
+	case TLoginChallenge:
+		return new(LoginChallenge)
+	case TLoginFinish:
+		return new(LoginFinish)
+	case TLoginOK:
+		return new(LoginOK)
+	case TResume:
+		return new(Resume)
+	case TWhoamiReply:
+		return new(WhoamiReply)
+	case TGetProfile:
+		return new(GetProfile)
+	case TProfile:
+		return new(Profile)
+	case TSetProfile:
+		return new(SetProfile)
+	case TChangePassword:
+		return new(ChangePassword)
+	case TPong:
+		return new(Pong)
+	case TFriendRequest, TFriendAccept, TFriendDecline, TFriendRemove, TBlock, TUnblock:
+		return new(Peer)
+	case TFriends:
+		return new(Friends)
+	case TSetPresence:
+		return new(SetPresence)
+	case TPresence:
+		return new(Presence)
+	case TFriendEvent:
+		return new(FriendEvent)
+	case TSend:
+		return new(Send)
+	case TSendAck:
+		return new(SendAck)
+	case TSync:
+		return new(Sync)
+	case TSyncReply:
+		return new(SyncReply)
+	case TAck:
+		return new(Ack)
+	case TMessage:
+		return new(Message)
+	case TGoodbye:
+		return new(Goodbye)
+	}
+	return nil
+}

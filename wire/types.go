@@ -1,0 +1,103 @@
+package wire
+
+// Type identifies the body of a frame.
+//
+// The enum is APPEND-ONLY: values travel between clients and servers of
+// different versions, so a value is never renumbered or reused. Add new
+// types at the end of the list and document them in PROTOCOL.md.
+type Type uint8
+
+// Frame types. "C→S" frames are requests sent by the client with a non-zero
+// request id; the server answers each with exactly one frame carrying the
+// same request id (the named reply, or TError). "S→C push" frames carry
+// request id 0.
+const (
+	TInvalid Type = 0
+
+	// Handshake.
+	THello   Type = 1 // C→S: first frame on a connection
+	TWelcome Type = 2 // S→C: reply to THello
+	TError   Type = 3 // S→C: failure reply to any request, or a push when rid is 0
+	TOK      Type = 4 // S→C: success reply that carries nothing
+
+	// Accounts and sessions.
+	TRegister       Type = 5  // C→S → TOK
+	TLoginStart     Type = 6  // C→S → TLoginChallenge
+	TLoginChallenge Type = 7  // S→C
+	TLoginFinish    Type = 8  // C→S → TLoginOK
+	TLoginOK        Type = 9  // S→C
+	TResume         Type = 10 // C→S → TLoginOK
+	TLogout         Type = 11 // C→S → TOK (then the server closes)
+	TWhoami         Type = 12 // C→S → TWhoamiReply
+	TWhoamiReply    Type = 13 // S→C
+	TGetProfile     Type = 14 // C→S → TProfile
+	TProfile        Type = 15 // S→C
+	TSetProfile     Type = 16 // C→S → TOK
+	TChangePassword Type = 17 // C→S → TOK
+	TDeleteAccount  Type = 18 // C→S → TOK (then the server closes)
+	TPing           Type = 19 // C→S → TPong (the heartbeat)
+	TPong           Type = 20 // S→C
+
+	// Friends and presence.
+	TFriendRequest Type = 21 // C→S → TOK
+	TFriendAccept  Type = 22 // C→S → TOK
+	TFriendDecline Type = 23 // C→S → TOK
+	TFriendRemove  Type = 24 // C→S → TOK
+	TBlock         Type = 25 // C→S → TOK
+	TUnblock       Type = 26 // C→S → TOK
+	TFriendList    Type = 27 // C→S → TFriends
+	TFriends       Type = 28 // S→C
+	TSetPresence   Type = 29 // C→S → TOK
+	TPresence      Type = 30 // S→C push: a friend's status changed
+	TFriendEvent   Type = 31 // S→C push: a friend request, acceptance, ...
+
+	// Messages.
+	TSend      Type = 32 // C→S → TSendAck
+	TSendAck   Type = 33 // S→C
+	TSync      Type = 34 // C→S → TSyncReply
+	TSyncReply Type = 35 // S→C
+	TAck       Type = 36 // C→S, no reply: the device's cursor
+	TMessage   Type = 37 // S→C push: one inbox message
+
+	// Connection control.
+	TGoodbye Type = 38 // S→C push: the server closes the connection (with an optional redirect)
+)
+
+// typeNames is indexed by Type.
+var typeNames = [...]string{
+	"invalid", "hello", "welcome", "error", "ok",
+	"register", "login_start", "login_challenge", "login_finish", "login_ok",
+	"resume", "logout", "whoami", "whoami_reply", "get_profile", "profile",
+	"set_profile", "change_password", "delete_account", "ping", "pong",
+	"friend_request", "friend_accept", "friend_decline", "friend_remove",
+	"block", "unblock", "friend_list", "friends", "set_presence", "presence",
+	"friend_event", "send", "send_ack", "sync", "sync_reply", "ack", "message",
+	"goodbye",
+}
+
+// MaxType is the highest type this version knows.
+const MaxType = TGoodbye
+
+func (t Type) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "type(" + itoa(uint64(t)) + ")"
+}
+
+// Known reports whether t is a type this version understands.
+func (t Type) Known() bool { return t > TInvalid && t <= MaxType }
+
+func itoa(v uint64) string {
+	if v == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for v > 0 {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return string(b[i:])
+}
