@@ -34,9 +34,10 @@ type conn struct {
 	closeOnce sync.Once
 	err       error // why it closed; set before done is closed
 
-	lastRecv   atomic.Int64 // unix nanoseconds of the last frame read
-	retiring   atomic.Bool  // replaced by another connection: ignore its goodbye and loss
-	expectBye  atomic.Bool  // a logout or deletion is in flight: its goodbye is expected
+	lastRecv   atomic.Int64  // unix nanoseconds of the last frame read
+	retiring   atomic.Bool   // replaced by another connection: ignore its goodbye and loss
+	expectBye  atomic.Bool   // a logout or deletion is in flight: its goodbye is expected
+	byeCode    atomic.Uint32 // code of the goodbye received, if any
 	keeperOnce sync.Once
 	ackKick    chan struct{}
 }
@@ -201,8 +202,8 @@ func (cn *conn) close(why error) {
 		}
 		cn.err = why
 		cn.nc.Close()
+		close(cn.done) // before the waiters learn of it: they may check closed()
 		cn.waits.fail(fmt.Errorf("%w: %v", ErrConnLost, why))
-		close(cn.done)
 	})
 }
 

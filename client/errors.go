@@ -100,6 +100,9 @@ var (
 	ErrProtocol = errors.New("client: protocol error")
 	// ErrNoAddress means there was no address to dial.
 	ErrNoAddress = errors.New("client: no server address")
+	// ErrTimeout means no reply came within Config.RequestTimeout (the
+	// caller's own context had not ended).
+	ErrTimeout = errors.New("client: no reply in time")
 )
 
 // retryable reports whether a failed request may be resent as it is: the
@@ -110,11 +113,7 @@ func retryable(err error) bool {
 	case wire.CodeUnavailable, wire.CodeInternal, wire.CodeShutdown, wire.CodeTimeout:
 		return true
 	case wire.CodeOK:
-		return errors.Is(err, ErrConnLost) || errors.Is(err, errAttemptTimeout) || isNetErr(err)
+		return errors.Is(err, ErrConnLost) || errors.Is(err, ErrTimeout) || isNetErr(err)
 	}
 	return false
 }
-
-// errAttemptTimeout marks one attempt of a retried request that got no
-// reply in time (the caller's own context is still alive).
-var errAttemptTimeout = errors.New("client: no reply in time")

@@ -2,7 +2,7 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/binary"
+	"net"
 	"testing"
 
 	"github.com/roamhq/roam/wire"
@@ -208,6 +208,8 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("registration flood", func(t *testing.T) {
 		r, w := hello(t, p.client)
+		// Every connection from this address shares the limit.
+		src := &net.TCPAddr{IP: r.nc.LocalAddr().(*net.TCPAddr).IP}
 		limited := 0
 		for i := 0; i < 20; i++ {
 			name := "flood" + string(rune('a'+i))
@@ -224,6 +226,10 @@ func TestBadInput(t *testing.T) {
 		if limited == 0 {
 			t.Fatalf("20 registrations from one address were all accepted")
 		}
+		// A new connection from the same address is still limited.
+		r2 := dialRawFrom(t, p.client, src)
+		r2.call(wire.THello, &wire.Hello{Proto: wire.Magic, Version: wire.Version}, wire.TWelcome, nil)
+		r2.callErr(wire.TRegister, &wire.Register{User: "floodz", Credentials: creds(t, "floodz", "pw", w.ScramIters)}, wire.CodeRateLimited)
 		stillServing()
 	})
 
@@ -248,8 +254,6 @@ func mustFrame(t *testing.T, typ wire.Type, rid uint32, body any) []byte {
 	}
 	return b
 }
-
-var _ = binary.BigEndian
 
 // TestKillNineKeepsAccounts registers accounts, kills roamd with SIGKILL
 // and checks every acknowledged registration survives the restart.

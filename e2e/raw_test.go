@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,9 +24,27 @@ type raw struct {
 	pushes []wire.Frame
 }
 
+// nextSource numbers the loopback source addresses of test connections.
+var nextSource atomic.Uint32
+
+// sourceAddr returns a fresh loopback source address (127.0.0.0/8 is all
+// loopback on Linux), so that per-address throttles in one test do not
+// spill into the next.
+func sourceAddr() *net.TCPAddr {
+	n := nextSource.Add(1)
+	return &net.TCPAddr{IP: net.IPv4(127, byte(1+n/60000%250), byte(n/250%240), byte(2+n%250))}
+}
+
 func dialRaw(t *testing.T, addr string) *raw {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	return dialRawFrom(t, addr, sourceAddr())
+}
+
+// dialRawFrom dials addr from the given local address.
+func dialRawFrom(t *testing.T, addr string, from *net.TCPAddr) *raw {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: from}
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}

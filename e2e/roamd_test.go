@@ -82,7 +82,7 @@ func freeAddr(t *testing.T) string {
 func startRoamd(t *testing.T, dir string, extra ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, dir: dir, client: freeAddr(t), internal: freeAddr(t), logs: &lockedBuf{}}
-	p.args = append([]string{"-data", dir, "-client", p.client, "-internal", p.internal, "-partitions", "8", "-log-level", "info"}, extra...)
+	p.args = append([]string{"-data", dir, "-client", p.client, "-internal", p.internal, "-partitions", "8", "-log-level", logLevel()}, extra...)
 	p.start()
 	t.Cleanup(func() {
 		p.kill()
@@ -176,4 +176,12 @@ func (w logWriter) Write(p []byte) (int, error) {
 		w.b.add(line)
 	}
 	return len(p), nil
+}
+
+// logLevel is the daemon's log level: ROAM_E2E_LOG, or info.
+func logLevel() string {
+	if l := os.Getenv("ROAM_E2E_LOG"); l != "" {
+		return l
+	}
+	return "info"
 }

@@ -238,6 +238,7 @@ func (f *FSM) drop() error {
 		return err
 	}
 	f.meta = partMeta{}
+	f.broken = nil
 	f.applied.set(0)
 	return nil
 }

@@ -135,7 +135,10 @@ func (h *Host) openPartition(pid uint16, trans raft.Transport, bootstrap []raft.
 	rc.LeaderLeaseTimeout, rc.CommitTimeout = t.LeaderLeaseTimeout, t.CommitTimeout
 	rc.SnapshotInterval, rc.SnapshotThreshold, rc.TrailingLogs = t.SnapshotInterval, t.SnapshotThreshold, t.TrailingLogs
 	rc.MaxAppendEntries = t.MaxAppendEntries
-	rc.BatchApplyCh = true
+	// The proposer already batches commands into few entries and keeps at
+	// most maxInflight of them queued, so raft's buffered apply channel
+	// would add nothing but a way to lose futures at shutdown.
+	rc.BatchApplyCh = false
 	// The state machine keeps its own state in Pebble, so a restart does
 	// not need to reload it from the last snapshot: raft replays the log
 	// after the snapshot and the FSM skips what it has applied. Raft does
@@ -153,11 +156,20 @@ func (h *Host) openPartition(pid uint16, trans raft.Transport, bootstrap []raft.
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("hlr: raft config: %w", err)
 	}
-	if len(bootstrap) > 0 {
-		has, err := raft.HasExistingState(logs, store, snaps)
-		if err != nil {
+	has, err := raft.HasExistingState(logs, store, snaps)
+	if err != nil {
+		return nil, err
+	}
+	if !has && fsm.AppliedIndex() > 0 {
+		// State-machine data without any Raft state is left over from an
+		// interrupted drop. The group's log will start again from index 1
+		// (or a snapshot), and the FSM would skip those entries as applied.
+		log.Warn("dropping state-machine data that has no Raft state", "applied", fsm.AppliedIndex())
+		if err := fsm.drop(); err != nil {
 			return nil, err
 		}
+	}
+	if len(bootstrap) > 0 {
 		if !has {
 			if err := raft.BootstrapCluster(rc, logs, store, snaps, trans, raft.Configuration{Servers: bootstrap}); err != nil {
 				return nil, fmt.Errorf("hlr: bootstrap partition %d: %w", pid, err)

@@ -117,7 +117,7 @@ func (p *Partition) View(ctx context.Context, linearizable bool) (*View, error) 
 			if err != nil {
 				return nil, err
 			}
-			if err := p.ver.verify(p.raft); err != nil {
+			if err := p.ver.verify(p.raft, p.prop.done); err != nil {
 				return nil, mapRaftErr(err)
 			}
 			if p.raft.CurrentTerm() == term {
@@ -150,7 +150,7 @@ func (p *Partition) barrier(ctx context.Context) (uint64, error) {
 			return 0, fmt.Errorf("%w: %v", ErrTimeout, context.DeadlineExceeded)
 		}
 	}
-	if err := p.raft.Barrier(timeout).Error(); err != nil {
+	if err := futureError(p.raft.Barrier(timeout), p.prop.done); err != nil {
 		return 0, mapRaftErr(err)
 	}
 	// The barrier was committed by a leader of term; if the term moved on

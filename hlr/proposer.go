@@ -66,12 +66,29 @@ func newProposer(r *raft.Raft, maxCmds, maxBytes int, now func() time.Time) *pro
 }
 
 // cmdOverhead is a generous estimate of a command's encoded size apart from
-// its body, used to bound the entry size without encoding twice.
-const cmdOverhead = 256
+// its variable-length fields (field names, integers, length prefixes).
+const cmdOverhead = 192
+
+// estimateSize is an upper bound of c's encoded size, used to bound the
+// entry size without encoding twice.
+func estimateSize(c *Cmd) int {
+	n := cmdOverhead + len(c.Body) + len(c.User) + len(c.Peer) + len(c.Device) + len(c.Node) +
+		len(c.Token) + len(c.NewToken) + len(c.Reason)
+	if c.Creds != nil {
+		n += 32 + len(c.Creds.Salt) + len(c.Creds.StoredKey) + len(c.Creds.ServerKey)
+	}
+	if c.Name != nil {
+		n += len(*c.Name)
+	}
+	if c.About != nil {
+		n += len(*c.About)
+	}
+	return n
+}
 
 // propose submits c and waits for its result.
 func (p *proposer) propose(ctx context.Context, c Cmd) (Result, error) {
-	size := cmdOverhead + len(c.Body) + len(c.User) + len(c.Peer) + len(c.Device) + len(c.Node)
+	size := estimateSize(&c)
 	if size > p.maxBytes {
 		return Result{}, ErrTooLarge
 	}
@@ -169,7 +186,7 @@ func (p *proposer) submit(batch []*proposal) {
 // wait runs in its own goroutine; it answers batches in commit order.
 func (p *proposer) wait() {
 	for pb := range p.inflight {
-		err := pb.f.Error()
+		err := futureError(pb.f, p.done)
 		<-p.slots
 		if err != nil {
 			finish(pb.props, nil, mapRaftErr(err))
@@ -207,6 +224,28 @@ func finish(props []*proposal, res []Result, err error) {
 			pr.err = errors.New("hlr: missing result")
 		}
 		close(pr.done)
+	}
+}
+
+// futureError waits for f. Raft does not answer every future when it shuts
+// down (one still queued in a channel is dropped), so a bare f.Error() can
+// block forever; once stop is closed (after raft has shut down) an answer
+// that has not arrived within a short grace period never will.
+func futureError(f raft.Future, stop <-chan struct{}) error {
+	ch := make(chan error, 1)
+	go func() { ch <- f.Error() }() // may stay blocked if raft never answers
+	select {
+	case err := <-ch:
+		return err
+	case <-stop:
+	}
+	t := time.NewTimer(50 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case err := <-ch:
+		return err
+	case <-t.C:
+		return raft.ErrRaftShutdown
 	}
 }
 

@@ -21,31 +21,31 @@ type verifyRound struct {
 	err  error
 }
 
-func (v *verifier) verify(r *raft.Raft) error {
+func (v *verifier) verify(r *raft.Raft, stop <-chan struct{}) error {
 	v.mu.Lock()
 	if v.next == nil {
 		v.next = &verifyRound{done: make(chan struct{})}
 	}
 	rd := v.next
 	if v.cur == nil {
-		v.startLocked(r)
+		v.startLocked(r, stop)
 	}
 	v.mu.Unlock()
 	<-rd.done
 	return rd.err
 }
 
-func (v *verifier) startLocked(r *raft.Raft) {
+func (v *verifier) startLocked(r *raft.Raft, stop <-chan struct{}) {
 	rd := v.next
 	v.cur, v.next = rd, nil
 	go func() {
-		err := r.VerifyLeader().Error()
+		err := futureError(r.VerifyLeader(), stop)
 		v.mu.Lock()
 		rd.err = err
 		close(rd.done)
 		v.cur = nil
 		if v.next != nil {
-			v.startLocked(r)
+			v.startLocked(r, stop)
 		}
 		v.mu.Unlock()
 	}()

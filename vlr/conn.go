@@ -348,7 +348,9 @@ func toWireMessage(m *hlr.Message) wire.Message {
 // teardown runs when the reader stops: the session leaves the register,
 // its cursor is written and its location purged.
 func (c *conn) teardown() {
-	c.out.close()
+	// Whatever was queued (a final reply, an error, a goodbye) is still
+	// written, bounded by WriteTimeout; then the socket closes.
+	c.out.closeAfter(nil)
 	c.srv.forget(c)
 	s := c.sess
 	if s == nil || !c.loggedIn {

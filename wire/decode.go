@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -26,7 +27,8 @@ import (
 // cannot make the decoder allocate gigabytes (msgpack/v5 issue #401),
 // whatever version of msgpack is linked.
 //
-// Errors about the body wrap ErrBadBody and quote a hex snippet of it.
+// Errors about the body wrap ErrBadBody and quote a hex snippet of it. After
+// an error, v may hold part of the body.
 func Decode(body []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
@@ -52,7 +54,7 @@ func Decode(body []byte, v any) error {
 	d.r.Reset(nil)
 	decoders.Put(d)
 	if err != nil {
-		return fmt.Errorf("%w: %v [%s]", ErrBadBody, err, snippet(body))
+		return fmt.Errorf("%w: %s [%s]", ErrBadBody, shorten(err.Error()), snippet(body))
 	}
 	if rest != 0 {
 		// checkBody rules this out; kept as a second line of defence.
@@ -74,6 +76,20 @@ var decoders = sync.Pool{New: func() any {
 	d.dec = msgpack.NewDecoder(&d.r)
 	return d
 }}
+
+// shorten caps an error text from msgpack, which may quote a whole field
+// name sent by the peer.
+func shorten(s string) string {
+	const max = 100
+	if len(s) <= max {
+		return s
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
 
 // isMap reports whether c starts a msgpack map.
 func isMap(c byte) bool { return c&0xf0 == 0x80 || c == 0xde || c == 0xdf }

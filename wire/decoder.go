@@ -19,7 +19,7 @@ type Decoder struct {
 }
 
 // NewDecoder returns a Decoder that accepts length prefixes up to
-// maxFrame (DefaultMaxFrame if maxFrame <= 0).
+// maxFrame (DefaultMaxFrame if maxFrame <= 0; at least 5, at most 2 GiB).
 func NewDecoder(maxFrame int) *Decoder {
 	return &Decoder{limit: frameLimit(maxFrame)}
 }
@@ -59,6 +59,15 @@ func (d *Decoder) Next() (f Frame, ok bool, err error) {
 	}
 	end := prefixSize + int(n)
 	if len(p) < end {
+		if cap(d.buf)-d.off < end {
+			// The length is valid: make room for exactly this frame now,
+			// rather than doubling the buffer while it trickles in.
+			b := d.buf[:0]
+			if cap(b) < end {
+				b = make([]byte, 0, end)
+			}
+			d.buf, d.off = append(b, p...), 0 // copy handles the overlap
+		}
 		return Frame{}, false, nil
 	}
 	f = parseFrame(p[prefixSize:end])

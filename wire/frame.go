@@ -79,17 +79,21 @@ func appendHeader(dst []byte, t Type, rid uint32) []byte {
 	return binary.BigEndian.AppendUint32(dst, rid)
 }
 
+// maxLimit is the highest frame limit: a whole frame's size must fit in an
+// int on 32-bit platforms too.
+const maxLimit = math.MaxInt32 - HeaderSize
+
 // frameLimit turns a maxFrame argument into the limit on length prefixes:
 // <= 0 means DefaultMaxFrame, and the limit is at least 5 and at most
-// MaxUint32.
+// maxLimit (2 GiB).
 func frameLimit(maxFrame int) uint32 {
 	switch {
 	case maxFrame <= 0:
 		return DefaultMaxFrame
 	case maxFrame < minLength:
 		return minLength
-	case uint64(maxFrame) > math.MaxUint32:
-		return math.MaxUint32
+	case uint64(maxFrame) > maxLimit:
+		return maxLimit
 	}
 	return uint32(maxFrame)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"math"
 	"math/rand"
 	"reflect"
 	"testing"
@@ -210,6 +211,21 @@ func TestCodeOf(t *testing.T) {
 		}
 		if c.want != CodeOK && !c.want.Fatal() {
 			t.Errorf("%s should be fatal", c.want)
+		}
+	}
+}
+
+func TestFrameLimit(t *testing.T) {
+	cases := []struct {
+		in   int
+		want uint32
+	}{
+		{-1, DefaultMaxFrame}, {0, DefaultMaxFrame}, {1, minLength}, {5, 5},
+		{1000, 1000}, {math.MaxInt32, maxLimit}, {math.MaxInt, maxLimit},
+	}
+	for _, c := range cases {
+		if got := frameLimit(c.in); got != c.want {
+			t.Errorf("frameLimit(%d) = %d, want %d", c.in, got, c.want)
 		}
 	}
 }

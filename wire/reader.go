@@ -33,7 +33,7 @@ type Reader struct {
 }
 
 // NewReader returns a Reader on r that accepts length prefixes up to
-// maxFrame (DefaultMaxFrame if maxFrame <= 0).
+// maxFrame (DefaultMaxFrame if maxFrame <= 0; at least 5, at most 2 GiB).
 func NewReader(r io.Reader, maxFrame int) *Reader {
 	return newReaderSize(r, maxFrame, readBufSize)
 }

@@ -149,11 +149,11 @@ func (s *scanner) container(at, depth int, n, per uint64) error {
 	}
 	values := n * per // n < 2^32, so no overflow
 	if rest := uint64(len(s.b) - s.pos); values > rest {
-		kind := "array"
+		kind, what := "array", "elements"
 		if per == 2 {
-			kind = "map"
+			kind, what = "map", "entries"
 		}
-		return s.fail(at, "%s declares %d elements but only %d bytes remain", kind, n, rest)
+		return s.fail(at, "%s declares %d %s but only %d bytes remain", kind, n, what, rest)
 	}
 	for i := uint64(0); i < values; i++ {
 		if err := s.value(depth + 1); err != nil {

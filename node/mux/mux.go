@@ -132,7 +132,8 @@ func (m *Mux) Raft(pid uint16) *RaftLayer {
 	}
 	l := newRaftLayer(m, pid)
 	if m.closed {
-		l.Close()
+		l.cancel()
+		l.conns.close()
 		return l
 	}
 	m.raft[pid] = l

@@ -1,0 +1,89 @@
+// Package client is the Go client library of roam, the instant-messaging
+// cluster. It speaks the roam protocol (package wire) over TCP to any node
+// of a cluster.
+//
+// # Connecting and logging in
+//
+// Dial connects to the first reachable node and exchanges Hello/Welcome.
+// Then either Register (create an account), Login (password) or Resume
+// (a token saved from an earlier session):
+//
+//	cfg := client.DefaultConfig("node1:7400", "node2:7400")
+//	cfg.Device = savedDeviceID // stable per device; client.NewDeviceID() once
+//	c, err := client.Dial(ctx, cfg)
+//	...
+//	defer c.Close()
+//	err = c.Login(ctx, "alice", password)
+//	save(c.Token())
+//
+// Passwords never leave the process: Register sends SCRAM-SHA-256
+// credentials derived locally (DeriveCredentials), and Login runs the
+// SCRAM exchange, in which the server must prove it knows the keys too.
+// User names are case-insensitive and sent lowercased.
+//
+// Every Resume (explicit, or automatic after a reconnect) rotates the
+// token: the old one stops working. Save Token() after Resume and on
+// EventReconnected.
+//
+// # Requests
+//
+// Every method takes a context first. A request without a deadline
+// earlier than Config.RequestTimeout is bounded by it (ErrTimeout).
+// Refusals come back as *Error, which carries the stable wire code;
+// compare with the sentinels:
+//
+//	if errors.Is(err, client.ErrRateLimited) {
+//		var e *client.Error
+//		errors.As(err, &e)
+//		time.Sleep(e.RetryAfter)
+//	}
+//
+// # Sending
+//
+// Send returns once the message is durable (committed by a quorum of the
+// recipient's home register). It retries lost or unanswered attempts with
+// the same client message id, which the server deduplicates, and gives up
+// with ErrBusy ("busy, try later") after Config.MaxSendAttempts.
+//
+// # Receiving
+//
+// After a login the client syncs the inbox from the device's cursor and
+// then receives pushes. Everything arrives on Events():
+//
+//	for ev := range c.Events() {
+//		switch ev.Kind {
+//		case client.EventMessage:   // ev.Message, in inbox order, each once
+//		case client.EventSynced:    // caught up to ev.Cursor
+//		case client.EventPresence:  // ev.User is now ev.Status
+//		case client.EventFriend:    // ev.Friend ("request", ...) from ev.User
+//		case client.EventSessionEnded: // ev.Err; log in again
+//		}
+//	}
+//
+// A message is acknowledged to the server (its cursor moves) only after
+// it has been received from the channel, in batches (Config.AckInterval,
+// Config.AckBatch), and when Close is called. Read Events continuously:
+// messages queue up in memory until you do. A client that never receives
+// (a send-only tool) sets Config.SkipInbox.
+//
+// Deliveries are at most once per device and gap-free: pushes that repeat
+// a delivered sequence number are dropped, and one that skips ahead makes
+// the client sync again from the last delivered message.
+//
+// # Connection loss and redirects
+//
+// When the connection breaks, or a node says goodbye with a redirect or
+// because it shuts down, the client reconnects (the redirect address, the
+// nodes named in Welcome, then Config.Addrs, with backoff) and resumes the
+// session with its token, reporting EventDisconnected and
+// EventReconnected. Requests issued meanwhile wait for the new connection.
+// A session that cannot be resumed ends with EventSessionEnded.
+//
+// # Goroutines
+//
+// Each connection has a reader goroutine (replies are matched to requests
+// by request id through a wait registry) and, once logged in, a keeper
+// that sends heartbeats every Welcome/LoginOK heartbeat interval and the
+// acknowledgements. One session loop per client syncs and reconnects, and
+// one dispatcher feeds Events. Close stops them all and closes Events.
+package client

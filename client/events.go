@@ -1,0 +1,165 @@
+package client
+
+import (
+	"sync"
+	"time"
+)
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+const (
+	// EventMessage: Message holds an inbox message. Messages come in
+	// sequence order, each once.
+	EventMessage EventKind = iota + 1
+	// EventSynced: the inbox has been read up to Cursor (every message
+	// before this event has been delivered). It follows every complete
+	// sync: after login, after a reconnect and after a gap.
+	EventSynced
+	// EventPresence: friend User's visible status is now Status (online,
+	// away, busy or offline).
+	EventPresence
+	// EventFriend: Friend ("request", "accepted", "declined" or
+	// "removed") happened with User.
+	EventFriend
+	// EventGoodbye: the server is closing the connection; Err is an
+	// *Error with the reason and Addr the redirect, if any. The client
+	// reconnects by itself unless the session ended (EventSessionEnded
+	// follows then).
+	EventGoodbye
+	// EventDisconnected: the connection to Addr was lost (Err says why);
+	// the client is reconnecting.
+	EventDisconnected
+	// EventReconnected: the client reconnected to Addr and resumed the
+	// session; Token has changed.
+	EventReconnected
+	// EventSessionEnded: the session is over (Err says why: logged in
+	// elsewhere, password changed, account deleted, token refused...).
+	// Log in again to continue.
+	EventSessionEnded
+	// EventError: the server sent an error that belongs to no request.
+	EventError
+)
+
+var kindNames = [...]string{"", "message", "synced", "presence", "friend", "goodbye", "disconnected", "reconnected", "session_ended", "error"}
+
+func (k EventKind) String() string {
+	if int(k) < len(kindNames) && k > 0 {
+		return kindNames[k]
+	}
+	return "event"
+}
+
+// Event is one thing that happened; Kind says which fields are set.
+type Event struct {
+	Kind    EventKind
+	Message Message // EventMessage
+	Cursor  uint64  // EventSynced
+	User    string  // EventPresence, EventFriend
+	Status  string  // EventPresence
+	Friend  string  // EventFriend
+	Addr    string  // EventGoodbye (redirect), EventDisconnected, EventReconnected
+	Err     error   // EventGoodbye, EventDisconnected, EventSessionEnded, EventError
+}
+
+// Message is one message of the user's inbox.
+type Message struct {
+	Seq        uint64 // position in the inbox: increases by one per message
+	ID         uint64 // cluster-unique message id
+	From       string
+	FromDevice string
+	Body       []byte
+	Sent       time.Time
+	Expires    time.Time
+}
+
+// maxQueuedOther bounds the events other than messages waiting for the
+// application; beyond it they are dropped (messages never are: they are
+// what the acknowledgement cursor accounts for).
+const maxQueuedOther = 4096
+
+// eventQueue is the unbounded queue between the reader goroutines and the
+// dispatcher: readers never block on a slow application.
+type eventQueue struct {
+	mu     sync.Mutex
+	items  []queued
+	head   int
+	others int
+	signal chan struct{}
+}
+
+type queued struct {
+	ev    Event
+	inbox uint64 // inbox.id for messages
+}
+
+func (q *eventQueue) push(it queued) bool {
+	q.mu.Lock()
+	if it.ev.Kind != EventMessage {
+		if q.others >= maxQueuedOther {
+			q.mu.Unlock()
+			return false
+		}
+		q.others++
+	}
+	q.items = append(q.items, it)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (q *eventQueue) pop() (queued, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head == len(q.items) {
+		return queued{}, false
+	}
+	it := q.items[q.head]
+	q.items[q.head] = queued{}
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		q.items, q.head = q.items[:n], 0
+	}
+	if it.ev.Kind != EventMessage {
+		q.others--
+	}
+	return it, true
+}
+
+// emit queues an event for the application.
+func (c *Client) emit(ev Event) {
+	if !c.queue.push(queued{ev: ev}) {
+		c.log.Debug("event dropped: the application is not reading Events", "kind", ev.Kind)
+	}
+}
+
+// dispatch is the dispatcher goroutine: it hands queued events to the
+// application one by one, and records each message handed over for the
+// acknowledgement cursor.
+func (c *Client) dispatch() {
+	for {
+		it, ok := c.queue.pop()
+		if !ok {
+			select {
+			case <-c.queue.signal:
+				continue
+			case <-c.done:
+				return
+			}
+		}
+		select {
+		case c.events <- it.ev:
+			if it.ev.Kind == EventMessage {
+				c.handed(it.inbox, it.ev.Message.Seq)
+			}
+		case <-c.done:
+			return
+		}
+	}
+}

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/roamhq/roam/node"
+)
+
+// settings is everything roamd is told on start.
+type settings struct {
+	node     node.Config
+	logLevel slog.Level
+	logJSON  bool
+}
+
+// option is one setting: a JSON key in the config file and, when flag is
+// true, a command-line flag of the same name (with '-' for '_'); env names
+// its environment variable, if any. Every source hands set a string, so a
+// value means the same whatever it comes from.
+type option struct {
+	key   string
+	flag  bool
+	env   string
+	usage string
+	def   func(s *settings) string
+	set   func(s *settings, v string) error
+}
+
+func (o *option) flagName() string { return strings.ReplaceAll(o.key, "_", "-") }
+
+var options = []option{
+	{key: "data", flag: true, env: "ROAM_DATA", usage: "`DIR` holding the database and snapshots (required)",
+		def: func(s *settings) string { return s.node.DataDir },
+		set: func(s *settings, v string) error { s.node.DataDir = v; return nil }},
+	{key: "client", flag: true, env: "ROAM_CLIENT", usage: "`ADDR` clients connect to",
+		def: func(s *settings) string { return s.node.ClientAddr },
+		set: func(s *settings, v string) error { s.node.ClientAddr = v; return nil }},
+	{key: "internal", flag: true, env: "ROAM_INTERNAL", usage: "`ADDR` to listen on for node-to-node traffic",
+		def: func(s *settings) string { return s.node.InternalAddr },
+		set: func(s *settings, v string) error { s.node.InternalAddr = v; return nil }},
+	{key: "advertise", flag: true, env: "ROAM_ADVERTISE", usage: "internal `ADDR` other nodes dial (default: the bound internal address)",
+		def: func(s *settings) string { return s.node.InternalAdvertise },
+		set: func(s *settings, v string) error { s.node.InternalAdvertise = v; return nil }},
+	{key: "partitions", flag: true, env: "ROAM_PARTITIONS", usage: "partition count `N`, fixed when the cluster is created (0: as stored, or 64 for a new node)",
+		def: func(s *settings) string { return strconv.Itoa(s.node.Partitions) },
+		set: intSetter(func(s *settings, n int) { s.node.Partitions = n })},
+	{key: "node_id", flag: true, env: "ROAM_NODE_ID", usage: "node `ID` (default: as stored, or generated on first start)",
+		def: func(s *settings) string { return s.node.NodeID },
+		set: func(s *settings, v string) error { s.node.NodeID = v; return nil }},
+	{key: "log_level", flag: true, env: "ROAM_LOG_LEVEL", usage: "log `LEVEL`: debug, info, warn or error",
+		def: func(s *settings) string { return strings.ToLower(s.logLevel.String()) },
+		set: setLogLevel},
+	{key: "log_json", flag: true, usage: "log JSON lines instead of text",
+		def: func(s *settings) string { return strconv.FormatBool(s.logJSON) },
+		set: func(s *settings, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("want true or false")
+			}
+			s.logJSON = b
+			return nil
+		}},
+
+	// Limits, from the config file only.
+	{key: "max_body", usage: "largest message body in bytes",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxBody = n })},
+	{key: "max_frame", usage: "largest client frame in bytes",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxFrame = n })},
+	{key: "message_ttl", usage: "default and largest message lifetime",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.MessageTTL = d })},
+	{key: "heartbeat", usage: "client heartbeat interval",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.HeartbeatInterval = d })},
+	{key: "heartbeat_misses", usage: "missed heartbeats before a session is logged out",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.HeartbeatMisses = n })},
+	{key: "send_rate", usage: "messages per second per user",
+		set: func(s *settings, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return errors.New("want a number")
+			}
+			s.node.VLR.SendRate = f
+			return nil
+		}},
+	{key: "send_burst", usage: "messages a user may send at once",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.SendBurst = n })},
+	{key: "max_conns_per_ip", usage: "concurrent client connections per IP",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxConnsPerIP = n })},
+	{key: "session_ttl", usage: "how long a session can be resumed",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.SessionTTL = d })},
+}
+
+func intSetter(f func(*settings, int)) func(*settings, string) error {
+	return func(s *settings, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("want a whole number")
+		}
+		f(s, n)
+		return nil
+	}
+}
+
+func durationSetter(f func(*settings, time.Duration)) func(*settings, string) error {
+	return func(s *settings, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New(`want a duration with a unit, such as "30s" or "24h"`)
+		}
+		f(s, d)
+		return nil
+	}
+}
+
+func setLogLevel(s *settings, v string) error {
+	switch strings.ToLower(v) {
+	case "debug":
+		s.logLevel = slog.LevelDebug
+	case "info":
+		s.logLevel = slog.LevelInfo
+	case "warn", "warning":
+		s.logLevel = slog.LevelWarn
+	case "error":
+		s.logLevel = slog.LevelError
+	default:
+		return errors.New("want debug, info, warn or error")
+	}
+	return nil
+}
+
+// errUsage marks a command-line error the flag package has already
+// reported, with the usage text.
+var errUsage = errors.New("usage")
+
+// loadSettings builds the settings from, in increasing precedence: the
+// defaults, the config file (-config), the environment, the flags. The
+// result is validated.
+func loadSettings(args []string, getenv func(string) string, stderr io.Writer) (settings, error) {
+	s := settings{node: node.DefaultConfig(), logLevel: slog.LevelInfo}
+	byKey := make(map[string]*option, len(options))
+	fs := flag.NewFlagSet("roamd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", "", "JSON config `FILE`: an object with the flags' names (with _ for -) and limits such as max_body, message_ttl, heartbeat, send_rate")
+	for i := range options {
+		o := &options[i]
+		byKey[o.key] = o
+		if !o.flag {
+			continue
+		}
+		usage := o.usage
+		if o.env != "" {
+			usage += " [$" + o.env + "]"
+		}
+		if o.key == "log_json" {
+			fs.Bool(o.flagName(), false, usage)
+		} else {
+			fs.String(o.flagName(), o.def(&s), usage)
+		}
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: roamd -data DIR [flags]\n\nPrecedence: flags > environment > -config file > defaults.\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nConfig file keys besides the flags':\n")
+		for _, o := range options {
+			if !o.flag {
+				fmt.Fprintf(stderr, "  %-18s %s\n", o.key, o.usage)
+			}
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return s, err
+		}
+		return s, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return s, fmt.Errorf("unexpected argument %q (all settings are flags)", fs.Arg(0))
+	}
+
+	if *configFile != "" {
+		if err := applyFile(&s, *configFile, byKey); err != nil {
+			return s, err
+		}
+	}
+	for i := range options {
+		o := &options[i]
+		if o.env == "" {
+			continue
+		}
+		if v, ok := lookupEnv(getenv, o.env); ok {
+			if err := o.set(&s, v); err != nil {
+				return s, fmt.Errorf("environment variable %s=%q: %w", o.env, v, err)
+			}
+		}
+	}
+	var ferr error
+	fs.Visit(func(f *flag.Flag) {
+		o, ok := byKey[strings.ReplaceAll(f.Name, "-", "_")]
+		if !ok || ferr != nil {
+			return
+		}
+		if err := o.set(&s, f.Value.String()); err != nil {
+			ferr = fmt.Errorf("flag -%s=%q: %w", f.Name, f.Value.String(), err)
+		}
+	})
+	if ferr != nil {
+		return s, ferr
+	}
+	if s.node.DataDir == "" {
+		return s, errors.New("no data directory: give -data DIR, ROAM_DATA or \"data\" in the config file")
+	}
+	if err := s.node.Validate(); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// lookupEnv treats an empty variable as unset.
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// applyFile reads a JSON object whose keys are option keys ('-' or '_')
+// and whose values are strings, numbers or booleans.
+func applyFile(s *settings, path string, byKey map[string]*option) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	var obj map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		if err == nil {
+			err = errors.New("not an object")
+		}
+		return fmt.Errorf("config file %s: want a JSON object: %w", path, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("config file %s: trailing data after the JSON object", path)
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // report problems in a stable order
+	for _, k := range keys {
+		o, ok := byKey[strings.ReplaceAll(k, "-", "_")]
+		if !ok {
+			return fmt.Errorf("config file %s: unknown key %q", path, k)
+		}
+		v, err := scalar(obj[k])
+		if err == nil {
+			err = o.set(s, v)
+		}
+		if err != nil {
+			return fmt.Errorf("config file %s: %q: %w", path, k, err)
+		}
+	}
+	return nil
+}
+
+// scalar turns a JSON string, number or boolean into its text.
+func scalar(raw json.RawMessage) (string, error) {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return "", err
+	}
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case json.Number:
+		return v.String(), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	}
+	return "", fmt.Errorf("want a string, number or boolean, got %s", raw)
+}

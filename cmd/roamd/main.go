@@ -1,0 +1,81 @@
+// Command roamd runs one roam node.
+//
+//	roamd -data /var/lib/roam -client 0.0.0.0:7400 -internal 10.0.0.5:7401
+//
+// Settings come from flags, then ROAM_* environment variables, then the
+// JSON file given with -config, then the defaults; run roamd -h for the
+// list. Bad settings exit with code 2, a failed start with 1. SIGTERM or
+// SIGINT shuts the node down gracefully and exits 0; a second signal kills
+// it at once.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/roamhq/roam/node"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	s, err := loadSettings(args, getenv, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2 // the flag package has printed the problem and the usage
+	case err != nil:
+		fmt.Fprintf(stderr, "roamd: %v\n", err)
+		return 2
+	}
+	hopts := &slog.HandlerOptions{Level: s.logLevel}
+	var h slog.Handler = slog.NewTextHandler(stderr, hopts)
+	if s.logJSON {
+		h = slog.NewJSONHandler(stderr, hopts)
+	}
+	logger := slog.New(h)
+	log := logger.With("component", "roamd")
+	s.node.Logger = logger
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	n, err := node.New(s.node)
+	if err != nil {
+		log.Error("start failed", "err", err)
+		fmt.Fprintf(stderr, "roamd: %v\n", err)
+		return 1
+	}
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := n.WaitReady(wctx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		log.Warn("still waiting for partition leaders", "err", err)
+	}
+	if ctx.Err() == nil {
+		log.Info("ready", "node", n.ID(), "client", n.ClientAddr(), "internal", n.InternalAddr(), "partitions", n.Partitions())
+		fmt.Fprintf(stdout, "roamd: node %s ready; clients connect to %s\n", n.ID(), n.ClientAddr())
+		<-ctx.Done()
+	}
+	stop() // from now on a second signal kills the process
+	log.Info("signal received, shutting down")
+	if err := n.Shutdown(); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}

@@ -1,0 +1,165 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
+
+	"github.com/roamhq/roam/hlr"
+	"github.com/roamhq/roam/node/mux"
+	"github.com/roamhq/roam/vlr"
+)
+
+// DefaultPartitions is the partition count P of a new cluster when
+// Config.Partitions is 0.
+const DefaultPartitions = 64
+
+// MaxNodeIDLen bounds a node id: it travels in every location record and
+// in gossip metadata.
+const MaxNodeIDLen = 64
+
+// Config configures a Node.
+type Config struct {
+	// NodeID is this node's id in the cluster and its Raft server id.
+	// Empty means the id stored in DataDir, or a new random one on first
+	// start. A non-empty id must match the stored one.
+	NodeID string
+	// DataDir holds the Pebble database and the Raft snapshots.
+	DataDir string
+	// ClientAddr is the TCP address clients connect to.
+	ClientAddr string
+	// InternalAddr is the one TCP address for all node-to-node traffic.
+	InternalAddr string
+	// InternalAdvertise is the address other nodes dial to reach
+	// InternalAddr. Empty means the address the listener is bound to,
+	// which is right unless InternalAddr is a wildcard such as ":7401".
+	InternalAdvertise string
+	// Partitions is the cluster's partition count P. It is fixed when the
+	// node first starts and stored in DataDir; 0 means the stored value,
+	// or DefaultPartitions on a new node. A value that differs from the
+	// stored one is refused (ErrPartitionsMismatch).
+	Partitions int
+	// FS is the file system of the Pebble database; nil means the OS.
+	// Raft snapshots always go to the OS file system under DataDir.
+	FS vfs.FS
+
+	// HLR tunes the home register: Raft timing, batching, maintenance.
+	// NodeID, DB, SnapshotDir, Partitions, Effects, Router and Logger are
+	// filled in by New.
+	HLR hlr.Config
+	// VLR tunes the visitor register and its client limits. NodeID,
+	// ClientAddr and Logger are filled in by New, and so is
+	// FakeSaltSecret when empty: it is generated on first start and
+	// stored in the database.
+	VLR vlr.Config
+
+	// RaftMaxPool is how many idle connections each partition's transport
+	// keeps per peer.
+	RaftMaxPool int
+	// RaftIOTimeout bounds each Raft RPC on the wire.
+	RaftIOTimeout time.Duration
+	// MuxHeaderTimeout is how long an internal connection has to say
+	// which stream it belongs to.
+	MuxHeaderTimeout time.Duration
+
+	// Logger receives the node's logs; every component adds a
+	// "component" attribute. nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns production settings. DataDir must still be set.
+func DefaultConfig() Config {
+	return Config{
+		ClientAddr:       "127.0.0.1:7400",
+		InternalAddr:     "127.0.0.1:7401",
+		HLR:              hlr.DefaultConfig(),
+		VLR:              vlr.DefaultConfig(),
+		RaftMaxPool:      3,
+		RaftIOTimeout:    10 * time.Second,
+		MuxHeaderTimeout: mux.DefaultHeaderTimeout,
+	}
+}
+
+// Validate reports the first problem with the configuration, including the
+// tunable parts of HLR and VLR.
+func (c *Config) Validate() error {
+	if c.NodeID != "" {
+		if err := validNodeID(c.NodeID); err != nil {
+			return err
+		}
+	}
+	switch {
+	case c.DataDir == "":
+		return errors.New("node: DataDir is required")
+	case c.Partitions < 0 || c.Partitions > hlr.MaxPartitions:
+		return fmt.Errorf("node: Partitions must be 1..%d (or 0 for the stored value), got %d", hlr.MaxPartitions, c.Partitions)
+	case c.RaftMaxPool < 1:
+		return errors.New("node: RaftMaxPool must be at least 1")
+	case c.RaftIOTimeout <= 0 || c.MuxHeaderTimeout <= 0:
+		return errors.New("node: RaftIOTimeout and MuxHeaderTimeout must be positive")
+	}
+	if err := validAddr("ClientAddr", c.ClientAddr, false); err != nil {
+		return err
+	}
+	if err := validAddr("InternalAddr", c.InternalAddr, false); err != nil {
+		return err
+	}
+	if c.InternalAdvertise != "" {
+		if err := validAddr("InternalAdvertise", c.InternalAdvertise, true); err != nil {
+			return err
+		}
+	}
+	// The sub-configurations are validated with the fields New fills in
+	// set to stand-ins.
+	h := c.HLR
+	h.NodeID, h.DB, h.SnapshotDir, h.Partitions = "validate", new(pebble.DB), "validate", max(c.Partitions, 1)
+	if h.Effects == nil {
+		h.Effects = hlr.NopEffects{}
+	}
+	if err := h.Validate(); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	v := c.VLR
+	v.NodeID, v.ClientAddr = "validate", c.ClientAddr
+	if len(v.FakeSaltSecret) == 0 {
+		v.FakeSaltSecret = make([]byte, fakeSaltLen)
+	}
+	if err := v.Validate(); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	return nil
+}
+
+// validNodeID accepts 1..MaxNodeIDLen letters, digits, '.', '_' and '-'.
+func validNodeID(id string) error {
+	if len(id) == 0 || len(id) > MaxNodeIDLen {
+		return fmt.Errorf("node: NodeID must be 1..%d characters, got %d", MaxNodeIDLen, len(id))
+	}
+	for _, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+		if !ok {
+			return fmt.Errorf("node: NodeID %q: only letters, digits, '.', '_' and '-' are allowed", id)
+		}
+	}
+	return nil
+}
+
+// validAddr checks a host:port address; an advertised address also needs
+// a concrete host and port.
+func validAddr(name, addr string, advertised bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("node: %s %q: %w", name, addr, err)
+	}
+	if advertised {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() || port == "0" {
+			return fmt.Errorf("node: %s %q must name a reachable host and port", name, addr)
+		}
+	}
+	return nil
+}

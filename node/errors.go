@@ -1,0 +1,16 @@
+package node
+
+import "errors"
+
+// Errors returned by the node package.
+var (
+	// ErrPartitionsMismatch means Config.Partitions differs from the
+	// partition count the data directory was created with.
+	ErrPartitionsMismatch = errors.New("node: partition count differs from the stored one")
+	// ErrNodeIDMismatch means Config.NodeID differs from the id stored in
+	// the data directory.
+	ErrNodeIDMismatch = errors.New("node: node id differs from the stored one")
+	// ErrNotReady means WaitReady gave up before every partition had a
+	// leader.
+	ErrNotReady = errors.New("node: not ready")
+)
