@@ -201,6 +201,16 @@ func TestBadInput(t *testing.T) {
 		stillServing()
 	})
 
+	// Regression: a client-first message starting with a comma made the
+	// SCRAM library index an empty GS2 flag and panic, killing the node.
+	t.Run("client_first starting with a comma", func(t *testing.T) {
+		r, _ := hello(t, p.client)
+		for _, first := range []string{",,n=x,r=y", ",", "n"} {
+			r.callErr(wire.TLoginStart, &wire.LoginStart{User: "someone", Device: "d", ClientFirst: first}, wire.CodeBadRequest)
+		}
+		stillServing()
+	})
+
 	t.Run("login finish without start", func(t *testing.T) {
 		r, _ := hello(t, p.client)
 		r.callErr(wire.TLoginFinish, &wire.LoginFinish{ClientFinal: "c=biws,r=x,p=eA=="}, wire.CodeLoginStep)

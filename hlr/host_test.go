@@ -409,3 +409,64 @@ func TestExec_AfterShutdownFails(t *testing.T) {
 		t.Fatal("Exec after shutdown succeeded")
 	}
 }
+
+// TestHost_OrphanedStateIsDroppedBeforeBootstrap: state-machine data left
+// without Raft state (a drop interrupted between its steps) must not make
+// the new group's entries look applied already.
+func TestHost_OrphanedStateIsDroppedBeforeBootstrap(t *testing.T) {
+	n := newTestNode(t, "n1", vfs.NewMem())
+	n.start()
+	p := n.open(testPID, n.self())
+	waitLeader(t, p)
+	registerMany(t, p, 100, 8, nil)
+	if err := n.host.Close(testPID, false); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := logstore.New(n.db, testPID, logstore.Options{})
+	if err := s.Drop(); err != nil { // the log goes, the state stays
+		t.Fatal(err)
+	}
+	_, n.trans = raft.NewInmemTransport(n.addr)
+	p = n.open(testPID, n.self())
+	waitLeader(t, p)
+	res, err := p.Exec(ctxT(t), Cmd{Op: OpRegister, User: "fresh", Creds: creds(1)})
+	if err != nil || res.Status != StatusOK {
+		t.Fatalf("register in the new group: %+v %v", res, err)
+	}
+	if missing := missingAccounts(t, p, []string{"fresh"}); len(missing) > 0 {
+		t.Fatal("the new group's first command was skipped")
+	}
+	if m := missingAccounts(t, p, []string{userName(0)}); len(m) != 1 {
+		t.Fatal("orphaned state survived")
+	}
+}
+
+func TestExec_TooLargeAndNotLeader(t *testing.T) {
+	a := newTestNode(t, "a", vfs.NewMem())
+	b := newTestNode(t, "b", vfs.NewMem())
+	a.start()
+	b.start()
+	a.trans.Connect(b.addr, b.trans)
+	b.trans.Connect(a.addr, a.trans)
+	pa := a.open(testPID, a.self())
+	waitLeader(t, pa)
+	pb := b.open(testPID, nil)
+	if err := pa.Raft().AddVoter("b", b.addr, 0, 10*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	big := make([]byte, 2<<20)
+	if _, err := pa.Exec(ctx, Cmd{Op: OpSend, User: "u", Peer: "v", Body: big}); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized command: %v", err)
+	}
+	if _, err := pb.Exec(ctx, Cmd{Op: OpRegister, User: "u", Creds: creds(1)}); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("Exec at a follower: %v", err)
+	}
+	if _, err := pb.Query(ctx, Query{Kind: QueryAccount, User: "u"}); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("Query at a follower: %v", err)
+	}
+	waitFor(t, "the follower to learn the leader", 5*time.Second, func() bool {
+		id, addr := pb.Leader()
+		return id == "a" && addr == string(a.addr)
+	})
+}

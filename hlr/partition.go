@@ -117,7 +117,7 @@ func (p *Partition) View(ctx context.Context, linearizable bool) (*View, error) 
 			if err != nil {
 				return nil, err
 			}
-			if err := p.ver.verify(p.raft, p.prop.done); err != nil {
+			if err := p.ver.verify(ctx, p.raft, p.prop.done); err != nil {
 				return nil, mapRaftErr(err)
 			}
 			if p.raft.CurrentTerm() == term {

@@ -1,6 +1,8 @@
 package hlr
 
 import (
+	"context"
+	"fmt"
 	"sync"
 
 	"github.com/hashicorp/raft"
@@ -21,7 +23,7 @@ type verifyRound struct {
 	err  error
 }
 
-func (v *verifier) verify(r *raft.Raft, stop <-chan struct{}) error {
+func (v *verifier) verify(ctx context.Context, r *raft.Raft, stop <-chan struct{}) error {
 	v.mu.Lock()
 	if v.next == nil {
 		v.next = &verifyRound{done: make(chan struct{})}
@@ -31,8 +33,12 @@ func (v *verifier) verify(r *raft.Raft, stop <-chan struct{}) error {
 		v.startLocked(r, stop)
 	}
 	v.mu.Unlock()
-	<-rd.done
-	return rd.err
+	select {
+	case <-rd.done:
+		return rd.err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: verifying leadership: %v", ErrTimeout, ctx.Err())
+	}
 }
 
 func (v *verifier) startLocked(r *raft.Raft, stop <-chan struct{}) {

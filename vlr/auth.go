@@ -60,10 +60,23 @@ func validDevice(d string) bool {
 	return true
 }
 
-// validCreds checks client-derived SCRAM credentials.
-func validCreds(c *wire.Credentials, minIters uint32) bool {
-	return len(c.Salt) >= 16 && len(c.Salt) <= 64 && c.Iters >= minIters && c.Iters <= 1_000_000 &&
+// saltLen is the only accepted salt length. Every account has the same salt
+// length and iteration count as the fake credentials shown for unknown
+// users, so a login challenge reveals nothing about which names exist.
+const saltLen = 16
+
+// validCreds checks client-derived SCRAM credentials: a 16-byte salt,
+// exactly the node's iteration count, and 32-byte keys.
+func validCreds(c *wire.Credentials, iters uint32) bool {
+	return len(c.Salt) == saltLen && c.Iters == iters &&
 		len(c.StoredKey) == sha256.Size && len(c.ServerKey) == sha256.Size
+}
+
+// checkClientFirst rejects client-first messages that the scram library
+// would mishandle (it indexes the GS2 flag without checking the length):
+// the message must start with a GS2 header "n," or "y," and be short.
+func checkClientFirst(s string) bool {
+	return len(s) >= 4 && len(s) <= 1024 && (s[0] == 'n' || s[0] == 'y') && s[1] == ','
 }
 
 func toHLRCreds(c *wire.Credentials) *hlr.Creds {
@@ -87,7 +100,7 @@ func fakeCreds(secret []byte, user string, iters uint32) scram.StoredCredentials
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("roam fake salt\x00"))
 	m.Write([]byte(user))
-	salt := m.Sum(nil)[:16]
+	salt := m.Sum(nil)[:saltLen]
 	sk := make([]byte, sha256.Size)
 	vk := make([]byte, sha256.Size)
 	rand.Read(sk)

@@ -52,6 +52,8 @@ func TestValidCreds(t *testing.T) {
 		func(c *wire.Credentials) { c.StoredKey = make([]byte, 31) },
 		func(c *wire.Credentials) { c.ServerKey = nil },
 		func(c *wire.Credentials) { c.Iters = 5_000_000 },
+		func(c *wire.Credentials) { c.Iters = 8192 }, // would stand out from the fake credentials
+		func(c *wire.Credentials) { c.Salt = make([]byte, 32) },
 	}
 	for i, mut := range bad {
 		c := ok
@@ -97,6 +99,18 @@ func TestCheckClientFinal(t *testing.T) {
 	} {
 		if checkClientFinal(s) {
 			t.Errorf("checkClientFinal(%q) = true", s)
+		}
+	}
+}
+
+func TestCheckClientFirst(t *testing.T) {
+	if !checkClientFirst("n,,n=alice,r=abc") || !checkClientFirst("y,,n=alice,r=abc") {
+		t.Fatal("well-formed client-first refused")
+	}
+	// ",,n=x,r=y" made the scram library index an empty GS2 flag and panic.
+	for _, s := range []string{",,n=x,r=y", "", "n", "p=tls-unique,,n=x,r=y", "x,,n=a,r=b", "n,," + strings.Repeat("a", 2000)} {
+		if checkClientFirst(s) {
+			t.Errorf("checkClientFirst(%q) = true", s)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/roamhq/roam/hlr"
@@ -51,6 +52,14 @@ func refusef(code wire.Code, msg string) *reqError { return &reqError{code: code
 // serve runs the connection until it closes.
 func (c *conn) serve() {
 	defer c.teardown()
+	defer func() {
+		// A bug in handling one client's input must not take the node
+		// down: log it, tell the client, close this connection only.
+		if r := recover(); r != nil {
+			c.srv.log.Error("panic while serving a client; connection closed", "ip", c.ip, "panic", r, "stack", string(debug.Stack()))
+			c.fatal(0, refuse(wire.CodeInternal))
+		}
+	}()
 	rd := wire.NewReader(c.nc, c.srv.cfg.MaxFrame)
 	if !c.handshake(rd) {
 		return

@@ -26,7 +26,7 @@ func (c *conn) register(r *wire.Register) (wire.Type, any, error) {
 		return 0, nil, refuse(wire.CodeBadName)
 	}
 	if !validCreds(&r.Credentials, c.srv.cfg.ScramIters) {
-		return 0, nil, refusef(wire.CodeBadRequest, "credentials need a 16-64 byte salt, at least the announced iterations and 32-byte keys")
+		return 0, nil, refusef(wire.CodeBadRequest, "credentials need a 16-byte salt, exactly the announced scram_iters and 32-byte keys")
 	}
 	if ok, wait := c.srv.limits.register.take(c.ip, c.srv.cfg.Now()); !ok {
 		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "too many registrations from this address", retry: wait}
@@ -67,8 +67,8 @@ func (c *conn) loginStart(r *wire.LoginStart) (wire.Type, any, error) {
 	c.login = nil
 	user, ok := canonicalName(r.User)
 	if !ok {
-		// Not a possible account: fail the same way an unknown user does,
-		// but at once (there is nothing to look up).
+		// Not a possible account name: say so (no account can have it,
+		// so this reveals nothing about which accounts exist).
 		return 0, nil, refuse(wire.CodeBadName)
 	}
 	if !validDevice(r.Device) {
@@ -77,6 +77,9 @@ func (c *conn) loginStart(r *wire.LoginStart) (wire.Type, any, error) {
 	now := c.srv.cfg.Now()
 	if wait := c.throttled(user, now); wait > 0 {
 		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "too many failed logins; try later", retry: wait}
+	}
+	if !checkClientFirst(r.ClientFirst) {
+		return 0, nil, refusef(wire.CodeBadRequest, "client_first is not a valid SCRAM client-first-message")
 	}
 	ls := &loginState{user: user, device: r.Device, started: now}
 	var lookupErr error
@@ -166,8 +169,9 @@ func (c *conn) resume(r *wire.Resume) (wire.Type, any, error) {
 	if !ok || !validDevice(r.Device) || len(r.Token) != 16 {
 		return 0, nil, refuse(wire.CodeSessionInvalid)
 	}
-	now := c.srv.cfg.Now()
-	if wait := c.throttled(user, now); wait > 0 {
+	// Only the address is throttled here: a stranger's wrong passwords
+	// against the name must not keep the owner's devices from resuming.
+	if wait := c.srv.limits.logins.blocked("ip:"+c.ip, c.srv.cfg.Now()); wait > 0 {
 		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "too many failed logins; try later", retry: wait}
 	}
 	token, hash := newToken()
@@ -179,7 +183,7 @@ func (c *conn) resume(r *wire.Resume) (wire.Type, any, error) {
 		return 0, nil, err
 	}
 	if res.Status != hlr.StatusOK {
-		c.loginFailed(user)
+		c.srv.limits.logins.fail("ip:"+c.ip, c.srv.cfg.Now())
 		return 0, nil, refuse(wire.CodeSessionInvalid)
 	}
 	lok, err := c.attach(user, r.Device, res.Epoch, hash, "resume")
@@ -285,7 +289,7 @@ func (c *conn) changePassword(r *wire.ChangePassword) (wire.Type, any, error) {
 		return 0, nil, err
 	}
 	if !validCreds(&r.Credentials, c.srv.cfg.ScramIters) {
-		return 0, nil, refusef(wire.CodeBadRequest, "credentials need a 16-64 byte salt, at least the announced iterations and 32-byte keys")
+		return 0, nil, refusef(wire.CodeBadRequest, "credentials need a 16-byte salt, exactly the announced scram_iters and 32-byte keys")
 	}
 	s := c.sess
 	res, err := c.exec(hlr.Cmd{Op: hlr.OpSetCreds, User: s.user, Device: s.device, Token: s.token, Creds: toHLRCreds(&r.Credentials)})

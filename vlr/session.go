@@ -156,6 +156,9 @@ func (s *session) endSync(next uint64, complete bool) {
 func (s *session) ack(seq uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.next > 0 && seq >= s.next {
+		seq = s.next - 1 // never past what was delivered
+	}
 	if seq <= s.acked {
 		return false
 	}

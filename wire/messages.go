@@ -52,8 +52,8 @@ type Empty struct{}
 // SHA-256(ClientKey), ServerKey = HMAC(SaltedPassword, "Server Key"). The
 // password itself never crosses the wire.
 type Credentials struct {
-	Salt      []byte `msgpack:"salt"`       // 16..64 random bytes
-	Iters     uint32 `msgpack:"iters"`      // >= Welcome.ScramIters
+	Salt      []byte `msgpack:"salt"`       // exactly 16 random bytes
+	Iters     uint32 `msgpack:"iters"`      // exactly Welcome.ScramIters
 	StoredKey []byte `msgpack:"stored_key"` // 32 bytes
 	ServerKey []byte `msgpack:"server_key"` // 32 bytes
 }
@@ -199,8 +199,8 @@ type SendAck struct {
 }
 
 // Sync reads the caller's inbox after a cursor (C→S, TSync → TSyncReply).
-// Pushes of new messages start after the first Sync whose reply has More
-// false.
+// Pushes of new messages pause while a Sync runs and flow again after a
+// Sync whose reply has More false.
 type Sync struct {
 	After uint64 `msgpack:"after"`
 	Limit uint32 `msgpack:"limit,omitempty"` // at most 512; 0 means 512
@@ -220,8 +220,9 @@ type Message struct {
 // SyncReply is one page of the inbox (S→C).
 type SyncReply struct {
 	Messages []Message `msgpack:"messages"`
-	// Next is the cursor to sync from next: every message with a sequence
-	// number below Next has been returned or has expired.
+	// Next is the first sequence number not returned yet: every message
+	// with a sequence number below Next has been returned or has expired.
+	// The next Sync of this stream uses After = Next - 1.
 	Next uint64 `msgpack:"next"`
 	More bool   `msgpack:"more"`
 }
