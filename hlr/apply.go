@@ -1,10 +1,18 @@
 package hlr
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // apply executes one command against the transaction. Logical failures are
 // reported in Result.Status; an error means the store failed.
 func apply(t *txn, c *Cmd) (Result, error) {
+	// User names and device ids are parts of keys separated by 0x00; one
+	// containing 0x00 could reach another user's keys.
+	if hasNul(c.User) || hasNul(c.Peer) || hasNul(c.Device) {
+		return Result{Status: StatusInvalid}, nil
+	}
 	switch c.Op {
 	case OpRegister:
 		return applyRegister(t, c)
@@ -270,3 +278,5 @@ func (t *txn) addOutbox(c Cmd) error {
 	it := outboxItem{ID: t.meta.NextBoxID, Cmd: c}
 	return t.setRec(outboxKey(it.ID), &it)
 }
+
+func hasNul(s string) bool { return strings.IndexByte(s, 0) >= 0 }

@@ -101,3 +101,21 @@ func TestRestore_InterruptedRestoreLeavesNoAppliedIndex(t *testing.T) {
 	dst.idx = src.idx
 	dst.register("late")
 }
+
+// TestApply_RejectsNulInKeyParts: 0x00 separates key parts, so names and
+// device ids containing it are refused before they reach a key.
+func TestApply_RejectsNulInKeyParts(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob")
+	r.befriend("alice", "bob")
+	for _, c := range []Cmd{
+		{Op: OpRegister, User: "bob\x00x", Creds: creds(1)},
+		{Op: OpLogin, User: "bob", Device: "d\x00e", Node: "n", Token: []byte("t"), TTLMS: 1000, CredGen: 1},
+		{Op: OpSend, User: "bob", Peer: "alice", Device: "d\x00alice", CMID: 1, TTLMS: 1000},
+		{Op: OpFriendRequest, User: "bob", Peer: "alice\x00"},
+	} {
+		if res := r.one(c); res.Status != StatusInvalid {
+			t.Fatalf("%s with a NUL: %+v", c.Op, res)
+		}
+	}
+}
