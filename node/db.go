@@ -24,7 +24,14 @@ func openDB(dir string, fs vfs.FS, log *slog.Logger) (*pebble.DB, error) {
 		Logger:                      pebbleLogger{log.With("component", "pebble")},
 	}
 	defer opts.Cache.Unref()
-	db, err := pebble.Open(filepath.Join(dir, "db"), opts)
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	path := filepath.Join(dir, "db")
+	if err := ensureDurableDir(opts.FS, path); err != nil {
+		return nil, fmt.Errorf("node: create %s: %w", path, err)
+	}
+	db, err := pebble.Open(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("node: open pebble in %s: %w", dir, err)
 	}
@@ -45,4 +52,31 @@ func (p pebbleLogger) Fatalf(format string, args ...interface{}) {
 	msg := fmt.Sprintf(format, args...)
 	p.l.Error("fatal storage error", "err", msg)
 	panic(msg)
+}
+
+// ensureDurableDir creates path (and its parents) and fsyncs every
+// directory from path's parent up to the root. Pebble syncs the directory
+// it is given but not that directory's entry in its parent, and the data
+// directory itself may have been created by someone else without a sync:
+// without this, a power loss soon after the first start could lose the
+// whole database directory. It runs once per start, so syncing directories
+// that are already durable costs nothing that matters.
+func ensureDurableDir(fs vfs.FS, path string) error {
+	if err := fs.MkdirAll(path, 0o755); err != nil {
+		return err
+	}
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		d, err := fs.OpenDir(dir)
+		if err != nil {
+			return err
+		}
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return err
+		}
+		if parent := filepath.Dir(dir); parent == dir {
+			return nil
+		}
+	}
 }
