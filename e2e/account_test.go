@@ -3,7 +3,12 @@ package e2e
 import (
 	"bytes"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/xdg-go/scram"
 
 	"github.com/roamhq/roam/wire"
 )
@@ -281,4 +286,33 @@ func TestKillNineKeepsAccounts(t *testing.T) {
 		c, _ := hello(t, p.client)
 		c.login(n, "pw-"+n, "d1")
 	}
+}
+
+// TestLoginNonceExpires checks that a login challenge older than its
+// lifetime is refused with nonce_expired, and that a new login works.
+func TestLoginNonceExpires(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "roamd.json")
+	if err := os.WriteFile(conf, []byte(`{"nonce_ttl": "300ms"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startRoamd(t, filepath.Join(dir, "data"), "-config", conf)
+	r, w := hello(t, p.client)
+	r.register("slowpoke", "pw", w.ScramIters)
+
+	cl, err := scram.SHA256.NewClient("slowpoke", "pw", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := cl.NewConversation()
+	first, _ := conv.Step("")
+	var ch wire.LoginChallenge
+	r.call(wire.TLoginStart, &wire.LoginStart{User: "slowpoke", Device: "d", ClientFirst: first}, wire.TLoginChallenge, &ch)
+	final, err := conv.Step(ch.ServerFirst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond) // past the nonce lifetime: the point of this test
+	r.callErr(wire.TLoginFinish, &wire.LoginFinish{ClientFinal: final}, wire.CodeNonceExpired)
+	r.login("slowpoke", "pw", "d")
 }

@@ -98,6 +98,19 @@ var options = []option{
 		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxConnsPerIP = n })},
 	{key: "session_ttl", usage: "how long a session can be resumed",
 		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.SessionTTL = d })},
+	{key: "nonce_ttl", usage: "how long a login challenge stays valid",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.NonceTTL = d })},
+	{key: "register_rate", usage: "registrations per second per client address",
+		set: func(s *settings, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return errors.New("want a number")
+			}
+			s.node.VLR.RegisterRate = f
+			return nil
+		}},
+	{key: "register_burst", usage: "registrations a client address may make at once",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.RegisterBurst = n })},
 }
 
 func intSetter(f func(*settings, int)) func(*settings, string) error {
