@@ -62,7 +62,13 @@ func applyFriendRequest(t *txn, c *Cmd) (Result, error) {
 	if err := t.setEdge(c.User, c.Peer, EdgeIncoming); err != nil {
 		return Result{}, err
 	}
-	return t.withEvent(Result{}, c.User, "request")
+	// Record the request on the asker's side too, so it shows as
+	// outgoing there, can be withdrawn, and is dropped here if the asker
+	// deletes the account.
+	if err := t.addOutbox(Cmd{Op: OpFriendSent, User: c.Peer, Peer: c.User}); err != nil {
+		return Result{}, err
+	}
+	return t.withEvent(Result{Outbox: true}, c.User, "request")
 }
 
 // applyFriendSent records on User's side that User asked Peer.
@@ -71,8 +77,11 @@ func applyFriendSent(t *txn, c *Cmd) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if st == EdgeFriend {
-		return Result{}, nil
+	if st != 0 {
+		return Result{}, nil // a friendship, a crossing request or a block stays as it is
+	}
+	if a, err := t.account(c.User); err != nil || a == nil {
+		return Result{}, err // the asker deleted the account meanwhile
 	}
 	return Result{}, t.setEdge(c.User, c.Peer, EdgeOutgoing)
 }

@@ -396,3 +396,54 @@ func TestCursor_NeverGoesBackOrPastHead(t *testing.T) {
 		t.Fatalf("cursor past head: %d", c)
 	}
 }
+
+func TestFriendRequest_RecordedOnBothSides_DeclineAndDeletion(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob", "carol")
+	// alice asks bob: bob sees it incoming, alice (after the outbox) outgoing.
+	if res := r.one(Cmd{Op: OpFriendRequest, User: "bob", Peer: "alice"}); res.Status != StatusOK || !res.Outbox {
+		t.Fatalf("request: %+v", res)
+	}
+	r.deliverOutbox()
+	fa, _ := r.view().Friends("alice")
+	fb, _ := r.view().Friends("bob")
+	if !reflect.DeepEqual(fa.Outgoing, []string{"bob"}) || !reflect.DeepEqual(fb.Incoming, []string{"alice"}) {
+		t.Fatalf("after request: alice %+v, bob %+v", fa, fb)
+	}
+	// bob declines: alice's outgoing request is dropped with a "declined" event.
+	if res := r.one(Cmd{Op: OpFriendDecline, User: "bob", Peer: "alice"}); res.Status != StatusOK {
+		t.Fatalf("decline: %+v", res)
+	}
+	v := r.fsm.Reader()
+	items, _ := v.Outbox(10)
+	v.Close()
+	if len(items) != 1 || items[0].Cmd.Op != OpFriendDrop || items[0].Cmd.Reason != "declined" {
+		t.Fatalf("outbox after decline: %+v", items)
+	}
+	r.deliverOutbox()
+	fa, _ = r.view().Friends("alice")
+	if len(fa.Outgoing)+len(fa.Friends) != 0 {
+		t.Fatalf("alice after decline: %+v", fa)
+	}
+	// carol asks bob, then deletes her account: bob's pending request goes.
+	r.one(Cmd{Op: OpFriendRequest, User: "bob", Peer: "carol"})
+	r.deliverOutbox()
+	r.one(Cmd{Op: OpDeleteAccount, User: "carol"})
+	r.deliverOutbox()
+	fb, _ = r.view().Friends("bob")
+	if len(fb.Incoming) != 0 {
+		t.Fatalf("request of a deleted account survived: %+v", fb)
+	}
+}
+
+func TestFriendSent_DoesNotOverrideABlock(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob")
+	r.one(Cmd{Op: OpBlock, User: "alice", Peer: "bob"})
+	r.deliverOutbox()
+	r.one(Cmd{Op: OpFriendSent, User: "alice", Peer: "bob"})
+	fa, _ := r.view().Friends("alice")
+	if !reflect.DeepEqual(fa.Blocked, []string{"bob"}) || len(fa.Outgoing) != 0 {
+		t.Fatalf("block replaced: %+v", fa)
+	}
+}

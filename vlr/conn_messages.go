@@ -22,8 +22,17 @@ func (c *conn) friendOp(t wire.Type, p *wire.Peer) (wire.Type, any, error) {
 	var cmd hlr.Cmd
 	switch t {
 	case wire.TFriendRequest:
+		// A user who blocked the peer must unblock first; otherwise the
+		// peer could accept into a friendship the asker still blocks.
+		ans, err := c.query(hlr.Query{Kind: hlr.QueryEdge, User: me, Peer: peer, Linear: true})
+		if err != nil {
+			return 0, nil, err
+		}
+		if ans.Edge == hlr.EdgeBlocked {
+			return 0, nil, refusef(wire.CodeRefused, "you blocked this user; unblock first")
+		}
 		// Applied in the peer's home partition: the peer's state decides
-		// (blocks, existence), and the outbox records it on our side.
+		// (blocks, existence), and its outbox records it on our side.
 		cmd = hlr.Cmd{Op: hlr.OpFriendRequest, User: peer, Peer: me}
 	case wire.TFriendAccept:
 		cmd = hlr.Cmd{Op: hlr.OpFriendAccept, User: me, Peer: peer}
