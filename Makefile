@@ -56,11 +56,9 @@ tidy-check: ## go.mod/go.sum are tidy
 bench: ## Go micro-benchmarks (make bench is not part of make test)
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
 
-run: ## start a local node on embedded storage under .run/ (Ctrl-C stops it)
+run: ## start a 3-node local cluster on embedded storage under .run/ (Ctrl-C stops it)
 	$(GO) build -o $(BIN)/ ./cmd/...
-	@mkdir -p .run
-	@echo "data under .run/node1; connect with: $(BIN)/roam --addr 127.0.0.1:7400 register alice"
-	$(BIN)/roamd -data .run/node1 -client 127.0.0.1:7400 -internal 127.0.0.1:7401
+	ROAM_BIN=$(BIN) ./scripts/run-cluster.sh
 
 clean:
 	rm -rf $(BIN) .run

@@ -25,6 +25,7 @@ func startNode(t *testing.T) *node.Node {
 	cfg.DataDir = t.TempDir()
 	cfg.ClientAddr = "127.0.0.1:0"
 	cfg.InternalAddr = "127.0.0.1:0"
+	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.Partitions = 4
 	// Every test user registers from 127.0.0.1.
 	cfg.VLR.RegisterBurst = 1000

@@ -65,7 +65,7 @@ func (l *lockedBuf) String() string {
 	return l.b.String()
 }
 
-var readyRE = regexp.MustCompile(`roamd: node (\S+) ready; clients connect to (\S+)`)
+var readyRE = regexp.MustCompile(`roamd: node (\S+) ready; clients connect to ([^;\s]+)(?:; other nodes join (\S+))?`)
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
@@ -82,7 +82,7 @@ func freeAddr(t *testing.T) string {
 func startRoamd(t *testing.T, dir string, extra ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, dir: dir, client: freeAddr(t), internal: freeAddr(t), logs: &lockedBuf{}}
-	p.args = append([]string{"-data", dir, "-client", p.client, "-internal", p.internal, "-partitions", "8", "-log-level", logLevel()}, extra...)
+	p.args = append([]string{"-data", dir, "-client", p.client, "-internal", p.internal, "-gossip", "127.0.0.1:0", "-partitions", "8", "-log-level", logLevel()}, extra...)
 	p.start()
 	t.Cleanup(func() {
 		p.kill()

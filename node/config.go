@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,34 @@ type Config struct {
 	// or DefaultPartitions on a new node. A value that differs from the
 	// stored one is refused (ErrPartitionsMismatch).
 	Partitions int
+	// GossipAddr is the address (TCP and UDP) of the gossip protocol.
+	GossipAddr string
+	// GossipAdvertise is the gossip address other nodes use; empty means
+	// the bound address.
+	GossipAdvertise string
+	// Join lists gossip addresses of nodes of an existing cluster. A node
+	// with no stored cluster and an empty Join creates a new cluster.
+	Join []string
+	// ClusterKey encrypts gossip (16, 24 or 32 bytes) and must be the same
+	// on every node. Empty on the node that creates a cluster means a new
+	// random key (see Node.ClusterKey); a joining node must be given it.
+	ClusterKey []byte
+	// ClusterLabel separates clusters that share a network.
+	ClusterLabel string
+	// Replicas is the replication factor R of a new cluster (stored; later
+	// starts and joiners use the cluster's).
+	Replicas int
+	// DeadGrace is how long a node that gossip reports dead keeps its
+	// replicas before they are re-created elsewhere.
+	DeadGrace time.Duration
+	// ReconcileInterval is how often each partition leader moves its voter
+	// set toward the ring's placement (also on every membership change).
+	ReconcileInterval time.Duration
+	// GossipFast selects fast failure detection (tests, local clusters).
+	GossipFast bool
+	// DialInternal, if set, makes every outgoing node-to-node connection
+	// (Raft, gate, admin) go through it. Tests use it to cut nodes off.
+	DialInternal func(ctx context.Context, addr string) (net.Conn, error)
 	// FS is the file system of the Pebble database; nil means the OS.
 	// Raft snapshots always go to the OS file system under DataDir.
 	FS vfs.FS
@@ -75,13 +104,18 @@ type Config struct {
 // DefaultConfig returns production settings. DataDir must still be set.
 func DefaultConfig() Config {
 	return Config{
-		ClientAddr:       "127.0.0.1:7400",
-		InternalAddr:     "127.0.0.1:7401",
-		HLR:              hlr.DefaultConfig(),
-		VLR:              vlr.DefaultConfig(),
-		RaftMaxPool:      3,
-		RaftIOTimeout:    10 * time.Second,
-		MuxHeaderTimeout: mux.DefaultHeaderTimeout,
+		ClientAddr:        "127.0.0.1:7400",
+		InternalAddr:      "127.0.0.1:7401",
+		HLR:               hlr.DefaultConfig(),
+		VLR:               vlr.DefaultConfig(),
+		GossipAddr:        "127.0.0.1:7402",
+		ClusterLabel:      "roam",
+		Replicas:          3,
+		DeadGrace:         30 * time.Second,
+		ReconcileInterval: time.Second,
+		RaftMaxPool:       3,
+		RaftIOTimeout:     10 * time.Second,
+		MuxHeaderTimeout:  mux.DefaultHeaderTimeout,
 	}
 }
 
@@ -98,6 +132,14 @@ func (c *Config) Validate() error {
 		return errors.New("node: DataDir is required")
 	case c.Partitions < 0 || c.Partitions > hlr.MaxPartitions:
 		return fmt.Errorf("node: Partitions must be 1..%d (or 0 for the stored value), got %d", hlr.MaxPartitions, c.Partitions)
+	case c.Replicas < 1 || c.Replicas > 7:
+		return fmt.Errorf("node: Replicas must be 1..7, got %d", c.Replicas)
+	case c.DeadGrace <= 0 || c.ReconcileInterval <= 0:
+		return errors.New("node: DeadGrace and ReconcileInterval must be positive")
+	case len(c.ClusterKey) != 0 && len(c.ClusterKey) != 16 && len(c.ClusterKey) != 24 && len(c.ClusterKey) != 32:
+		return fmt.Errorf("node: ClusterKey must be 16, 24 or 32 bytes, got %d", len(c.ClusterKey))
+	case c.ClusterLabel == "":
+		return errors.New("node: ClusterLabel is required")
 	case c.RaftMaxPool < 1:
 		return errors.New("node: RaftMaxPool must be at least 1")
 	case c.RaftIOTimeout <= 0 || c.MuxHeaderTimeout <= 0:
@@ -108,6 +150,14 @@ func (c *Config) Validate() error {
 	}
 	if err := validAddr("InternalAddr", c.InternalAddr, false); err != nil {
 		return err
+	}
+	if err := validAddr("GossipAddr", c.GossipAddr, false); err != nil {
+		return err
+	}
+	for _, j := range c.Join {
+		if err := validAddr("Join", j, true); err != nil {
+			return err
+		}
 	}
 	if c.InternalAdvertise != "" {
 		if err := validAddr("InternalAdvertise", c.InternalAdvertise, true); err != nil {

@@ -13,4 +13,10 @@ var (
 	// ErrNotReady means WaitReady gave up before every partition had a
 	// leader.
 	ErrNotReady = errors.New("node: not ready")
+	// ErrClusterKeyMismatch means Config.ClusterKey differs from the key
+	// stored in the data directory.
+	ErrClusterKeyMismatch = errors.New("node: cluster key differs from the stored one")
+	// ErrNoClusterKey means a node was asked to join a cluster without the
+	// cluster's key.
+	ErrNoClusterKey = errors.New("node: joining a cluster needs its ClusterKey")
 )

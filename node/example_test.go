@@ -19,7 +19,7 @@ func Example() {
 	cfg := node.DefaultConfig()
 	cfg.DataDir = dir
 	cfg.Partitions = 4
-	cfg.ClientAddr, cfg.InternalAddr = "127.0.0.1:0", "127.0.0.1:0" // any free ports
+	cfg.ClientAddr, cfg.InternalAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0" // any free ports
 	n, err := node.New(cfg)
 	if err != nil {
 		panic(err)

@@ -22,7 +22,7 @@ func TestIdleCPU(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
-	cfg.ClientAddr, cfg.InternalAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.ClientAddr, cfg.InternalAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Logger = testLogger(t)
 	n, err := New(cfg)
 	if err != nil {

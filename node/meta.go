@@ -1,7 +1,10 @@
 package node
 
 import (
+	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -20,6 +23,8 @@ const (
 	metaClusterID  = "cluster_id"
 	metaPartitions = "partitions" // uint32 BE
 	metaFakeSalt   = "fake_salt_secret"
+	metaReplicas   = "replicas"    // uint32 BE
+	metaClusterKey = "cluster_key" // gossip encryption key
 
 	fakeSaltLen = 32
 )
@@ -29,6 +34,8 @@ type meta struct {
 	NodeID     string
 	ClusterID  string
 	Partitions int
+	Replicas   int
+	ClusterKey []byte
 	FakeSalt   []byte
 }
 
@@ -60,6 +67,16 @@ func readMeta(db *pebble.DB) (meta, error) {
 	if m.FakeSalt, err = get(metaFakeSalt); err != nil {
 		return m, err
 	}
+	if m.ClusterKey, err = get(metaClusterKey); err != nil {
+		return m, err
+	}
+	r, err := get(metaReplicas)
+	if err != nil {
+		return m, err
+	}
+	if len(r) == 4 {
+		m.Replicas = int(binary.BigEndian.Uint32(r))
+	}
 	m.NodeID, m.ClusterID = string(id), string(cl)
 	if p != nil {
 		if len(p) != 4 {
@@ -70,62 +87,66 @@ func readMeta(db *pebble.DB) (meta, error) {
 	return m, nil
 }
 
-// loadMeta reads the stored metadata, checks cfg against it, fills in what
-// is missing (first start) and stores that with Sync.
+// loadMeta reads the stored metadata and checks cfg against it. It fills
+// in the node id (stored at once) but not the cluster fields: those come
+// from createCluster or joinCluster on a node that has none yet.
 func loadMeta(db *pebble.DB, cfg *Config) (meta, error) {
 	m, err := readMeta(db)
 	if err != nil {
 		return m, err
 	}
-	stored := m
 	switch {
 	case m.NodeID != "" && cfg.NodeID != "" && m.NodeID != cfg.NodeID:
 		return m, fmt.Errorf("%w: %s belongs to node %q, config asks for %q", ErrNodeIDMismatch, cfg.DataDir, m.NodeID, cfg.NodeID)
 	case m.Partitions != 0 && cfg.Partitions != 0 && m.Partitions != cfg.Partitions:
 		return m, fmt.Errorf("%w: %s was created with %d partitions, config asks for %d; the partition count is fixed when a cluster is created (leave it unset to use the stored value)",
 			ErrPartitionsMismatch, cfg.DataDir, m.Partitions, cfg.Partitions)
+	case len(m.ClusterKey) > 0 && len(cfg.ClusterKey) > 0 && !bytes.Equal(m.ClusterKey, cfg.ClusterKey):
+		return m, fmt.Errorf("%w: %s belongs to a cluster with another key", ErrClusterKeyMismatch, cfg.DataDir)
 	}
 	if m.NodeID == "" {
 		m.NodeID = cfg.NodeID
 		if m.NodeID == "" {
 			m.NodeID = "n" + randomHex(8)
 		}
-	}
-	if m.ClusterID == "" {
-		m.ClusterID = randomHex(16)
-	}
-	if m.Partitions == 0 {
-		m.Partitions = cfg.Partitions
-		if m.Partitions == 0 {
-			m.Partitions = DefaultPartitions
+		if err := storeMeta(db, map[string][]byte{metaNodeID: []byte(m.NodeID)}); err != nil {
+			return m, err
 		}
 	}
-	if len(m.FakeSalt) == 0 {
-		m.FakeSalt = make([]byte, fakeSaltLen)
-		rand.Read(m.FakeSalt)
-	}
+	return m, nil
+}
 
+// setCluster records the cluster this node belongs to: on the node that
+// creates it, or on a joiner once gossip told it the parameters.
+func setCluster(db *pebble.DB, m *meta, clusterID string, partitions, replicas int, key []byte) error {
+	m.ClusterID, m.Partitions, m.Replicas, m.ClusterKey = clusterID, partitions, replicas, key
+	return storeMeta(db, map[string][]byte{
+		metaClusterID:  []byte(clusterID),
+		metaPartitions: binary.BigEndian.AppendUint32(nil, uint32(partitions)),
+		metaReplicas:   binary.BigEndian.AppendUint32(nil, uint32(replicas)),
+		metaClusterKey: key,
+	})
+}
+
+// fakeSaltSecret derives the secret behind the fake SCRAM salts of unknown
+// users from the cluster key, so every node of a cluster shows the same
+// salt for the same unknown name without the secret ever being sent.
+func fakeSaltSecret(clusterKey []byte) []byte {
+	h := hmac.New(sha256.New, clusterKey)
+	h.Write([]byte("roam fake-salt secret v1"))
+	return h.Sum(nil)
+}
+
+func storeMeta(db *pebble.DB, kv map[string][]byte) error {
 	b := db.NewBatch()
 	defer b.Close()
-	if stored.NodeID == "" {
-		b.Set(keyspace.NodeKey(metaNodeID), []byte(m.NodeID), nil)
-	}
-	if stored.ClusterID == "" {
-		b.Set(keyspace.NodeKey(metaClusterID), []byte(m.ClusterID), nil)
-	}
-	if stored.Partitions == 0 {
-		b.Set(keyspace.NodeKey(metaPartitions), binary.BigEndian.AppendUint32(nil, uint32(m.Partitions)), nil)
-	}
-	if len(stored.FakeSalt) == 0 {
-		b.Set(keyspace.NodeKey(metaFakeSalt), m.FakeSalt, nil)
-	}
-	if b.Empty() {
-		return m, nil
+	for k, v := range kv {
+		b.Set(keyspace.NodeKey(k), v, nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
-		return m, fmt.Errorf("node: store metadata: %w", err)
+		return fmt.Errorf("node: store metadata: %w", err)
 	}
-	return m, nil
+	return nil
 }
 
 func randomHex(n int) string {

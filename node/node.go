@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,17 +17,21 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/roamhq/roam/hlr"
+	"github.com/roamhq/roam/node/gate"
+	"github.com/roamhq/roam/node/gossip"
 	"github.com/roamhq/roam/node/mux"
 	"github.com/roamhq/roam/vlr"
 )
 
 // Node is one roamd process: the node's Pebble DB, the internal port shared
-// by all node-to-node traffic, the home-register partitions it replicates
-// and the visitor register that owns its client connections.
+// by all node-to-node traffic, gossip membership, the home-register
+// partitions it replicates and the visitor register that owns its client
+// connections.
 //
-// Goroutines: Node starts none of its own. The mux, the partitions' Raft
-// transports, hlr.Host and vlr.Server own theirs, and Shutdown stops them
-// in that dependency order, backwards.
+// Goroutines: the node owns one, the reconciler (see reconcile.go), and a
+// background join on restart. The mux, gossip, the gate, the partitions'
+// Raft transports, hlr.Host and vlr.Server own theirs; Shutdown stops them
+// in dependency order, backwards.
 type Node struct {
 	cfg  Config
 	log  *slog.Logger
@@ -34,24 +39,37 @@ type Node struct {
 
 	db           *pebble.DB
 	mux          *mux.Mux
+	clientLn     net.Listener
 	internalAddr string // advertised internal address
+	gossip       *gossip.Gossip
+	gate         *gate.Gate
 	eff          *effects
 	rt           *router
 	host         *hlr.Host
 	vlr          *vlr.Server
-	pids         []uint16
-	trans        []*raft.NetworkTransport
+
+	partsMu sync.Mutex
+	trans   map[uint16]*raft.NetworkTransport // open partitions' transports
+
+	view     clusterView // membership and placement (cluster.go)
+	presence presenceBus // presence fan-out (presence.go)
+	hints    leaderHints // partition → leader address (remote.go)
+
+	ctx  context.Context // cancelled when Shutdown begins
+	stop context.CancelFunc
+	wg   sync.WaitGroup
 
 	closed       atomic.Bool
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
 
-// New starts a node: it opens the database, checks or records the node's
-// metadata, listens on the internal port, starts the visitor register on
-// the client port and opens this node's partitions. It does not wait for
-// the partitions to elect leaders (see WaitReady). If any step fails,
-// everything already started is stopped again.
+// New starts a node. A node with no stored cluster and no Config.Join
+// creates a new cluster and bootstraps every partition as their only
+// voter; a node with Config.Join joins that cluster and gets its replicas
+// from the partition leaders; a node with stored state resumes where it
+// stopped (it never bootstraps again). New cleans up after itself if any
+// step fails.
 func New(cfg Config) (_ *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -59,10 +77,11 @@ func New(cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node")}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), trans: make(map[uint16]*raft.NetworkTransport)}
+	n.ctx, n.stop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
-			if cerr := n.Shutdown(); cerr != nil {
+			if cerr := n.close(false); cerr != nil {
 				n.log.Warn("cleanup after failed start", "err", cerr)
 			}
 		}
@@ -85,12 +104,11 @@ func New(cfg Config) (_ *Node, err error) {
 	}
 	n.log = n.log.With("node", n.meta.NodeID)
 
+	// Listen first, so that gossip can advertise the bound addresses.
 	ln, err := net.Listen("tcp", cfg.InternalAddr)
 	if err != nil {
 		return nil, fmt.Errorf("node: listen on internal address %s: %w", cfg.InternalAddr, err)
 	}
-	// With port 0 only the listener knows the real address: advertise
-	// that, not the configured one.
 	n.internalAddr = cfg.InternalAdvertise
 	if n.internalAddr == "" {
 		n.internalAddr = ln.Addr().String()
@@ -98,10 +116,67 @@ func New(cfg Config) (_ *Node, err error) {
 			n.log.Warn("internal address is a wildcard; set an advertised address before adding other nodes", "addr", n.internalAddr)
 		}
 	}
-	n.mux = mux.New(advertisedListener{ln, advertisedAddr(n.internalAddr)}, cfg.Logger, mux.WithHeaderTimeout(cfg.MuxHeaderTimeout))
+	n.mux = mux.New(advertisedListener{ln, advertisedAddr(n.internalAddr)}, cfg.Logger, mux.WithHeaderTimeout(cfg.MuxHeaderTimeout), mux.WithDialer(cfg.DialInternal))
+	if n.clientLn, err = net.Listen("tcp", cfg.ClientAddr); err != nil {
+		return nil, fmt.Errorf("node: listen on client address %s: %w", cfg.ClientAddr, err)
+	}
+
+	creating := n.meta.ClusterID == "" && len(cfg.Join) == 0
+	if creating {
+		key := cfg.ClusterKey
+		if len(key) == 0 {
+			key = make([]byte, 32)
+			rand.Read(key)
+		}
+		p := cfg.Partitions
+		if p == 0 {
+			p = DefaultPartitions
+		}
+		if err := setCluster(n.db, &n.meta, randomHex(16), p, cfg.Replicas, key); err != nil {
+			return nil, err
+		}
+	}
+	key := n.meta.ClusterKey
+	if len(key) == 0 {
+		key = cfg.ClusterKey
+	}
+	if len(key) == 0 {
+		return nil, fmt.Errorf("%w: this node has no stored cluster and was asked to join %v", ErrNoClusterKey, cfg.Join)
+	}
+	if err := n.startGossip(key); err != nil {
+		return nil, err
+	}
+	if n.meta.ClusterID == "" {
+		// A new node joining: learn the cluster's parameters first.
+		ctx, cancel := context.WithTimeout(n.ctx, time.Minute)
+		params, err := n.gossip.Join(ctx, cfg.Join)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("node: join %v: %w", cfg.Join, err)
+		}
+		if cfg.Partitions != 0 && cfg.Partitions != params.Partitions {
+			return nil, fmt.Errorf("%w: the cluster has %d partitions, config asks for %d", ErrPartitionsMismatch, params.Partitions, cfg.Partitions)
+		}
+		if err := setCluster(n.db, &n.meta, params.ClusterID, params.Partitions, params.Replicas, key); err != nil {
+			return nil, err
+		}
+	} else if len(cfg.Join) > 0 && !creating {
+		n.goFunc(n.rejoin) // a restart: find the others in the background
+	}
 
 	n.eff = &effects{self: n.meta.NodeID}
 	n.rt = &router{partitions: n.meta.Partitions}
+	gc := gate.DefaultConfig()
+	gc.NodeID, gc.Mux, gc.Handler, gc.Logger = n.meta.NodeID, n.mux, n, cfg.Logger
+	gc.Dial = func(ctx context.Context, addr string) (net.Conn, error) {
+		return n.mux.Dial(ctx, addr, mux.KindGate, 0)
+	}
+	if n.gate, err = gate.New(gc); err != nil {
+		return nil, err
+	}
+	n.rt.remote = n
+	n.eff.gate = n
+
 	hc := cfg.HLR
 	hc.NodeID = n.meta.NodeID
 	hc.DB = n.db
@@ -114,52 +189,155 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.rt.host = n.host
+	n.mux.Handle(mux.KindAdmin, n.serveAdmin)
 
-	// The visitor register starts before any partition opens, so that a
-	// committed command never finds the effects without it.
 	vc := cfg.VLR
 	vc.NodeID = n.meta.NodeID
-	vc.ClientAddr = cfg.ClientAddr
+	vc.ClientAddr = n.clientLn.Addr().String()
+	vc.Listener = n.clientLn
+	vc.Nodes = n.clientAddrs
 	if len(vc.FakeSaltSecret) == 0 {
-		vc.FakeSaltSecret = n.meta.FakeSalt
+		vc.FakeSaltSecret = fakeSaltSecret(n.meta.ClusterKey)
 	}
 	vc.Logger = cfg.Logger
-	if n.vlr, err = vlr.New(vc, n.rt, vlr.NopBus{}); err != nil {
+	n.presence.init(n)
+	if n.vlr, err = vlr.New(vc, n.rt, &n.presence); err != nil {
 		return nil, err
 	}
+	n.clientLn = nil // owned by the vlr now
 	n.eff.vlr = n.vlr
 
-	for _, p := range n.placement() {
-		if err := n.openPartition(p); err != nil {
-			return nil, err
-		}
+	if err := n.openInitial(creating); err != nil {
+		return nil, err
 	}
+	n.goFunc(n.reconcileLoop)
 	n.log.Info("node started",
-		"client", n.ClientAddr(), "internal", n.internalAddr, "partitions", n.meta.Partitions,
-		"cluster", n.meta.ClusterID, "took", time.Since(start).Round(time.Millisecond))
+		"client", n.ClientAddr(), "internal", n.internalAddr, "gossip", n.gossip.Addr(),
+		"partitions", n.meta.Partitions, "replicas", n.meta.Replicas,
+		"cluster", n.meta.ClusterID, "created", creating, "took", time.Since(start).Round(time.Millisecond))
 	return n, nil
 }
 
-// openPartition starts one partition on its own stream of the internal
-// port.
-func (n *Node) openPartition(p plan) error {
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  n.mux.Raft(p.pid),
-		MaxPool: n.cfg.RaftMaxPool,
-		Timeout: n.cfg.RaftIOTimeout,
-		Logger:  newHclog(n.cfg.Logger.With("component", "raft-net", "partition", p.pid)),
-	})
-	if _, err := n.host.Open(p.pid, trans, p.bootstrap); err != nil {
-		trans.Close()
-		return fmt.Errorf("node: open partition %d: %w", p.pid, err)
+// goFunc starts a goroutine that Shutdown waits for.
+func (n *Node) goFunc(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
+func (n *Node) startGossip(key []byte) error {
+	gc := gossip.DefaultConfig()
+	gc.NodeID = n.meta.NodeID
+	gc.BindAddr = n.cfg.GossipAddr
+	gc.AdvertiseAddr = n.cfg.GossipAdvertise
+	gc.SecretKey = key
+	gc.Label = n.cfg.ClusterLabel
+	gc.Meta = gossip.Meta{ClientAddr: n.clientLn.Addr().String(), InternalAddr: n.internalAddr}
+	gc.Fast = n.cfg.GossipFast
+	gc.Logger = n.cfg.Logger
+	if n.meta.ClusterID != "" {
+		gc.Params = &gossip.ClusterParams{ClusterID: n.meta.ClusterID, Partitions: n.meta.Partitions, Replicas: n.meta.Replicas}
 	}
-	n.pids = append(n.pids, p.pid)
-	n.trans = append(n.trans, trans)
+	g, err := gossip.New(gc)
+	if err != nil {
+		return fmt.Errorf("node: gossip: %w", err)
+	}
+	n.gossip = g
 	return nil
 }
 
-// WaitReady waits until every partition of this node knows its leader, or
-// ctx ends.
+// rejoin contacts the configured seeds after a restart, retrying until one
+// answers or the node shuts down.
+func (n *Node) rejoin() {
+	for attempt := 0; n.ctx.Err() == nil; attempt++ {
+		ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+		_, err := n.gossip.Join(ctx, n.cfg.Join)
+		cancel()
+		if err == nil {
+			return
+		}
+		if errors.Is(err, gossip.ErrWrongCluster) {
+			n.log.Error("the seeds belong to another cluster", "join", n.cfg.Join, "err", err)
+			return
+		}
+		n.log.Debug("rejoin failed; retrying", "err", err)
+		select {
+		case <-n.ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// openInitial opens the partitions this node had state for, or, on the
+// node that creates the cluster, bootstraps every partition with itself as
+// the only voter. The reconciler opens the rest as placement assigns them.
+func (n *Node) openInitial(creating bool) error {
+	self := []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(n.meta.NodeID), Address: raft.ServerAddress(n.internalAddr)}}
+	for pid := 0; pid < n.meta.Partitions; pid++ {
+		var bootstrap []raft.Server
+		if creating {
+			bootstrap = self
+		} else if has, err := n.hasRaftState(uint16(pid)); err != nil {
+			return err
+		} else if !has {
+			continue
+		}
+		if err := n.openPartition(uint16(pid), bootstrap); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openPartition starts partition pid on this node (bootstrap only if it has
+// no state and bootstrap is non-empty).
+func (n *Node) openPartition(pid uint16, bootstrap []raft.Server) error {
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  n.mux.Raft(pid),
+		MaxPool: n.cfg.RaftMaxPool,
+		Timeout: n.cfg.RaftIOTimeout,
+		Logger:  newHclog(n.cfg.Logger.With("component", "raft-net", "partition", pid)),
+	})
+	if _, err := n.host.Open(pid, trans, bootstrap); err != nil {
+		trans.Close()
+		return fmt.Errorf("node: open partition %d: %w", pid, err)
+	}
+	n.partsMu.Lock()
+	n.trans[pid] = trans
+	n.partsMu.Unlock()
+	return nil
+}
+
+// closePartition stops partition pid here and deletes its data (the node
+// no longer replicates it).
+func (n *Node) closePartition(pid uint16) error {
+	err := n.host.Close(pid, true)
+	n.partsMu.Lock()
+	t := n.trans[pid]
+	delete(n.trans, pid)
+	n.partsMu.Unlock()
+	if t != nil {
+		t.Close()
+	}
+	return err
+}
+
+// openPids returns the partitions open on this node.
+func (n *Node) openPids() []uint16 {
+	n.partsMu.Lock()
+	defer n.partsMu.Unlock()
+	out := make([]uint16, 0, len(n.trans))
+	for pid := range n.trans {
+		out = append(out, pid)
+	}
+	return out
+}
+
+// WaitReady waits until every partition of the cluster has a leader that
+// this node can reach: a local partition that knows its leader, or, for
+// partitions this node does not host, a reachable leader.
 func (n *Node) WaitReady(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
@@ -167,47 +345,86 @@ func (n *Node) WaitReady(ctx context.Context) error {
 		if n.closed.Load() {
 			return fmt.Errorf("%w: node is shut down", ErrNotReady)
 		}
-		missing := 0
-		for _, pid := range n.pids {
-			p, ok := n.host.Partition(pid)
-			if !ok {
-				missing++
-				continue
-			}
-			if id, _ := p.Leader(); id == "" {
-				missing++
-			}
-		}
+		missing := n.partitionsWithoutLeader(ctx)
 		if missing == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w: %d of %d partitions have no leader: %w", ErrNotReady, missing, len(n.pids), ctx.Err())
+			return fmt.Errorf("%w: %d of %d partitions have no leader: %w", ErrNotReady, missing, n.meta.Partitions, ctx.Err())
 		case <-t.C:
 		}
 	}
 }
 
-// Shutdown stops the node: first the visitor register (which logs its
-// sessions out through the home registers), then the partitions, their
-// transports, the internal port and the database. It is safe to call more
-// than once; later calls return the first result.
-func (n *Node) Shutdown() error {
+// partitionsWithoutLeader counts the partitions whose leader is unknown
+// here. Partitions not hosted here count as led if any hosting node knows.
+func (n *Node) partitionsWithoutLeader(ctx context.Context) int {
+	missing := 0
+	for pid := 0; pid < n.meta.Partitions; pid++ {
+		if p, ok := n.host.Partition(uint16(pid)); ok {
+			if id, _ := p.Leader(); id != "" {
+				continue
+			}
+			missing++
+			continue
+		}
+		if n.leaderAddr(uint16(pid), 0) == "" {
+			missing++
+		}
+	}
+	return missing
+}
+
+// Shutdown leaves the cluster gracefully and stops the node: clients are
+// told to reconnect to another node, leadership and replicas are handed to
+// the other nodes (within the drain time), and every component is stopped.
+// It is safe to call more than once.
+func (n *Node) Shutdown() error { return n.close(true) }
+
+// Kill stops the node at once, as a crash would from the cluster's point
+// of view: no goodbye to the cluster, no hand-off. (Tests use it; a real
+// crash is kill -9 of roamd.)
+func (n *Node) Kill() error { return n.close(false) }
+
+func (n *Node) close(graceful bool) error {
 	n.shutdownOnce.Do(func() {
 		n.closed.Store(true)
 		start := time.Now()
 		var errs []error
+		if graceful && n.vlr != nil && n.gossip != nil {
+			n.drain()
+		}
+		n.stop()
 		if n.vlr != nil {
-			if err := n.vlr.Shutdown(""); err != nil && !errors.Is(err, net.ErrClosed) {
+			redirect := ""
+			if graceful {
+				redirect = n.otherClientAddr()
+			}
+			if err := n.vlr.Shutdown(redirect); err != nil && !errors.Is(err, net.ErrClosed) {
 				errs = append(errs, err)
 			}
+		}
+		if n.clientLn != nil {
+			n.clientLn.Close()
+		}
+		n.wg.Wait()
+		if n.gossip != nil {
+			if graceful {
+				n.gossip.Leave(2 * time.Second)
+			}
+			errs = append(errs, n.gossip.Shutdown())
 		}
 		if n.host != nil {
 			errs = append(errs, n.host.Shutdown())
 		}
+		n.partsMu.Lock()
 		for _, t := range n.trans {
 			t.Close() // hlr closed them already; this is for partial starts
+		}
+		n.partsMu.Unlock()
+		if n.gate != nil {
+			errs = append(errs, n.gate.Close())
 		}
 		if n.mux != nil {
 			errs = append(errs, n.mux.Close())
@@ -218,28 +435,38 @@ func (n *Node) Shutdown() error {
 			}
 		}
 		n.shutdownErr = errors.Join(errs...)
-		n.log.Info("node stopped", "took", time.Since(start).Round(time.Millisecond), "err", n.shutdownErr)
+		n.log.Info("node stopped", "graceful", graceful, "took", time.Since(start).Round(time.Millisecond), "err", n.shutdownErr)
 	})
 	return n.shutdownErr
 }
 
-// ID returns the node's id.
+// ID returns the node id.
 func (n *Node) ID() string { return n.meta.NodeID }
 
 // ClusterID returns the id of the cluster the node belongs to.
 func (n *Node) ClusterID() string { return n.meta.ClusterID }
 
+// ClusterKey returns the cluster's gossip key, which other nodes need to
+// join.
+func (n *Node) ClusterKey() []byte { return append([]byte(nil), n.meta.ClusterKey...) }
+
 // Partitions returns the cluster's partition count P.
 func (n *Node) Partitions() int { return n.meta.Partitions }
 
-// ClientAddr returns the address the client listener is bound to.
+// Replicas returns the cluster's replication factor R.
+func (n *Node) Replicas() int { return n.meta.Replicas }
+
+// ClientAddr returns the bound client address.
 func (n *Node) ClientAddr() string { return n.vlr.Addr().String() }
 
-// InternalAddr returns the internal address other nodes reach this one at.
+// InternalAddr returns the advertised internal address.
 func (n *Node) InternalAddr() string { return n.internalAddr }
 
+// GossipAddr returns the advertised gossip address (give it to joiners).
+func (n *Node) GossipAddr() string { return n.gossip.Addr() }
+
 // advertisedListener reports the advertised address as its own, so that
-// every Raft transport on the mux tells its peers where to reach it.
+// raft transports advertise what other nodes can dial.
 type advertisedListener struct {
 	net.Listener
 	addr net.Addr
@@ -251,3 +478,24 @@ type advertisedAddr string
 
 func (a advertisedAddr) Network() string { return "tcp" }
 func (a advertisedAddr) String() string  { return string(a) }
+
+// hasRaftState reports whether partition pid has Raft state in the DB.
+func (n *Node) hasRaftState(pid uint16) (bool, error) {
+	lo, hi := keyspaceStableRange(pid)
+	it, err := n.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return false, err
+	}
+	defer it.Close()
+	return it.First(), nil
+}
+
+// Raft returns the Raft group of partition pid if it is open here (for
+// tests and operators' tooling).
+func (n *Node) Raft(pid uint16) (*raft.Raft, bool) {
+	p, ok := n.host.Partition(pid)
+	if !ok {
+		return nil, false
+	}
+	return p.Raft(), true
+}

@@ -36,6 +36,7 @@ func testConfig(t *testing.T, dir string) Config {
 	cfg.DataDir = dir
 	cfg.ClientAddr = "127.0.0.1:0"
 	cfg.InternalAddr = "127.0.0.1:0"
+	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.Partitions = 8
 	cfg.HLR.Raft.HeartbeatTimeout = 50 * time.Millisecond
 	cfg.HLR.Raft.ElectionTimeout = 50 * time.Millisecond
@@ -93,7 +94,7 @@ func TestNew_AdvertisesBoundAddressesAndServes(t *testing.T) {
 		t.Fatalf("dial client port: %v", err)
 	}
 	c.Close()
-	for _, pid := range n.pids {
+	for _, pid := range n.openPids() {
 		p, _ := n.host.Partition(pid)
 		f := p.Raft().GetConfiguration()
 		if err := f.Error(); err != nil {
@@ -107,8 +108,8 @@ func TestNew_AdvertisesBoundAddressesAndServes(t *testing.T) {
 			t.Fatalf("partition %d leader %s at %s", pid, id, addr)
 		}
 	}
-	if len(n.pids) != 8 || n.Partitions() != 8 {
-		t.Fatalf("opened %d partitions, P=%d", len(n.pids), n.Partitions())
+	if len(n.openPids()) != 8 || n.Partitions() != 8 {
+		t.Fatalf("opened %d partitions, P=%d", len(n.openPids()), n.Partitions())
 	}
 
 	// The router reaches the home partition of a user.
@@ -132,7 +133,7 @@ func TestRestart_KeepsIdentityAndStateWithoutBootstrap(t *testing.T) {
 	id, cluster, firstAddr := n.ID(), n.ClusterID(), n.InternalAddr()
 	salt := append([]byte(nil), n.meta.FakeSalt...)
 	terms := map[uint16]uint64{}
-	for _, pid := range n.pids {
+	for _, pid := range n.openPids() {
 		p, _ := n.host.Partition(pid)
 		terms[pid] = p.Raft().CurrentTerm()
 	}
@@ -151,7 +152,7 @@ func TestRestart_KeepsIdentityAndStateWithoutBootstrap(t *testing.T) {
 		t.Fatalf("restart: id %s cluster %s P %d, want %s %s 8 (salt kept: %v)",
 			n.ID(), n.ClusterID(), n.Partitions(), id, cluster, bytes.Equal(n.meta.FakeSalt, salt))
 	}
-	for _, pid := range n.pids {
+	for _, pid := range n.openPids() {
 		p, _ := n.host.Partition(pid)
 		// A bootstrap would have written a configuration with the new
 		// port; the stored one still names the first start's address.

@@ -22,8 +22,8 @@ type router struct {
 // remoteCaller forwards a request to the leader of a partition on another
 // node; ok is false when no other node is known to lead it.
 type remoteCaller interface {
-	exec(ctx context.Context, pid uint16, cmd hlr.Cmd) (res hlr.Result, ok bool, err error)
-	query(ctx context.Context, pid uint16, q hlr.Query) (ans *hlr.Answer, ok bool, err error)
+	exec(ctx context.Context, pid uint16, cmd hlr.Cmd, attempt int) (res hlr.Result, ok bool, err error)
+	query(ctx context.Context, pid uint16, q hlr.Query, attempt int) (ans *hlr.Answer, ok bool, err error)
 }
 
 func (r *router) partitionOf(user string) uint16 {
@@ -42,7 +42,7 @@ func (r *router) Exec(ctx context.Context, cmd hlr.Cmd) (hlr.Result, error) {
 			}
 			last = err
 		} else if r.remote != nil {
-			res, ok, err := r.remote.exec(ctx, pid, cmd)
+			res, ok, err := r.remote.exec(ctx, pid, cmd, attempt)
 			if ok && !errors.Is(err, hlr.ErrNotLeader) {
 				return res, err
 			}
@@ -66,7 +66,7 @@ func (r *router) Query(ctx context.Context, q hlr.Query) (*hlr.Answer, error) {
 			}
 			last = err
 		} else if r.remote != nil {
-			ans, ok, err := r.remote.query(ctx, pid, q)
+			ans, ok, err := r.remote.query(ctx, pid, q, attempt)
 			if ok && !errors.Is(err, hlr.ErrNotLeader) {
 				return ans, err
 			}

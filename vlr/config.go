@@ -3,6 +3,7 @@ package vlr
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"time"
 )
 
@@ -12,6 +13,9 @@ type Config struct {
 	NodeID string
 	// ClientAddr is the TCP address clients connect to.
 	ClientAddr string
+	// Listener, if set, is used instead of listening on ClientAddr (the
+	// node opens it early to advertise the bound address in gossip).
+	Listener net.Listener
 	// Nodes returns the client addresses of the cluster's nodes for the
 	// Welcome frame (nil: just this one).
 	Nodes func() []string
@@ -111,8 +115,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.NodeID == "":
 		return errors.New("vlr: NodeID is required")
-	case c.ClientAddr == "":
-		return errors.New("vlr: ClientAddr is required")
+	case c.ClientAddr == "" && c.Listener == nil:
+		return errors.New("vlr: ClientAddr or Listener is required")
 	case len(c.FakeSaltSecret) < 16:
 		return errors.New("vlr: FakeSaltSecret must be at least 16 bytes")
 	case c.MaxFrame < 1024:

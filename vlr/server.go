@@ -58,9 +58,11 @@ func New(cfg Config, home Home, bus PresenceBus) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.ClientAddr)
-	if err != nil {
-		return nil, fmt.Errorf("vlr: listen %s: %w", cfg.ClientAddr, err)
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.ClientAddr); err != nil {
+			return nil, fmt.Errorf("vlr: listen %s: %w", cfg.ClientAddr, err)
+		}
 	}
 	s := &Server{
 		cfg:      cfg,

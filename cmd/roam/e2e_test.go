@@ -23,6 +23,7 @@ func TestE2E_CLI(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.ClientAddr = "127.0.0.1:0"
 	cfg.InternalAddr = "127.0.0.1:0"
+	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.Partitions = 4
 	cfg.VLR.RegisterBurst = 1000
 	cfg.VLR.LoginFailures = 1000

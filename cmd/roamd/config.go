@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -52,6 +53,53 @@ var options = []option{
 	{key: "advertise", flag: true, env: "ROAM_ADVERTISE", usage: "internal `ADDR` other nodes dial (default: the bound internal address)",
 		def: func(s *settings) string { return s.node.InternalAdvertise },
 		set: func(s *settings, v string) error { s.node.InternalAdvertise = v; return nil }},
+	{key: "gossip", flag: true, env: "ROAM_GOSSIP", usage: "`ADDR` (TCP and UDP) for gossip with the other nodes",
+		def: func(s *settings) string { return s.node.GossipAddr },
+		set: func(s *settings, v string) error { s.node.GossipAddr = v; return nil }},
+	{key: "gossip_advertise", flag: true, env: "ROAM_GOSSIP_ADVERTISE", usage: "gossip `ADDR` other nodes use (default: the bound gossip address)",
+		def: func(s *settings) string { return s.node.GossipAdvertise },
+		set: func(s *settings, v string) error { s.node.GossipAdvertise = v; return nil }},
+	{key: "join", flag: true, env: "ROAM_JOIN", usage: "gossip addresses `HOST:PORT,...` of nodes of the cluster to join (empty on the node that creates a cluster)",
+		def: func(s *settings) string { return strings.Join(s.node.Join, ",") },
+		set: func(s *settings, v string) error {
+			s.node.Join = nil
+			for _, a := range strings.Split(v, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					s.node.Join = append(s.node.Join, a)
+				}
+			}
+			return nil
+		}},
+	{key: "cluster_key", flag: true, env: "ROAM_CLUSTER_KEY", usage: "gossip encryption `KEY`, base64 of 16, 24 or 32 bytes, the same on every node (generated and printed by the node that creates a cluster if empty)",
+		def: func(s *settings) string { return "" },
+		set: func(s *settings, v string) error {
+			if v == "" {
+				s.node.ClusterKey = nil
+				return nil
+			}
+			k, err := base64.StdEncoding.DecodeString(v)
+			if err != nil || (len(k) != 16 && len(k) != 24 && len(k) != 32) {
+				return errors.New("want base64 of 16, 24 or 32 bytes")
+			}
+			s.node.ClusterKey = k
+			return nil
+		}},
+	{key: "replicas", flag: true, env: "ROAM_REPLICAS", usage: "replication factor `R` of a new cluster",
+		def: func(s *settings) string { return strconv.Itoa(s.node.Replicas) },
+		set: intSetter(func(s *settings, n int) { s.node.Replicas = n })},
+	{key: "dead_grace", flag: true, env: "ROAM_DEAD_GRACE", usage: "how long a dead node keeps its replicas before they are re-created elsewhere",
+		def: func(s *settings) string { return s.node.DeadGrace.String() },
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.DeadGrace = d })},
+	{key: "gossip_fast", flag: true, usage: "fast failure detection (local clusters and tests)",
+		def: func(s *settings) string { return strconv.FormatBool(s.node.GossipFast) },
+		set: func(s *settings, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("want true or false")
+			}
+			s.node.GossipFast = b
+			return nil
+		}},
 	{key: "partitions", flag: true, env: "ROAM_PARTITIONS", usage: "partition count `N`, fixed when the cluster is created (0: as stored, or 64 for a new node)",
 		def: func(s *settings) string { return strconv.Itoa(s.node.Partitions) },
 		set: intSetter(func(s *settings, n int) { s.node.Partitions = n })},
@@ -174,7 +222,7 @@ func loadSettings(args []string, getenv func(string) string, stderr io.Writer) (
 		if o.env != "" {
 			usage += " [$" + o.env + "]"
 		}
-		if o.key == "log_json" {
+		if o.key == "log_json" || o.key == "gossip_fast" {
 			fs.Bool(o.flagName(), false, usage)
 		} else {
 			fs.String(o.flagName(), o.def(&s), usage)

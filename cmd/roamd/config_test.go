@@ -142,7 +142,7 @@ func TestRun_ExitCodes(t *testing.T) {
 // different partition count fails with exit code 1.
 func TestRun_ReadyThenSIGTERM(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"-data", dir, "-client", "127.0.0.1:0", "-internal", "127.0.0.1:0", "-partitions", "4", "-log-level", "warn"}
+	args := []string{"-data", dir, "-client", "127.0.0.1:0", "-internal", "127.0.0.1:0", "-gossip", "127.0.0.1:0", "-partitions", "4", "-log-level", "warn"}
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {

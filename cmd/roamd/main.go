@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -66,8 +67,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		log.Warn("still waiting for partition leaders", "err", err)
 	}
 	if ctx.Err() == nil {
-		log.Info("ready", "node", n.ID(), "client", n.ClientAddr(), "internal", n.InternalAddr(), "partitions", n.Partitions())
-		fmt.Fprintf(stdout, "roamd: node %s ready; clients connect to %s\n", n.ID(), n.ClientAddr())
+		log.Info("ready", "node", n.ID(), "client", n.ClientAddr(), "internal", n.InternalAddr(), "gossip", n.GossipAddr(), "partitions", n.Partitions())
+		fmt.Fprintf(stdout, "roamd: node %s ready; clients connect to %s; other nodes join %s\n", n.ID(), n.ClientAddr(), n.GossipAddr())
+		if len(s.node.ClusterKey) == 0 && len(s.node.Join) == 0 {
+			fmt.Fprintf(stdout, "roamd: cluster key %s (give it to joining nodes with -cluster-key)\n", base64.StdEncoding.EncodeToString(n.ClusterKey()))
+		}
 		<-ctx.Done()
 	}
 	stop() // from now on a second signal kills the process

@@ -45,11 +45,19 @@ func WithHeaderTimeout(d time.Duration) Option {
 	}
 }
 
+// WithDialer makes the mux's outgoing connections (Mux.Dial and the Raft
+// layers' Dial) go through dial instead of a plain TCP dial. Tests use it
+// to inject network faults between in-process nodes.
+func WithDialer(dial func(ctx context.Context, addr string) (net.Conn, error)) Option {
+	return func(m *Mux) { m.dial = dial }
+}
+
 // Mux routes the connections accepted on one listener by their header.
 type Mux struct {
 	ln            net.Listener
 	log           *slog.Logger
 	headerTimeout time.Duration
+	dial          func(ctx context.Context, addr string) (net.Conn, error) // nil: plain TCP
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -258,8 +266,24 @@ func AppendHeader(dst []byte, kind byte, arg uint16) []byte {
 // Dial connects to the mux at addr and writes the header for kind and arg.
 // The connection then belongs to that protocol.
 func Dial(ctx context.Context, addr string, kind byte, arg uint16) (net.Conn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	return dialWith(ctx, nil, addr, kind, arg)
+}
+
+// Dial is like the package's Dial but goes through the mux's dialer
+// (WithDialer), if it has one.
+func (m *Mux) Dial(ctx context.Context, addr string, kind byte, arg uint16) (net.Conn, error) {
+	return dialWith(ctx, m.dial, addr, kind, arg)
+}
+
+func dialWith(ctx context.Context, dial func(context.Context, string) (net.Conn, error), addr string, kind byte, arg uint16) (net.Conn, error) {
+	var c net.Conn
+	var err error
+	if dial != nil {
+		c, err = dial(ctx, addr)
+	} else {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,7 @@ func (l *RaftLayer) Addr() net.Addr { return l.m.Addr() }
 func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, timeout)
 	defer cancel()
-	c, err := Dial(ctx, string(address), KindRaft, l.pid)
+	c, err := l.m.Dial(ctx, string(address), KindRaft, l.pid)
 	if err != nil {
 		if l.ctx.Err() != nil {
 			return nil, ErrClosed

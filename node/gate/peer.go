@@ -1,0 +1,452 @@
+package gate
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/roamhq/roam/hlr"
+)
+
+// peerState is where a peer's connection stands.
+type peerState uint8
+
+const (
+	peerIdle    peerState = iota // no connection, no goroutine; the next item dials
+	peerDialing                  // run is dialling
+	peerUp                       // connected: writer and reader running
+	peerBackoff                  // the last dial failed; requests fail fast until the backoff ends
+	peerClosed                   // forgotten or gate closed
+)
+
+// call is one request waiting for its reply.
+type call struct {
+	id        uint32
+	query     bool
+	gen       uint64     // connection it was written on; 0 while queued
+	done      chan error // receives exactly one value
+	res       hlr.Result
+	ans       *hlr.Answer
+	transport bool // the caller gave up waiting (for Stats)
+}
+
+func newCall(query bool) *call {
+	return &call{query: query, done: make(chan error, 1)}
+}
+
+// peer is the client side of the connection to one destination: the
+// queue of frames for it, the requests waiting for replies, and the
+// goroutine (run) that dials, writes and redials. A peer with nothing to
+// do and no connection has no goroutine.
+type peer struct {
+	g    *Gate
+	addr string
+
+	ctx    context.Context // cancelled by shutdown
+	cancel context.CancelFunc
+	wake   chan struct{} // cap 1: frames were queued
+
+	mu      sync.Mutex
+	state   peerState
+	err     error // why the last dial failed (peerBackoff)
+	q       outq
+	oneWay  int              // one-way frames in q
+	unsent  []*call          // requests in q
+	calls   map[uint32]*call // requests queued or in flight
+	nextID  uint32
+	gen     uint64 // connection generation, bumped per connection
+	conn    net.Conn
+	backoff time.Duration
+	lost    bool // one-way items may have been lost since the last Resync
+	failing bool // the last dial failed (for logging once per streak)
+}
+
+func newPeer(g *Gate, addr string) *peer {
+	p := &peer{
+		g:     g,
+		addr:  addr,
+		wake:  make(chan struct{}, 1),
+		calls: make(map[uint32]*call),
+	}
+	p.ctx, p.cancel = context.WithCancel(g.ctx)
+	return p
+}
+
+// send queues the request frame (id patched in) and registers c. It fails
+// at once if the peer is backing off after a failed dial, and waits for
+// room if the queue is full.
+func (p *peer) send(ctx context.Context, frame []byte, c *call) error {
+	p.mu.Lock()
+	for {
+		switch p.state {
+		case peerClosed:
+			err := p.err
+			p.mu.Unlock()
+			return err
+		case peerBackoff:
+			err := p.err
+			p.mu.Unlock()
+			return fmt.Errorf("%w: %s: %w", ErrUnreachable, p.addr, err)
+		}
+		if len(p.q.buf) == 0 || len(p.q.buf)+len(frame) <= p.g.cfg.MaxQueueBytes {
+			break
+		}
+		room := p.q.waitRoom()
+		p.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			c.transport = true
+			return fmt.Errorf("%w: queue to %s full: %w", hlr.ErrTimeout, p.addr, ctx.Err())
+		}
+		p.mu.Lock()
+	}
+	for {
+		p.nextID++
+		if _, busy := p.calls[p.nextID]; p.nextID != 0 && !busy {
+			break
+		}
+	}
+	c.id = p.nextID
+	binary.BigEndian.PutUint32(frame[lenSize+1:], c.id)
+	p.q.add(frame, true)
+	p.unsent = append(p.unsent, c)
+	p.calls[c.id] = c
+	p.kickLocked()
+	p.mu.Unlock()
+	return nil
+}
+
+// push queues a one-way frame, or drops it if the queue is full or the
+// peer closed.
+func (p *peer) push(frame []byte) {
+	p.mu.Lock()
+	if p.state == peerClosed || len(p.q.buf)+len(frame) > p.g.cfg.MaxQueueBytes {
+		p.lost = p.state != peerClosed
+		p.mu.Unlock()
+		p.g.st.drops.Add(1)
+		return
+	}
+	p.q.add(frame, false)
+	p.oneWay++
+	p.kickLocked()
+	p.mu.Unlock()
+}
+
+// kickLocked wakes the writer, starting the peer's goroutine if it has
+// none.
+func (p *peer) kickLocked() {
+	if p.state == peerIdle {
+		p.state = peerDialing
+		if !p.g.goFunc(p.run) {
+			p.closeLocked(ErrClosed)
+			return
+		}
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// abandon removes c after its caller stopped waiting. found is false if a
+// reply or failure was already handed to c; up says whether the peer is
+// connected; written whether the request went out.
+func (p *peer) abandon(c *call) (found, up, written bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.calls[c.id] != c {
+		return false, false, false
+	}
+	delete(p.calls, c.id)
+	// A request still queued is sent anyway; its reply will find no call.
+	return true, p.state == peerUp, c.gen != 0
+}
+
+// run owns the peer's connection: it dials, serves the connection until
+// it breaks, and redials while there is something to send, backing off
+// after failed dials. It returns when the peer goes idle or closes.
+func (p *peer) run() {
+	for {
+		conn, err := p.dial()
+		if err != nil {
+			if !p.dialFailed(err) || !p.sleep() || !p.resume() {
+				return
+			}
+			continue
+		}
+		gen, ok := p.connected(conn)
+		if !ok {
+			conn.Close()
+			return
+		}
+		err = p.serve(conn)
+		if !p.disconnected(gen, err) {
+			return
+		}
+	}
+}
+
+func (p *peer) dial() (net.Conn, error) {
+	p.g.st.dials.Add(1)
+	ctx, cancel := context.WithTimeout(p.ctx, p.g.cfg.DialTimeout)
+	defer cancel()
+	conn, err := p.g.dial(ctx, p.addr)
+	if err != nil {
+		p.g.st.dialErrors.Add(1)
+		return nil, err
+	}
+	return conn, nil
+}
+
+// dialFailed fails every request and drops every item queued, and starts
+// backing off. It returns false if the peer closed meanwhile.
+func (p *peer) dialFailed(err error) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == peerClosed {
+		return false
+	}
+	if !p.failing {
+		p.g.log.Warn("peer unreachable", "peer", p.addr, "err", err)
+	}
+	p.failing = true
+	p.state, p.err = peerBackoff, err
+	p.backoff = min(max(2*p.backoff, p.g.cfg.RedialMin), p.g.cfg.RedialMax)
+	p.failAllLocked(fmt.Errorf("%w: %s: %w", ErrUnreachable, p.addr, err))
+	return true
+}
+
+// failAllLocked fails every request and drops every one-way item.
+func (p *peer) failAllLocked(err error) {
+	for id, c := range p.calls {
+		delete(p.calls, id)
+		c.done <- err
+	}
+	p.unsent = p.unsent[:0]
+	if p.oneWay > 0 {
+		p.g.st.drops.Add(uint64(p.oneWay))
+		p.lost = true
+	}
+	p.oneWay = 0
+	p.q.reset()
+}
+
+// sleep waits out the backoff; false if the peer closed.
+func (p *peer) sleep() bool {
+	p.mu.Lock()
+	d := p.backoff
+	p.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-p.ctx.Done():
+		return false
+	}
+}
+
+// resume ends a backoff: it dials again if items were queued meanwhile,
+// and otherwise lets the peer go idle.
+func (p *peer) resume() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.state == peerClosed:
+		return false
+	case p.q.frames == 0:
+		p.state = peerIdle
+		return false
+	}
+	p.state = peerDialing
+	return true
+}
+
+// connected makes conn the peer's connection and queues the hello in front
+// of everything else.
+func (p *peer) connected(conn net.Conn) (uint64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == peerClosed {
+		return 0, false
+	}
+	if p.failing {
+		p.g.log.Info("peer reachable again", "peer", p.addr)
+	}
+	p.failing = false
+	p.state, p.err, p.conn, p.backoff = peerUp, nil, conn, 0
+	p.gen++
+	hello := p.g.hello
+	p.q.buf = append(p.q.buf, hello...) // grow, then shift everything right
+	copy(p.q.buf[len(hello):], p.q.buf[:len(p.q.buf)-len(hello)])
+	copy(p.q.buf, hello)
+	p.q.frames++
+	p.q.urgent = true
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return p.gen, true
+}
+
+// serve runs the connection: the writer in this goroutine, the reader in
+// one of its own. It returns when either fails or the peer closes.
+func (p *peer) serve(conn net.Conn) error {
+	ctx, cancel := context.WithCancel(p.ctx)
+	defer cancel()
+	var readErr error
+	readDone := make(chan struct{})
+	if !p.g.goFunc(func() {
+		defer close(readDone)
+		defer cancel()
+		readErr = p.readLoop(conn)
+	}) {
+		conn.Close()
+		return ErrClosed
+	}
+	writeErr := p.g.writeLoop(conn, p, p.wake, ctx.Done())
+	cancel()
+	conn.Close()
+	<-readDone
+	switch {
+	case writeErr != nil:
+		return writeErr
+	case p.ctx.Err() != nil:
+		return ErrClosed
+	}
+	return readErr
+}
+
+// take implements source: it marks the queued requests as written on the
+// current connection.
+func (p *peer) take(spare []byte, force bool) ([]byte, int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !force && p.q.frames > 0 && !p.q.ready(p.g.cfg.MaxBatchBytes) {
+		return nil, 0, false
+	}
+	for i, c := range p.unsent {
+		c.gen = p.gen
+		p.unsent[i] = nil
+	}
+	p.unsent = p.unsent[:0]
+	p.oneWay = 0
+	b, n := p.q.take(spare)
+	return b, n, true
+}
+
+// written implements source: once the queue has room again after items
+// were lost, it asks the node to resynchronise.
+func (p *peer) written() {
+	if p.g.cfg.Resync == nil {
+		return
+	}
+	p.mu.Lock()
+	resync := p.lost && len(p.q.buf) < p.g.cfg.MaxQueueBytes/2
+	if resync {
+		p.lost = false
+	}
+	p.mu.Unlock()
+	if resync {
+		p.g.cfg.Resync(p.addr)
+	}
+}
+
+// disconnected fails the requests written on connection gen (the remote
+// may or may not have run them); requests still queued wait for the next
+// connection. It returns true to redial at once (something is queued).
+func (p *peer) disconnected(gen uint64, cause error) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conn = nil
+	if p.state == peerClosed {
+		return false
+	}
+	p.g.st.connsLost.Add(1)
+	p.g.log.Warn("connection to peer lost", "peer", p.addr, "err", cause)
+	p.lost = true
+	err := fmt.Errorf("%w: %s: connection lost: %w", ErrUnreachable, p.addr, cause)
+	for id, c := range p.calls {
+		if c.gen == gen {
+			delete(p.calls, id)
+			c.done <- err
+		}
+	}
+	if p.q.frames == 0 {
+		p.state = peerIdle
+		return false
+	}
+	p.state = peerDialing
+	return true
+}
+
+// shutdown closes the peer for good (Forget, Close).
+func (p *peer) shutdown(err error) {
+	p.mu.Lock()
+	p.closeLocked(err)
+	conn := p.conn
+	p.mu.Unlock()
+	p.cancel()
+	if conn != nil {
+		conn.Close()
+	}
+}
+
+func (p *peer) closeLocked(err error) {
+	if p.state == peerClosed {
+		return
+	}
+	p.state, p.err = peerClosed, err
+	p.failAllLocked(err)
+	p.lost = false
+}
+
+// readLoop reads replies and hands them to their calls.
+func (p *peer) readLoop(conn net.Conn) error {
+	d := newDecoder(p.g.cfg.MaxFrameBytes)
+	for {
+		for {
+			f, ok, err := d.next()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			if err := p.reply(f); err != nil {
+				return err
+			}
+		}
+		if _, err := d.fill(conn); err != nil {
+			return err
+		}
+	}
+}
+
+// reply decodes a reply frame into the call waiting for it.
+func (p *peer) reply(f frame) error {
+	if f.typ != frameReply {
+		return fmt.Errorf("%w: unexpected %s frame from %s", ErrProtocol, frameName(f.typ), p.addr)
+	}
+	p.mu.Lock()
+	c := p.calls[f.id]
+	delete(p.calls, f.id)
+	p.mu.Unlock()
+	if c == nil {
+		// The caller gave up; still check the frame.
+		return decodeBody(f.body, &replyBody{})
+	}
+	r := replyBody{Result: &c.res}
+	if err := decodeBody(f.body, &r); err != nil {
+		c.done <- fmt.Errorf("%w: %s: %w", ErrUnreachable, p.addr, err)
+		return err
+	}
+	c.ans = r.Answer
+	c.done <- decodeError(p.addr, &r)
+	return nil
+}
+

@@ -1,0 +1,76 @@
+package node
+
+import (
+	"sync"
+
+	"github.com/roamhq/roam/node/gossip"
+	"github.com/roamhq/roam/vlr"
+)
+
+// presenceBus carries this node's presence changes to every other live
+// node through the gate (batched per node there). A node that appears, or
+// comes back, first gets this node's full presence; a node that dies or
+// leaves has its announcements dropped. Presence is volatile: nothing here
+// touches Raft.
+type presenceBus struct {
+	n      *Node
+	mu     sync.Mutex
+	synced map[string]string // node id → internal address it was fully synced at
+}
+
+func (b *presenceBus) init(n *Node) {
+	b.n = n
+	b.synced = make(map[string]string)
+}
+
+// Publish implements vlr.PresenceBus.
+func (b *presenceBus) Publish(u vlr.PresenceUpdate) {
+	b.mu.Lock()
+	peers := make([]string, 0, len(b.synced))
+	for _, addr := range b.synced {
+		peers = append(peers, addr)
+	}
+	b.mu.Unlock()
+	for _, addr := range peers {
+		b.n.gate.Presence(addr, []vlr.PresenceUpdate{u}, false)
+	}
+}
+
+// membersChanged brings the set of peers up to date with gossip: new live
+// peers get a full sync, gone peers are forgotten.
+func (b *presenceBus) membersChanged(members map[string]gossip.Member) {
+	n := b.n
+	var fresh []string
+	var gone []string
+	b.mu.Lock()
+	for id, m := range members {
+		if id == n.meta.NodeID {
+			continue
+		}
+		addr, known := b.synced[id]
+		switch {
+		case m.State == gossip.StateAlive && (!known || addr != m.Meta.InternalAddr):
+			b.synced[id] = m.Meta.InternalAddr
+			fresh = append(fresh, m.Meta.InternalAddr)
+		case m.State != gossip.StateAlive && m.State != gossip.StateSuspect && known:
+			delete(b.synced, id)
+			gone = append(gone, id)
+		}
+	}
+	for id := range b.synced {
+		if _, ok := members[id]; !ok {
+			delete(b.synced, id)
+			gone = append(gone, id)
+		}
+	}
+	b.mu.Unlock()
+	if len(fresh) > 0 {
+		all := n.vlr.LocalPresence()
+		for _, addr := range fresh {
+			n.gate.Presence(addr, all, true)
+		}
+	}
+	for _, id := range gone {
+		n.vlr.DropNode(id)
+	}
+}
