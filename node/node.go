@@ -166,16 +166,6 @@ func New(cfg Config) (_ *Node, err error) {
 
 	n.eff = &effects{self: n.meta.NodeID}
 	n.rt = &router{partitions: n.meta.Partitions}
-	gc := gate.DefaultConfig()
-	gc.NodeID, gc.Mux, gc.Handler, gc.Logger = n.meta.NodeID, n.mux, n, cfg.Logger
-	gc.Dial = func(ctx context.Context, addr string) (net.Conn, error) {
-		return n.mux.Dial(ctx, addr, mux.KindGate, 0)
-	}
-	if n.gate, err = gate.New(gc); err != nil {
-		return nil, err
-	}
-	n.rt.remote = n
-	n.eff.gate = n
 
 	hc := cfg.HLR
 	hc.NodeID = n.meta.NodeID
@@ -206,6 +196,20 @@ func New(cfg Config) (_ *Node, err error) {
 	}
 	n.clientLn = nil // owned by the vlr now
 	n.eff.vlr = n.vlr
+
+	// The gate serves other nodes' requests with the home register and
+	// the vlr, so it starts once both exist.
+	gc := gate.DefaultConfig()
+	gc.NodeID, gc.Mux, gc.Handler, gc.Logger = n.meta.NodeID, n.mux, n, cfg.Logger
+	// After one-way items to a peer were dropped or lost with a
+	// connection, its view of our presence is rebuilt from scratch.
+	// (Lost deliveries need nothing: devices catch up from the inbox.)
+	gc.Resync = func(addr string) { n.gate.Presence(addr, n.vlr.LocalPresence(), true) }
+	if n.gate, err = gate.New(gc); err != nil {
+		return nil, err
+	}
+	n.rt.remote = n
+	n.eff.gate = n
 
 	if err := n.openInitial(creating); err != nil {
 		return nil, err

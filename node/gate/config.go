@@ -35,12 +35,17 @@ type Config struct {
 	// this long has its connection closed (and is redialled).
 	WriteTimeout time.Duration
 
-	// BatchDelay is the longest a one-way item (Deliver, Cancel, Notify,
-	// Presence) waits for others to share its write. Zero writes as soon as
-	// the writer is free ("flush when idle"): items still coalesce while a
-	// write is in progress. Requests and replies never wait.
+	// BatchDelay spaces the writes that carry one-way items (Deliver,
+	// Cancel, Notify, Presence) to a peer. An item queued when the
+	// connection has written nothing for BatchDelay goes out at once;
+	// otherwise it waits until BatchDelay after the previous write. So no
+	// item waits longer than BatchDelay, a quiet peer adds no delay, and a
+	// busy one gets at most one write per BatchDelay. Zero writes whenever
+	// the writer is free (items still coalesce while a write is in
+	// progress). Requests and replies never wait, and take any queued
+	// items with them.
 	BatchDelay time.Duration
-	// MaxBatchBytes ends the BatchDelay wait early: once this many bytes
+	// MaxBatchBytes ends a BatchDelay wait early: once this many bytes
 	// are queued for a peer they are written at once.
 	MaxBatchBytes int
 	// MaxQueueBytes bounds the bytes queued for one peer and not yet
@@ -82,7 +87,7 @@ func DefaultConfig() Config {
 		DialTimeout:    2 * time.Second,
 		RequestTimeout: 10 * time.Second,
 		WriteTimeout:   5 * time.Second,
-		BatchDelay:     0,
+		BatchDelay:     500 * time.Microsecond,
 		MaxBatchBytes:  256 << 10,
 		MaxQueueBytes:  8 << 20,
 		MaxFrameBytes:  4 << 20,

@@ -50,15 +50,15 @@ func (e *NotLeaderError) Unwrap() error { return hlr.ErrNotLeader }
 // Error codes carried in reply frames. The enum travels between nodes, so
 // it is append-only: never renumber or reuse a value.
 const (
-	codeOK                 uint8 = 0
-	codeNotLeader          uint8 = 1 // hlr.ErrNotLeader; the reply may carry a hint
-	codeTimeout            uint8 = 2 // hlr.ErrTimeout
-	codeClosed             uint8 = 3 // hlr.ErrClosed
-	codeUnknownPartition   uint8 = 4 // hlr.ErrUnknownPartition
-	codeTooLarge           uint8 = 5 // hlr.ErrTooLarge
-	codeBadEntry           uint8 = 6 // hlr.ErrBadEntry
-	codeInternal           uint8 = 7 // anything else: ErrRemote with the text
-	codeBadRequest         uint8 = 8 // the remote could not decode the request
+	codeOK               uint8 = 0
+	codeNotLeader        uint8 = 1 // hlr.ErrNotLeader; the reply may carry a hint
+	codeTimeout          uint8 = 2 // hlr.ErrTimeout
+	codeClosed           uint8 = 3 // hlr.ErrClosed
+	codeUnknownPartition uint8 = 4 // hlr.ErrUnknownPartition
+	codeTooLarge         uint8 = 5 // hlr.ErrTooLarge
+	codeBadEntry         uint8 = 6 // hlr.ErrBadEntry
+	codeInternal         uint8 = 7 // anything else: ErrRemote with the text
+	codeBadRequest       uint8 = 8 // the remote could not decode the request
 )
 
 // codeTable maps codes to sentinels, in the order errorCode tries them.

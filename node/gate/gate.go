@@ -86,7 +86,7 @@ func New(cfg Config) (*Gate, error) {
 	}
 	if g.dial == nil {
 		g.dial = func(ctx context.Context, addr string) (net.Conn, error) {
-			return mux.Dial(ctx, addr, mux.KindGate, protoVersion)
+			return cfg.Mux.Dial(ctx, addr, mux.KindGate, protoVersion) // through the mux dialer (WithDialer)
 		}
 	}
 	hello, err := appendFrame(nil, frameHello, 0, &helloBody{Node: cfg.NodeID}, cfg.MaxFrameBytes)

@@ -724,3 +724,33 @@ func mustListen(t *testing.T) net.Listener {
 	}
 	return ln
 }
+
+func TestFlappingPeer_BacksOff(t *testing.T) {
+	// A peer that accepts connections and drops them at once.
+	ln := mustListen(t)
+	var accepted atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	defer func() { ln.Close(); wg.Wait() }()
+	a := startNode(t, "a", "", nil, nil)
+	for start := time.Now(); time.Since(start) < 300*time.Millisecond; {
+		a.gate.Deliver(ln.Addr().String(), "u", nil, &hlr.Message{})
+		time.Sleep(time.Millisecond)
+	}
+	st := a.gate.Stats()
+	t.Logf("%d dials, %d accepted, %d connections lost, %d drops in 300ms", st.Dials, accepted.Load(), st.ConnsLost, st.Drops)
+	if st.Dials > 30 {
+		t.Fatalf("%d dials in 300ms to a peer that drops every connection", st.Dials)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,6 +64,10 @@ type fakeHandler struct {
 	exec  func(ctx context.Context, pid uint16, cmd hlr.Cmd) (hlr.Result, error)
 	query func(ctx context.Context, pid uint16, q hlr.Query) (*hlr.Answer, error)
 
+	// discard counts one-way items in n instead of recording them.
+	discard bool
+	n       atomic.Int64
+
 	mu    sync.Mutex
 	items []item
 }
@@ -82,6 +87,10 @@ func (h *fakeHandler) Query(ctx context.Context, pid uint16, q hlr.Query) (*hlr.
 }
 
 func (h *fakeHandler) add(it item) {
+	if h.discard {
+		h.n.Add(1)
+		return
+	}
 	h.mu.Lock()
 	h.items = append(h.items, it)
 	h.mu.Unlock()

@@ -60,8 +60,10 @@ type peer struct {
 	gen     uint64 // connection generation, bumped per connection
 	conn    net.Conn
 	backoff time.Duration
-	lost    bool // one-way items may have been lost since the last Resync
-	failing bool // the last dial failed (for logging once per streak)
+	retryAt time.Time // no dial before this
+	upSince time.Time // when the current connection came up
+	lost    bool      // one-way items may have been lost since the last Resync
+	failing bool      // the last dial failed (for logging once per streak)
 }
 
 func newPeer(g *Gate, addr string) *peer {
@@ -171,6 +173,9 @@ func (p *peer) abandon(c *call) (found, up, written bool) {
 // after failed dials. It returns when the peer goes idle or closes.
 func (p *peer) run() {
 	for {
+		if !p.sleep() {
+			return
+		}
 		conn, err := p.dial()
 		if err != nil {
 			if !p.dialFailed(err) || !p.sleep() || !p.resume() {
@@ -216,6 +221,7 @@ func (p *peer) dialFailed(err error) bool {
 	p.failing = true
 	p.state, p.err = peerBackoff, err
 	p.backoff = min(max(2*p.backoff, p.g.cfg.RedialMin), p.g.cfg.RedialMax)
+	p.retryAt = time.Now().Add(p.backoff)
 	p.failAllLocked(fmt.Errorf("%w: %s: %w", ErrUnreachable, p.addr, err))
 	return true
 }
@@ -235,11 +241,15 @@ func (p *peer) failAllLocked(err error) {
 	p.q.reset()
 }
 
-// sleep waits out the backoff; false if the peer closed.
+// sleep waits until the peer may dial again (retryAt); false if the peer
+// closed.
 func (p *peer) sleep() bool {
 	p.mu.Lock()
-	d := p.backoff
+	d := time.Until(p.retryAt)
 	p.mu.Unlock()
+	if d <= 0 {
+		return p.ctx.Err() == nil
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -250,8 +260,8 @@ func (p *peer) sleep() bool {
 	}
 }
 
-// resume ends a backoff: it dials again if items were queued meanwhile,
-// and otherwise lets the peer go idle.
+// resume ends a backoff or a lost connection: it dials again if
+// something is queued, and otherwise lets the peer go idle.
 func (p *peer) resume() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -278,7 +288,7 @@ func (p *peer) connected(conn net.Conn) (uint64, bool) {
 		p.g.log.Info("peer reachable again", "peer", p.addr)
 	}
 	p.failing = false
-	p.state, p.err, p.conn, p.backoff = peerUp, nil, conn, 0
+	p.state, p.err, p.conn, p.upSince = peerUp, nil, conn, time.Now()
 	p.gen++
 	hello := p.g.hello
 	p.q.buf = append(p.q.buf, hello...) // grow, then shift everything right
@@ -358,7 +368,10 @@ func (p *peer) written() {
 
 // disconnected fails the requests written on connection gen (the remote
 // may or may not have run them); requests still queued wait for the next
-// connection. It returns true to redial at once (something is queued).
+// connection. It returns true to redial at once if something is queued.
+// The next dial, now or when traffic comes, waits out the backoff: zero
+// if the connection had lasted RedialMax, growing otherwise, so that a
+// peer that accepts and drops connections is not hammered.
 func (p *peer) disconnected(gen uint64, cause error) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -366,6 +379,12 @@ func (p *peer) disconnected(gen uint64, cause error) bool {
 	if p.state == peerClosed {
 		return false
 	}
+	if time.Since(p.upSince) >= p.g.cfg.RedialMax {
+		p.backoff = 0
+	} else {
+		p.backoff = min(max(2*p.backoff, p.g.cfg.RedialMin), p.g.cfg.RedialMax)
+	}
+	p.retryAt = time.Now().Add(p.backoff)
 	p.g.st.connsLost.Add(1)
 	p.g.log.Warn("connection to peer lost", "peer", p.addr, "err", cause)
 	p.lost = true
@@ -449,4 +468,3 @@ func (p *peer) reply(f frame) error {
 	c.done <- decodeError(p.addr, &r)
 	return nil
 }
-

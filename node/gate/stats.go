@@ -31,7 +31,7 @@ func (s Stats) FramesPerBatch() float64 {
 }
 
 type counters struct {
-	requests, requestErrors, served, sent, received, drops atomic.Uint64
+	requests, requestErrors, served, sent, received, drops             atomic.Uint64
 	batches, frames, maxBatch, dials, dialErrors, connsLost, badFrames atomic.Uint64
 }
 

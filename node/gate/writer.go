@@ -2,6 +2,7 @@ package gate
 
 import (
 	"net"
+	"runtime"
 	"time"
 )
 
@@ -71,14 +72,17 @@ const keepCap = 1 << 20
 
 // writeLoop is a connection's writer: each time it is woken it writes
 // every frame queued in one Write. While a write is in progress more frames
-// queue up, so batches grow with load and an idle connection adds no
-// delay. With BatchDelay set, a queue holding only one-way items below
-// MaxBatchBytes waits up to BatchDelay for company. It returns the first
-// write error, or nil when stop is closed.
+// queue up, so batches grow with load. With BatchDelay set, one-way items
+// that arrive less than BatchDelay after the previous write wait until
+// BatchDelay has passed since it (or until MaxBatchBytes are queued, or a
+// request or reply joins them): a quiet connection writes at once, a busy
+// one at most once per BatchDelay. It returns the first write error, or nil
+// when stop is closed.
 func (g *Gate) writeLoop(conn net.Conn, src source, wake, stop <-chan struct{}) error {
 	var (
-		spare []byte
-		timer *time.Timer
+		spare     []byte
+		timer     *time.Timer
+		lastWrite time.Time
 	)
 	defer func() {
 		if timer != nil {
@@ -92,12 +96,16 @@ func (g *Gate) writeLoop(conn net.Conn, src source, wake, stop <-chan struct{}) 
 		case <-stop:
 			return nil
 		}
-		b, n, ok := src.take(spare, delay == 0)
+		// Let the goroutines that are ready to queue more do so first:
+		// one scheduler pass costs far less than a write system call.
+		runtime.Gosched()
+		wait := delay - time.Since(lastWrite)
+		b, n, ok := src.take(spare, wait <= 0)
 		if !ok {
 			if timer == nil {
-				timer = time.NewTimer(delay)
+				timer = time.NewTimer(wait)
 			} else {
-				timer.Reset(delay)
+				timer.Reset(wait)
 			}
 		linger:
 			for {
@@ -126,6 +134,9 @@ func (g *Gate) writeLoop(conn net.Conn, src source, wake, stop <-chan struct{}) 
 		}
 		if _, err := conn.Write(b); err != nil {
 			return err
+		}
+		if delay > 0 {
+			lastWrite = time.Now()
 		}
 		g.st.batch(n)
 		spare = b[:0]

@@ -1,0 +1,181 @@
+// Package gate carries all node-to-node traffic except Raft: requests
+// forwarded to the leader of a partition on another node, and the jump
+// gate, which forwards a partition leader's post-commit effects (messages
+// to deliver, Cancel Location, friend events) and presence to the nodes
+// that hold the users' connections.
+//
+// # Use
+//
+// A node makes one Gate on its internal-port multiplexer and implements
+// Handler, the side that serves what other nodes send:
+//
+//	cfg := gate.DefaultConfig()
+//	cfg.NodeID, cfg.Mux, cfg.Handler, cfg.Logger = id, mx, node, logger
+//	g, err := gate.New(cfg) // registers mux.KindGate ('G') on mx
+//	...
+//	res, err := g.Exec(ctx, leaderAddr, pid, cmd)  // request, waits for the reply
+//	g.Deliver(nodeAddr, user, locs, msg)           // one-way, returns at once
+//	...
+//	g.Forget(addr) // a node left: close its connection
+//	g.Close()      // then mx.Close(); safe twice
+//
+// Exec and Query run Handler.Exec and Handler.Query on the node at addr
+// and return their result. Deliver, Cancel, Notify and Presence queue a
+// one-way item and return; the node at addr hands it to its Handler.
+//
+// # Connections
+//
+// A gate keeps one TCP connection per destination, dialled on first use
+// through the mux (kind 'G', argument = protocol version, now 1; an
+// acceptor closes a connection whose version it does not speak) and kept
+// open. It carries both directions of traffic the dialer starts: its
+// requests and one-way items, and the replies. Two nodes that both send
+// therefore hold two connections, one dialled by each.
+//
+// If a dial fails, the requests waiting for it fail with ErrUnreachable,
+// the one-way items queued for it are dropped and counted, and the peer
+// backs off (RedialMin doubling to RedialMax); requests made during the
+// backoff fail at once with ErrUnreachable, so a caller such as the
+// router can try another node. One-way items queued during the backoff
+// are sent if the next dial succeeds. A connection that breaks fails the
+// requests written on it (the remote may or may not have executed them);
+// requests and items still queued go out on the next connection, which is
+// dialled at once if anything is queued (after a backoff if the broken
+// connection had lasted less than RedialMax, so a peer that accepts and
+// drops connections is not hammered) and otherwise on the next use. A
+// peer that dies without a reset is noticed by TCP keepalive, by requests
+// timing out, or when the node calls Forget on gossip's word.
+//
+// # Frames
+//
+// After the mux header, each direction is a sequence of frames:
+//
+//	+----------------+------+----------------+---------------------+
+//	| length (u32 BE)| type | id (u32 BE)    | body (msgpack)      |
+//	+----------------+------+----------------+---------------------+
+//	 length counts type + id + body: 5 ≤ length ≤ MaxFrameBytes (4 MiB)
+//
+// The types are an append-only enum (see messages.go):
+//
+//	1 hello     dialer → acceptor, first frame: {n: node id}
+//	2 exec      request {p: pid, t: ms until the caller's deadline, c: hlr.Cmd}
+//	3 query     request {p: pid, t: ms, q: hlr.Query}
+//	4 reply     acceptor → dialer, id = the request's id:
+//	            {e: error code, m: text, li/la: leader hint, r: hlr.Result, a: hlr.Answer}
+//	5 deliver   one-way {u: user, l: []hlr.Location, m: *hlr.Message}
+//	6 cancel    one-way {u: user, l: hlr.Location, r: reason}
+//	7 notify    one-way {u: user, l: []hlr.Location, e: event, p: peer}
+//	8 presence  one-way {u: []vlr.PresenceUpdate, f: full}
+//
+// The id of one-way frames and the hello is 0. A full presence list
+// longer than 4096 updates travels as several frames, the first with
+// full set and the rest adding to it.
+//
+// Receiving is defensive. The decoder keeps partial frames across short
+// reads, checks the declared length against MaxFrameBytes before
+// allocating anything for the frame, and reuses its 64 KiB buffer (a
+// larger frame gets a buffer of exactly its size, dropped once it is
+// consumed). Before msgpack decodes a body, a walk over its bytes checks
+// that every declared string, binary, array and map length fits in what
+// remains and that nesting stays shallow, so the decoder's allocations are
+// bounded by the frame whatever the msgpack version (v5.4.0 and v5.4.1
+// allocate gigabytes for `dd ff ff ff ff`). Unknown body fields are
+// ignored, so fields can be added. A malformed frame, a frame before the
+// hello, or an unknown type closes the connection and is counted in
+// Stats.BadFrames; a request body that does not decode is answered with
+// an error and the connection stays up. FuzzDecoder feeds arbitrary bytes,
+// whole and split in two, and decodes every body.
+//
+// # Batching
+//
+// Frames are encoded by the calling goroutine (msgpack into a pooled
+// buffer) and appended to the destination's queue. A writer goroutine per
+// connection writes everything queued in one Write: while a write is in
+// the kernel, more frames queue behind it, so batches grow with load, and
+// before taking the queue the writer yields once to let runnable senders
+// add theirs. Requests and replies are written at once. One-way items obey
+// BatchDelay (default 500µs): on a connection that has written nothing for
+// BatchDelay they go at once; otherwise they wait until BatchDelay after
+// the previous write, or until MaxBatchBytes are queued, or until a
+// request comes to take them along. No item waits longer than BatchDelay,
+// a quiet peer adds no latency, and a busy one costs at most one write per
+// BatchDelay. The acceptor's replies share a writer per connection in the
+// same way, so 1000 concurrent requests take a few dozen writes each way.
+//
+// The queue of each destination holds at most MaxQueueBytes. A one-way
+// item that does not fit is dropped and counted (Stats.Drops): delivery is
+// repaired by devices syncing from their inbox, and presence by
+// Config.Resync, which the gate calls once the queue has room again after
+// items were lost, so that the node can send a full snapshot. A request
+// that does not fit waits for room until its context ends.
+//
+// # Requests
+//
+// Each request gets a 32-bit id unique among the peer's outstanding
+// requests and waits in the peer's registry; the connection's reader
+// decodes each reply into the waiting call and wakes it, so any number of
+// requests are in flight on the one connection (pipelined, answered in any
+// order). The request carries the caller's remaining time; the acceptor
+// runs it in its own goroutine (at most MaxConcurrent at once across the
+// node; a connection whose requests find no slot is not read until one
+// frees) under a context that ends at that deadline (capped by
+// RequestTimeout), when the connection breaks, or at Close. A request
+// whose context has no deadline gets RequestTimeout.
+//
+// # Errors
+//
+// A Handler's error travels as a code from one append-only table and is
+// returned by Exec and Query as the same sentinel:
+//
+//	code  Handler returned          caller gets
+//	1     hlr.ErrNotLeader          *NotLeaderError{LeaderID, LeaderAddr} (errors.Is hlr.ErrNotLeader);
+//	                                the hint is copied from a *NotLeaderError the Handler returned
+//	2     hlr.ErrTimeout            hlr.ErrTimeout
+//	3     hlr.ErrClosed             hlr.ErrClosed
+//	4     hlr.ErrUnknownPartition   hlr.ErrUnknownPartition
+//	5     hlr.ErrTooLarge           hlr.ErrTooLarge
+//	6     hlr.ErrBadEntry           hlr.ErrBadEntry
+//	7     anything else, or panic   ErrRemote, with the remote's text
+//	8     (request undecodable)     ErrProtocol
+//
+// Failures of the gate itself: ErrUnreachable (dial failed, backing off,
+// connection lost with the request in flight, forgotten, or the context
+// ended before a connection was up, in which case the error also wraps
+// ctx.Err()); hlr.ErrTimeout wrapping ctx.Err() when the request was sent
+// or queued on a live connection but no reply came in time; ErrClosed
+// (matches hlr.ErrClosed) after Close; hlr.ErrTooLarge for a request
+// that does not fit in a frame.
+//
+// Guarantees: one-way items to one destination are handed to its Handler
+// in the order they were queued, at most once, with gaps where items were
+// dropped or lost with a connection. A request that fails with
+// ErrUnreachable may or may not have run; retried commands must be
+// idempotent (sends carry a dedup key).
+//
+// # Goroutines
+//
+//	goroutine                                  started by           stops on
+//	run, per destination with work             first item           idle with nothing queued, Forget, Close
+//	  (dials, then writes: the writer)
+//	reader, per outgoing connection            run                  connection closed; run waits for it
+//	handler of each incoming connection        mux (Handle)         connection closed; Close closes it
+//	  (reads frames, runs one-way items)
+//	writer, per incoming connection            handler              connection closed; handler waits for it
+//	request, per incoming request              handler              Handler returns; ctx ends on
+//	                                                                connection loss or Close
+//
+// All are counted in one WaitGroup that Close waits for, after closing
+// every connection and cancelling every Handler context. A Handler must
+// honour its context and its one-way methods must not block.
+//
+// Locks: Gate.mu (peers, incoming connections), peer.mu (one peer's queue,
+// calls and state) and serverConn.mu (one incoming connection's reply
+// queue) are never held together; Gate.wgMu, which orders WaitGroup.Add
+// against Close, is taken last, inside any of them. No lock is held
+// across I/O or a Handler call.
+//
+// # Security
+//
+// The gate trusts its port: it neither authenticates nor encrypts. Keep
+// the internal port on a private network until the mux grows mutual TLS.
+package gate
