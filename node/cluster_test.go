@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/roamhq/roam/client"
 	"github.com/roamhq/roam/node"
 	"github.com/roamhq/roam/node/clustertest"
@@ -408,6 +410,51 @@ func TestCluster_FullRestartKeepsData(t *testing.T) {
 	if err := x.Login(ctx30(), "alice", "pw-alice"); err != nil {
 		t.Fatalf("login after full restart: %v", err)
 	}
+}
+
+// TestCluster_LeaveRedirectsClientsAndHandsOff: a node that leaves
+// gracefully hands its replicas to the others and sends its clients to
+// another node, where they resume their sessions.
+func TestCluster_LeaveRedirectsClientsAndHandsOff(t *testing.T) {
+	c := newCluster(t, 4)
+	a := account(t, c, 0, "alice")
+	b := account(t, c, 3, "bob")
+	befriend(t, a, b)
+	c.Leave(3)
+	waitEvent(t, b, func(e client.Event) bool { return e.Kind == client.EventReconnected })
+	if addr := b.Addr(); addr == c.ClientAddr(3) {
+		t.Fatalf("bob still at the node that left")
+	}
+	c.WaitVoters(3, 60*time.Second)
+	if _, err := a.Send(ctx30(), "bob", []byte("after leave")); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, b, 1)[0]; string(m.Body) != "after leave" {
+		t.Fatalf("bob got %q", m.Body)
+	}
+}
+
+// TestCluster_NoGoroutineLeaks: a cluster that starts, serves and stops
+// leaves no goroutine behind.
+func TestCluster_NoGoroutineLeaks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	before := goleak.IgnoreCurrent()
+	func() {
+		c := clustertest.New(t, 3, clustertest.Options{Configure: fastSends})
+		cl := account(t, c, 1, "alice")
+		cl.Close()
+		c.Close()
+	}()
+	// Memberlist and raft wind down asynchronously: poll.
+	var err error
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err = goleak.Find(before); err == nil {
+			return
+		}
+	}
+	t.Fatalf("goroutines leaked after the cluster stopped: %v", err)
 }
 
 var _ = errors.Is

@@ -211,6 +211,11 @@ func (n *Node) drain() {
 	deadline := time.Now().Add(n.drainTime())
 	n.gossip.Leave(2 * time.Second)
 	for time.Now().Before(deadline) {
+		n.refreshView()
+		if len(n.aliveMembers()) < 2 {
+			n.log.Info("drain: no other live node to hand off to")
+			return // the others are leaving too (a whole-cluster stop)
+		}
 		busy := 0
 		for _, pid := range n.openPids() {
 			p, ok := n.host.Partition(pid)
