@@ -20,9 +20,10 @@ import (
 
 // settings is everything roamd is told on start.
 type settings struct {
-	node     node.Config
-	logLevel slog.Level
-	logJSON  bool
+	node      node.Config
+	logLevel  slog.Level
+	logJSON   bool
+	debugAddr string
 }
 
 // option is one setting: a JSON key in the config file and, when flag is
@@ -109,6 +110,9 @@ var options = []option{
 	{key: "log_level", flag: true, env: "ROAM_LOG_LEVEL", usage: "log `LEVEL`: debug, info, warn or error",
 		def: func(s *settings) string { return strings.ToLower(s.logLevel.String()) },
 		set: setLogLevel},
+	{key: "debug_addr", flag: true, env: "ROAM_DEBUG_ADDR", usage: "`ADDR` for the Go profiler (net/http/pprof) over HTTP; empty = off. Bind it to loopback only",
+		def: func(s *settings) string { return s.debugAddr },
+		set: func(s *settings, v string) error { s.debugAddr = v; return nil }},
 	{key: "log_json", flag: true, usage: "log JSON lines instead of text",
 		def: func(s *settings) string { return strconv.FormatBool(s.logJSON) },
 		set: func(s *settings, v string) error {
@@ -146,6 +150,14 @@ var options = []option{
 		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxConnsPerIP = n })},
 	{key: "session_ttl", usage: "how long a session can be resumed",
 		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.SessionTTL = d })},
+	{key: "raft_heartbeat_timeout", usage: "Raft heartbeat timeout (leaders send heartbeats every tenth of it)",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.HLR.Raft.HeartbeatTimeout = d })},
+	{key: "raft_election_timeout", usage: "Raft election timeout",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.HLR.Raft.ElectionTimeout = d })},
+	{key: "raft_lease_timeout", usage: "Raft leader lease timeout",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.HLR.Raft.LeaderLeaseTimeout = d })},
+	{key: "reconcile_interval", usage: "how often partition leaders reconcile their voters with the placement",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.ReconcileInterval = d })},
 	{key: "nonce_ttl", usage: "how long a login challenge stays valid",
 		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.NonceTTL = d })},
 	{key: "register_rate", usage: "registrations per second per client address",

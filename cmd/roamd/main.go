@@ -17,6 +17,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -49,6 +52,15 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	log := logger.With("component", "roamd")
 	s.node.Logger = logger
 
+	if s.debugAddr != "" {
+		ln, err := net.Listen("tcp", s.debugAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "roamd: debug address: %v\n", err)
+			return 1
+		}
+		go http.Serve(ln, nil) // net/http/pprof registers on the default mux
+		log.Info("profiler listening", "addr", ln.Addr().String())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	n, err := node.New(s.node)
