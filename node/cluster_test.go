@@ -459,3 +459,27 @@ func TestCluster_NoGoroutineLeaks(t *testing.T) {
 
 var _ = errors.Is
 var _ = strings.Contains
+
+// TestUpdateLocation_CancelsOldVLR: the same device logging in at another
+// node makes the home register send Cancel Location to the old node, which
+// closes the stale session; messages then go to the new node only.
+func TestUpdateLocation_CancelsOldVLR(t *testing.T) {
+	c := newCluster(t, 3)
+	a := account(t, c, 0, "alice")
+	old := account(t, c, 1, "bob")
+	befriend(t, a, old)
+	moved := dial(t, c, 2, "bob-dev") // the same device id as account() used
+	if err := moved.Login(ctx30(), "bob", "pw-bob"); err != nil {
+		t.Fatal(err)
+	}
+	e := waitEvent(t, old, func(e client.Event) bool { return e.Kind == client.EventSessionEnded })
+	if !errors.Is(e.Err, client.ErrSessionReplaced) && !strings.Contains(fmt.Sprint(e.Err), "session_replaced") {
+		t.Fatalf("old session ended with %v, want session_replaced", e.Err)
+	}
+	if _, err := a.Send(ctx30(), "bob", []byte("to the new node")); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, moved, 1)[0]; string(m.Body) != "to the new node" {
+		t.Fatalf("moved device got %q", m.Body)
+	}
+}
