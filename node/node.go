@@ -49,10 +49,11 @@ type Node struct {
 	vlr          *vlr.Server
 
 	partsMu sync.Mutex
-	trans   map[uint16]*raft.NetworkTransport // open partitions' transports
+	trans   map[uint16]*hbTransport // open partitions' transports
 
 	view     clusterView // membership and placement (cluster.go)
 	presence presenceBus // presence fan-out (presence.go)
+	hb       heartbeats  // coalesced Raft heartbeats (heartbeat.go)
 	hints    leaderHints // partition → leader address (remote.go)
 
 	ctx  context.Context // cancelled when Shutdown begins
@@ -77,7 +78,7 @@ func New(cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), trans: make(map[uint16]*raft.NetworkTransport)}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), trans: make(map[uint16]*hbTransport)}
 	n.ctx, n.stop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -180,6 +181,8 @@ func New(cfg Config) (_ *Node, err error) {
 	}
 	n.rt.host = n.host
 	n.mux.Handle(mux.KindAdmin, n.serveAdmin)
+	n.hb.init(n)
+	n.mux.Handle(kindHeartbeat, n.hb.serve)
 
 	vc := cfg.VLR
 	vc.NodeID = n.meta.NodeID
@@ -298,13 +301,16 @@ func (n *Node) openInitial(creating bool) error {
 // openPartition starts partition pid on this node (bootstrap only if it has
 // no state and bootstrap is non-empty).
 func (n *Node) openPartition(pid uint16, bootstrap []raft.Server) error {
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  n.mux.Raft(pid),
 		MaxPool: n.cfg.RaftMaxPool,
 		Timeout: n.cfg.RaftIOTimeout,
 		Logger:  newHclog(n.cfg.Logger.With("component", "raft-net", "partition", pid)),
 	})
+	trans := &hbTransport{NetworkTransport: nt, pid: pid, hb: &n.hb}
+	n.hb.register(trans)
 	if _, err := n.host.Open(pid, trans, bootstrap); err != nil {
+		n.hb.unregister(pid)
 		trans.Close()
 		return fmt.Errorf("node: open partition %d: %w", pid, err)
 	}
@@ -322,6 +328,7 @@ func (n *Node) closePartition(pid uint16) error {
 	t := n.trans[pid]
 	delete(n.trans, pid)
 	n.partsMu.Unlock()
+	n.hb.unregister(pid)
 	if t != nil {
 		t.Close()
 	}
