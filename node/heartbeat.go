@@ -16,6 +16,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/roamhq/roam/node/mux"
+	"github.com/roamhq/roam/wire"
 )
 
 // Coalesced Raft heartbeats. Every partition leader sends each follower a
@@ -344,7 +345,7 @@ func readHBFrame(r *bufio.Reader, v any) error {
 	if _, err := io.ReadFull(r, body); err != nil {
 		return err
 	}
-	return msgpack.Unmarshal(body, v)
+	return wire.Decode(body, v) // bounds-checked: a peer's bytes are input too
 }
 
 var _ = mux.KindRaft
