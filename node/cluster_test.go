@@ -483,3 +483,26 @@ func TestUpdateLocation_CancelsOldVLR(t *testing.T) {
 		t.Fatalf("moved device got %q", m.Body)
 	}
 }
+
+// TestCluster_LeadersSpread: leaderships move to the placement's preferred
+// replicas, so no node is left leading (and writing for) every partition.
+func TestCluster_LeadersSpread(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	c := clustertest.New(t, 3, clustertest.Options{Partitions: 24})
+	var count map[string]int
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		count = map[string]int{}
+		for pid := 0; pid < 24; pid++ {
+			if cfg, ok := c.PartitionConfig(uint16(pid)); ok {
+				count[cfg.Leader]++
+			}
+		}
+		if len(count) == 3 && count["node0"] >= 4 && count["node1"] >= 4 && count["node2"] >= 4 {
+			t.Logf("leaders per node: %v", count)
+			return
+		}
+	}
+	t.Fatalf("leaders did not spread: %v", count)
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/roamhq/roam/node/gossip"
 	"github.com/roamhq/roam/ring"
 )
 
@@ -24,7 +25,11 @@ import (
 //     node is replaced only after DeadGrace, when placement drops it;
 //  4. deletes its copy of a partition it is not placed on once the leader
 //     confirms this node is no longer a member;
-//  5. tells presence about new and gone nodes, and gossips its load.
+//  5. hands the leadership of a settled partition (voters = placement) to
+//     the placement's preferred replica, a few partitions per round, so
+//     leaders — and so the write load — spread over the nodes instead of
+//     staying on the node that created the cluster;
+//  6. tells presence about new and gone nodes, and gossips its load.
 
 // catchUpSlack is how many log entries a non-voter may trail the leader
 // by and still be promoted.
@@ -32,6 +37,10 @@ const catchUpSlack = 64
 
 // changeTimeout bounds one membership change.
 const changeTimeout = 5 * time.Second
+
+// maxTransfersPerRound bounds the leadership hand-offs to preferred
+// replicas one node starts per reconcile round.
+const maxTransfersPerRound = 4
 
 func (n *Node) reconcileLoop() {
 	t := time.NewTicker(n.cfg.ReconcileInterval)
@@ -59,6 +68,7 @@ func (n *Node) reconcileOnce() {
 		return
 	}
 	me := n.meta.NodeID
+	transfers := 0
 	for pid := 0; pid < n.meta.Partitions && n.ctx.Err() == nil; pid++ {
 		pid := uint16(pid)
 		placed := slices.Contains(pl.Replicas(pid), me)
@@ -69,7 +79,11 @@ func (n *Node) reconcileOnce() {
 				n.log.Warn("open placed partition", "partition", pid, "err", err)
 			}
 		case open && p.IsLeader():
-			n.reconcilePartition(pid, p.Raft(), pl)
+			if settled := n.reconcilePartition(pid, p.Raft(), pl); settled && transfers < maxTransfersPerRound {
+				if n.preferLeader(pid, p.Raft(), pl) {
+					transfers++
+				}
+			}
 		case open && !placed:
 			n.maybeDrop(pid)
 		}
@@ -77,11 +91,12 @@ func (n *Node) reconcileOnce() {
 }
 
 // reconcilePartition makes at most one membership change of pid, which
-// this node leads.
-func (n *Node) reconcilePartition(pid uint16, r *raft.Raft, pl *ring.Placement) {
+// this node leads. It reports whether the partition is settled: its
+// voters are exactly the placement and nothing needed changing.
+func (n *Node) reconcilePartition(pid uint16, r *raft.Raft, pl *ring.Placement) (settled bool) {
 	f := r.GetConfiguration()
 	if f.Error() != nil {
-		return
+		return false
 	}
 	cfg, idx := f.Configuration(), f.Index()
 	servers := make(map[string]raft.Server, len(cfg.Servers))
@@ -109,7 +124,7 @@ func (n *Node) reconcilePartition(pid uint16, r *raft.Raft, pl *ring.Placement) 
 			continue
 		}
 		change("add-nonvoter", r.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), idx, changeTimeout), id)
-		return
+		return false
 	}
 	// 2. A placed non-voter that has caught up: promote it.
 	for _, id := range desired {
@@ -122,13 +137,13 @@ func (n *Node) reconcilePartition(pid uint16, r *raft.Raft, pl *ring.Placement) 
 			continue
 		}
 		change("promote", r.AddVoter(s.ID, s.Address, idx, changeTimeout), id)
-		return
+		return false
 	}
 	// 3. Remove a server that is not placed, only once every placed
 	// replica is a voter: the group never drops below R voters.
 	for _, id := range desired {
 		if servers[id].Suffrage != raft.Voter {
-			return
+			return false
 		}
 	}
 	for _, s := range cfg.Servers {
@@ -142,19 +157,47 @@ func (n *Node) reconcilePartition(pid uint16, r *raft.Raft, pl *ring.Placement) 
 			} else {
 				log.Info("leadership transferred before leaving the partition")
 			}
-			return
+			return false
 		}
 		change("remove", r.RemoveServer(s.ID, idx, changeTimeout), string(s.ID))
-		return
+		return false
 	}
 	// 4. A placed voter whose address changed (a restart on a new port).
 	for _, id := range desired {
 		s := servers[id]
 		if addr := n.internalAddrOf(id); addr != "" && string(s.Address) != addr {
 			change("readdress", r.AddVoter(s.ID, raft.ServerAddress(addr), idx, changeTimeout), id)
-			return
+			return false
 		}
 	}
+	return true
+}
+
+// preferLeader hands the leadership of pid to the placement's preferred
+// replica (its first) when that is another voter that has caught up. It
+// reports whether a transfer was started.
+func (n *Node) preferLeader(pid uint16, r *raft.Raft, pl *ring.Placement) bool {
+	reps := pl.Replicas(pid)
+	if len(reps) == 0 || reps[0] == n.meta.NodeID {
+		return false
+	}
+	addr := n.internalAddrOf(reps[0])
+	if addr == "" {
+		return false
+	}
+	if m, ok := n.member(reps[0]); !ok || m.State != gossip.StateAlive {
+		return false
+	}
+	st, err := n.askStatus(n.ctx, addr, pid)
+	if err != nil || !st.Open || st.LastIndex+catchUpSlack < r.LastIndex() {
+		return false
+	}
+	if err := r.LeadershipTransferToServer(raft.ServerID(reps[0]), raft.ServerAddress(addr)).Error(); err != nil {
+		n.log.Debug("leadership transfer to the preferred replica failed", "partition", pid, "to", reps[0], "err", err)
+		return false
+	}
+	n.log.Info("leadership moved to the preferred replica", "partition", pid, "to", reps[0])
+	return true
 }
 
 // maybeDrop deletes this node's copy of pid, which placement no longer
