@@ -78,6 +78,11 @@ func applyRegister(t *txn, c *Cmd) (Result, error) {
 		return Result{}, err
 	}
 	if a != nil {
+		// A retry of the same registration (its reply was lost) carries
+		// the same random salt and keys: answer it as the first time.
+		if a.CredGen == 1 && bytes.Equal(a.Salt, c.Creds.Salt) && bytes.Equal(a.StoredKey, c.Creds.StoredKey) {
+			return Result{CredGen: 1}, nil
+		}
 		return Result{Status: StatusExists}, nil
 	}
 	acc := Account{

@@ -447,3 +447,17 @@ func TestFriendSent_DoesNotOverrideABlock(t *testing.T) {
 		t.Fatalf("block replaced: %+v", fa)
 	}
 }
+
+func TestRegister_RetryOfTheSameRegistrationSucceeds(t *testing.T) {
+	r := newRig(t, 1)
+	first := Cmd{Op: OpRegister, User: "alice", Creds: creds(1)}
+	if res := r.one(first); res.Status != StatusOK {
+		t.Fatalf("register: %v", res.Status)
+	}
+	if res := r.one(first); res.Status != StatusOK {
+		t.Fatalf("retry of the same registration: %v, want ok", res.Status)
+	}
+	if res := r.one(Cmd{Op: OpRegister, User: "alice", Creds: creds(2)}); res.Status != StatusExists {
+		t.Fatalf("another registration of the name: %v, want exists", res.Status)
+	}
+}
