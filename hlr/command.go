@@ -1,5 +1,7 @@
 package hlr
 
+import "strconv"
+
 // Op identifies a state-machine command. The values are stored in the Raft
 // log, so the enum is append-only: never renumber or reuse a value.
 type Op uint8
@@ -42,7 +44,7 @@ func (o Op) String() string {
 	if int(o) < len(opNames) {
 		return opNames[o]
 	}
-	return "op(" + itoa(uint64(o)) + ")"
+	return "op(" + strconv.FormatUint(uint64(o), 10) + ")"
 }
 
 // Creds are SCRAM-SHA-256 credentials as derived by the client.
@@ -112,17 +114,3 @@ type entry struct {
 
 // entryVersion is the first byte of every Raft command entry.
 const entryVersion byte = 1
-
-func itoa(v uint64) string {
-	if v == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return string(b[i:])
-}

@@ -1,5 +1,7 @@
 package hlr
 
+import "strconv"
+
 // Status is the outcome of a command or query as decided by the state
 // machine. It is stored in results that travel between nodes, so the enum is
 // append-only. The client-facing error codes are chosen from it by vlr.
@@ -22,5 +24,5 @@ func (s Status) String() string {
 	if int(s) < len(statusNames) {
 		return statusNames[s]
 	}
-	return "status(" + itoa(uint64(s)) + ")"
+	return "status(" + strconv.FormatUint(uint64(s), 10) + ")"
 }

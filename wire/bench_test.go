@@ -108,7 +108,7 @@ func BenchmarkCheckBody(b *testing.B) {
 	body, _ := Encode(benchSend())
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := checkBody(body); err != nil {
+		if err := CheckBody(body); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,5 +1,7 @@
 package wire
 
+import "strconv"
+
 // Code is a stable error code carried in a TError frame.
 //
 // This table is the ONE place error codes are defined. Codes are
@@ -101,7 +103,7 @@ func (c Code) Name() string {
 	if i, ok := codeTable[c]; ok {
 		return i.name
 	}
-	return "code_" + itoa(uint64(c))
+	return "code_" + strconv.FormatUint(uint64(c), 10)
 }
 
 // Text returns the default human-readable message for the code.
@@ -109,7 +111,7 @@ func (c Code) Text() string {
 	if i, ok := codeTable[c]; ok {
 		return i.text
 	}
-	return "error " + itoa(uint64(c))
+	return "error " + strconv.FormatUint(uint64(c), 10)
 }
 
 func (c Code) String() string { return c.Name() }

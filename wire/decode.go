@@ -42,7 +42,7 @@ func Decode(body []byte, v any) error {
 	if elem.Kind() == reflect.Struct && !isMap(body[0]) {
 		return fmt.Errorf("%w: body is not a map [%s]", ErrBadBody, snippet(body))
 	}
-	if err := checkBody(body); err != nil {
+	if err := CheckBody(body); err != nil {
 		return err
 	}
 	d := decoders.Get().(*bodyDecoder)
@@ -57,7 +57,7 @@ func Decode(body []byte, v any) error {
 		return fmt.Errorf("%w: %s [%s]", ErrBadBody, shorten(err.Error()), snippet(body))
 	}
 	if rest != 0 {
-		// checkBody rules this out; kept as a second line of defence.
+		// CheckBody rules this out; kept as a second line of defence.
 		off := len(body) - rest
 		return fmt.Errorf("%w: %d trailing bytes at offset %d [%s]", ErrBadBody, rest, off, snippet(body[off:]))
 	}

@@ -17,7 +17,7 @@ func TestDecode_Bombs(t *testing.T) {
 	checked := 0
 	grew := allocated(func() {
 		for name, bomb := range bs {
-			if err := checkBody(bomb); !errors.Is(err, ErrBadBody) {
+			if err := CheckBody(bomb); !errors.Is(err, ErrBadBody) {
 				t.Errorf("%s: checkBody = %v, want ErrBadBody", name, err)
 			}
 			for _, typ := range allTypes() {
@@ -58,10 +58,10 @@ func TestDecode_Depth(t *testing.T) {
 		b := append(bytes.Repeat([]byte{0x91}, n), 0xc0)
 		return b
 	}
-	if err := checkBody(nest(maxDepth)); err != nil {
+	if err := CheckBody(nest(maxDepth)); err != nil {
 		t.Errorf("%d levels: %v", maxDepth, err)
 	}
-	if err := checkBody(nest(maxDepth + 1)); !errors.Is(err, ErrBadBody) {
+	if err := CheckBody(nest(maxDepth + 1)); !errors.Is(err, ErrBadBody) {
 		t.Errorf("%d levels: err = %v, want ErrBadBody", maxDepth+1, err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 // deepest real body (SyncReply → messages → Message) has depth 3.
 const maxDepth = 32
 
-// checkBody walks the msgpack bytes of a body without decoding anything and
+// CheckBody walks the msgpack bytes of a body without decoding anything and
 // fails unless they are exactly one well-formed value in which
 //
 //   - every str/bin/ext declares no more bytes than remain,
@@ -21,7 +21,7 @@ const maxDepth = 32
 // The walk allocates nothing (unless it fails) and its work is linear in
 // len(b), so once it passes, whatever the msgpack decoder allocates is
 // bounded by the body size. Errors wrap ErrBadBody.
-func checkBody(b []byte) error {
+func CheckBody(b []byte) error {
 	s := scanner{b: b}
 	if err := s.value(0); err != nil {
 		return err

@@ -1,5 +1,7 @@
 package wire
 
+import "strconv"
+
 // Type identifies the body of a frame.
 //
 // The enum is APPEND-ONLY: values travel between clients and servers of
@@ -82,22 +84,8 @@ func (t Type) String() string {
 	if int(t) < len(typeNames) {
 		return typeNames[t]
 	}
-	return "type(" + itoa(uint64(t)) + ")"
+	return "type(" + strconv.FormatUint(uint64(t), 10) + ")"
 }
 
 // Known reports whether t is a type this version understands.
 func (t Type) Known() bool { return t > TInvalid && t <= MaxType }
-
-func itoa(v uint64) string {
-	if v == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return string(b[i:])
-}

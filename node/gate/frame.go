@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/roamhq/roam/wire"
 )
 
 // A frame on the wire:
@@ -103,10 +105,10 @@ var decoders = sync.Pool{New: func() any {
 
 // decodeBody decodes a frame body into v after checking, without
 // allocating, that it is exactly one msgpack value whose declared lengths
-// all fit in the body (see checkBody). Errors wrap ErrProtocol.
+// all fit in the body (see wire.CheckBody). Errors wrap ErrProtocol.
 func decodeBody(body []byte, v any) error {
-	if err := checkBody(body); err != nil {
-		return err
+	if err := wire.CheckBody(body); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	d := decoders.Get().(*decoderState)
 	d.r.Reset(body)
