@@ -10,9 +10,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,9 +82,11 @@ func (c *Cluster) config(i int) node.Config {
 	cfg := node.DefaultConfig()
 	cfg.NodeID = fmt.Sprintf("node%d", i)
 	cfg.DataDir = filepath.Join(c.root, cfg.NodeID)
-	cfg.ClientAddr = freeAddr(c.t)
-	cfg.InternalAddr = freeAddr(c.t)
-	cfg.GossipAddr = freeAddr(c.t)
+	// Port 0: the kernel picks; launch records the bound addresses so
+	// that a restart comes back at the same ones when it can.
+	cfg.ClientAddr = "127.0.0.1:0"
+	cfg.InternalAddr = "127.0.0.1:0"
+	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.Partitions = c.opts.Partitions
 	cfg.Replicas = c.opts.Replicas
 	cfg.ClusterKey = c.key
@@ -154,13 +156,20 @@ func (c *Cluster) start(m *Member) {
 // launch starts m's node without waiting for it to be ready.
 func (c *Cluster) launch(m *Member) *node.Node {
 	c.t.Helper()
-	c.faults.register(m.Name, m.Cfg.InternalAddr)
 	n, err := node.New(m.Cfg)
+	if err != nil && strings.Contains(err.Error(), "address already in use") {
+		// Another process took a port while the node was down: come back
+		// at new ones (peers re-address the node's replicas).
+		m.Cfg.ClientAddr, m.Cfg.InternalAddr, m.Cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+		n, err = node.New(m.Cfg)
+	}
 	if err != nil {
 		c.t.Fatalf("start %s: %v", m.Name, err)
 	}
+	c.faults.register(m.Name, n.InternalAddr())
 	c.mu.Lock()
 	m.Node = n
+	m.Cfg.ClientAddr, m.Cfg.InternalAddr, m.Cfg.GossipAddr = n.ClientAddr(), n.InternalAddr(), n.GossipAddr()
 	c.mu.Unlock()
 	return n
 }
@@ -176,7 +185,7 @@ func (c *Cluster) RestartAll() {
 	for _, m := range c.nodes {
 		if m.Node == nil {
 			down = append(down, m)
-			seeds = append(seeds, m.Cfg.GossipAddr)
+			seeds = append(seeds, m.Cfg.GossipAddr) // as bound before the stop
 		}
 	}
 	c.mu.Unlock()
@@ -390,16 +399,6 @@ func (c *Cluster) WaitLeaders(d time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	c.t.Fatalf("some partitions have no leader after %v", d)
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 type testWriter struct{ t testing.TB }
