@@ -23,7 +23,10 @@ type conn struct {
 	ip  string
 	out outQueue
 
-	// Owned by the reader goroutine.
+	// inflight bounds the sends of this connection being committed.
+	inflight chan struct{}
+
+	// Owned by the reader goroutine (sess is fixed once logged in).
 	sess     *session
 	login    *loginState
 	loggedIn bool // sess is attached to the registry
@@ -31,10 +34,13 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn, ip string) *conn {
-	c := &conn{srv: s, nc: nc, ip: ip}
+	c := &conn{srv: s, nc: nc, ip: ip, inflight: make(chan struct{}, maxInflightSends)}
 	c.out = outQueue{nc: nc, max: s.cfg.OutQueueBytes, timeout: s.cfg.WriteTimeout, spawn: s.goFunc}
 	return c
 }
+
+// maxInflightSends bounds the concurrent sends of one connection.
+const maxInflightSends = 64
 
 // reqError is a refusal with a stable code.
 type reqError struct {
@@ -162,16 +168,24 @@ func (c *conn) handle(f wire.Frame) bool {
 		c.fatal(0, refusef(wire.CodeBadFrame, "requests need a non-zero request id"))
 		return false
 	}
-	t, reply, err := c.dispatch(f.Type, body)
-	if err != nil {
-		var re *reqError
-		if !errors.As(err, &re) {
-			re = c.internal(err)
-		}
-		c.replyError(f.RID, re)
-		return !re.code.Fatal()
+	if f.Type == wire.TSend && c.loggedIn {
+		// Sends of one connection run concurrently, up to
+		// maxInflightSends (then the reader waits: backpressure), so a
+		// client can pipeline them and the home register can batch them.
+		// Replies carry the request id; their order is not promised.
+		c.inflight <- struct{}{}
+		sess, m := c.sess, body.(*wire.Send)
+		c.srv.goFunc(func() {
+			defer func() { <-c.inflight }()
+			t, reply, err := c.send(sess, m)
+			c.respond(f.RID, t, reply, err)
+		})
+		return true
 	}
-	c.reply(f.RID, t, reply)
+	t, reply, err := c.dispatch(f.Type, body)
+	if !c.respond(f.RID, t, reply, err) {
+		return false
+	}
 	switch f.Type {
 	case wire.TLogout:
 		c.kick(wire.CodeLoggedOut, "logged out")
@@ -180,6 +194,21 @@ func (c *conn) handle(f wire.Frame) bool {
 		c.kick(wire.CodeAccountDeleted, "account deleted")
 		return false
 	}
+	return true
+}
+
+// respond queues the reply to request rid: the named reply, or the error.
+// It returns false when the error closes the connection.
+func (c *conn) respond(rid uint32, t wire.Type, reply any, err error) bool {
+	if err != nil {
+		var re *reqError
+		if !errors.As(err, &re) {
+			re = c.internal(err)
+		}
+		c.replyError(rid, re)
+		return !re.code.Fatal()
+	}
+	c.reply(rid, t, reply)
 	return true
 }
 
@@ -246,7 +275,7 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		c.srv.reg.setStatus(c.sess.user, st)
 		return wire.TOK, okBody, nil
 	case wire.TSend:
-		return c.send(body.(*wire.Send))
+		return c.send(c.sess, body.(*wire.Send))
 	case wire.TSync:
 		return c.sync(body.(*wire.Sync))
 	}

@@ -82,7 +82,9 @@ func (c *conn) friendList() (wire.Type, any, error) {
 	return wire.TFriends, out, nil
 }
 
-func (c *conn) send(m *wire.Send) (wire.Type, any, error) {
+// send commits a message from session s (it may run on its own goroutine:
+// it reads only s's fixed fields and the server's thread-safe parts).
+func (c *conn) send(s *session, m *wire.Send) (wire.Type, any, error) {
 	cfg := &c.srv.cfg
 	if len(m.Body) > cfg.MaxBody {
 		return 0, nil, refusef(wire.CodeTooLarge, "message body is limited to "+strconv.Itoa(cfg.MaxBody)+" bytes")
@@ -101,7 +103,6 @@ func (c *conn) send(m *wire.Send) (wire.Type, any, error) {
 	if !ok {
 		return 0, nil, refuse(wire.CodeRefused)
 	}
-	s := c.sess
 	if ok, wait := c.srv.limits.send.take(s.user, cfg.Now()); !ok {
 		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "sending too fast", retry: wait}
 	}
