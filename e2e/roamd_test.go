@@ -36,13 +36,13 @@ func TestMain(m *testing.M) {
 
 // proc is a spawned roamd process.
 type proc struct {
-	t        *testing.T
-	dir      string
-	args     []string
-	cmd      *exec.Cmd
+	t      *testing.T
+	dir    string
+	args   []string
+	cmd    *exec.Cmd
 	client string // client address, from the ready line
-	logs     *lockedBuf
-	exited   chan struct{}
+	logs   *lockedBuf
+	exited chan struct{}
 }
 
 type lockedBuf struct {
@@ -64,7 +64,6 @@ func (l *lockedBuf) String() string {
 }
 
 var readyRE = regexp.MustCompile(`roamd: node (\S+) ready; clients connect to ([^;\s]+)(?:; other nodes join (\S+))?`)
-
 
 // startRoamd spawns a node with its data in dir; extra flags are appended.
 func startRoamd(t *testing.T, dir string, extra ...string) *proc {
