@@ -158,6 +158,14 @@ func (c *Client) establish(ctx context.Context, auth string, do func(context.Con
 	if err == nil {
 		err = c.adopt(cn, lok, auth, 0)
 	}
+	var serr *Error
+	if err != nil && !fresh && !errors.As(err, &serr) {
+		// No answer (a timeout, a broken connection): the server may
+		// have bound a session to this connection after all, one this
+		// client knows nothing of. Drop the connection so that the next
+		// attempt starts clean instead of meeting already_logged_in.
+		cn.close(err)
+	}
 	if err != nil && fresh {
 		cn.close(err)
 		if old != nil {

@@ -299,3 +299,36 @@ func nextEventTimeout(t *testing.T, c *Client, d time.Duration, kinds ...EventKi
 		}
 	}
 }
+
+// TestE2E_LoginAfterTimedOutLogin is the regression test for a bug the
+// churn simulator found: a Login that timed out could leave a session on
+// the connection that the client did not know of, and every later Login
+// failed with already_logged_in.
+func TestE2E_LoginAfterTimedOutLogin(t *testing.T) {
+	n := startNode(t)
+	reg := e2eClient(t, n, "setup")
+	if err := reg.Register(context.Background(), "timmy", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	timedOut := 0
+	for i := 0; i < 40; i++ {
+		c := e2eClient(t, n, "phone")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(200+i*200)*time.Microsecond)
+		err := c.Login(ctx, "timmy", "pw")
+		cancel()
+		if err == nil {
+			continue
+		}
+		timedOut++
+		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+		err = c.Login(ctx, "timmy", "pw")
+		cancel()
+		if err != nil {
+			t.Fatalf("login after a timed-out login (attempt %d): %v", i, err)
+		}
+	}
+	if timedOut == 0 {
+		t.Skip("no login timed out on this machine; the case was not exercised")
+	}
+	t.Logf("%d logins timed out; each retry succeeded", timedOut)
+}
