@@ -20,7 +20,7 @@ build: ## compile every package and the binaries into bin/
 	$(GO) build $(PKGS)
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-test: lint unit fuzz-short ## what CI runs: lint, every test, short fuzz runs
+test: lint unit fuzz-short sim ## what CI runs: lint, every test, short fuzz runs, the churn simulation
 
 unit:
 	$(GO) test -count=1 -timeout 12m $(PKGS)
@@ -53,8 +53,30 @@ tidy-check: ## go.mod/go.sum are tidy
 	$(GO) mod tidy
 	git diff --exit-code go.mod go.sum
 
-bench: ## Go micro-benchmarks (make bench is not part of make test)
-	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+# The benchmark suite (not part of `make test`; about 8 minutes on 2 cores):
+# the Go micro-benchmarks of the hot paths, then cmd/roambench, which
+# measures the baseline relay (bench/relay) and roam 1-node and 3-node
+# clusters in one run and writes bench/results.json and BENCHMARKS.md.
+BENCH_PKGS  ?= ./wire ./ring ./hlr ./node/gate
+BENCH_FLAGS ?=
+bench: ## benchmark suite: writes bench/results.json and BENCHMARKS.md (not part of make test)
+	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=200ms $(BENCH_PKGS) | tee bench/gobench.txt
+	$(BIN)/roambench -roamd $(BIN)/roamd -gobench bench/gobench.txt -out bench/results.json -md BENCHMARKS.md \
+	  -command 'make bench$(if $(BENCH_FLAGS), BENCH_FLAGS="$(BENCH_FLAGS)")' $(BENCH_FLAGS)
+
+# The churn simulator (part of `make test`; about 90 s): a 3-node
+# cluster on loopback, 70 s of messaging under faults drawn from SIM_SEED
+# (a graceful leave + restart, a SIGSTOP pause, a kill -9 + restart, a
+# fourth node joining, client drops), then the checker; fails on any lost,
+# duplicated, unexpected or out-of-order message. Report in bin/sim-report.{json,svg}.
+SIM_SEED  ?= 1
+SIM_FLAGS ?=
+.PHONY: sim
+sim: ## churn simulator with fault injection and history checker (see sim/)
+	$(GO) build -o $(BIN)/ ./cmd/roamd ./cmd/roamsim
+	$(BIN)/roamsim -mode spawn -roamd $(BIN)/roamd -nodes 3 -duration 70s -quiet 20s -seed $(SIM_SEED) \
+	  -faults kill,pause,leave,join,disconnect -json $(BIN)/sim-report.json -svg $(BIN)/sim-report.svg $(SIM_FLAGS)
 
 run: ## start a 3-node local cluster on embedded storage under .run/ (Ctrl-C stops it)
 	$(GO) build -o $(BIN)/ ./cmd/...

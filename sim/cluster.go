@@ -1,0 +1,277 @@
+package sim
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+var readyRE = regexp.MustCompile(`roamd: node (\S+) ready; clients connect to ([^;\s]+)`)
+
+// ClusterKey is the fixed gossip key of spawned clusters (loopback only).
+const ClusterKey = "cm9hbS1zaW0tbG9jYWwta2V5LTMyLWJ5dGVzLW9rISE="
+
+// Node is one spawned roamd process.
+type Node struct {
+	Name                     string
+	Dir                      string
+	Client, Internal, Gossip string
+	LogPath                  string
+	// Proxy, when the cluster uses proxies, sits in front of Internal and
+	// is the address the node advertises to the others.
+	Proxy *Proxy
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	state   string // up, down, paused
+	started int    // how many times started
+}
+
+// State is up, down or paused.
+func (n *Node) State() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.state
+}
+
+// Cluster is a set of spawned nodes.
+type Cluster struct {
+	Roamd  string
+	Root   string
+	Config string // roamd JSON config path
+	Extra  []string
+	Log    io.Writer
+	// Proxies puts a fault-injecting proxy in front of every node's
+	// internal port (for partition faults).
+	Proxies bool
+
+	mu    sync.Mutex
+	Nodes []*Node
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// BuildRoamd compiles cmd/roamd into dir.
+func BuildRoamd(dir string) (string, error) {
+	bin := filepath.Join(dir, "roamd")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/roamhq/roam/cmd/roamd").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build roamd: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// AddNode creates and starts a new node, joining the running ones.
+func (c *Cluster) AddNode(ctx context.Context) (*Node, error) {
+	c.mu.Lock()
+	name := fmt.Sprintf("n%d", len(c.Nodes)+1)
+	c.mu.Unlock()
+	n := &Node{Name: name, Dir: filepath.Join(c.Root, name), LogPath: filepath.Join(c.Root, name+".log"), state: "down"}
+	var err error
+	if n.Client, err = freeAddr(); err != nil {
+		return nil, err
+	}
+	if n.Internal, err = freeAddr(); err != nil {
+		return nil, err
+	}
+	if n.Gossip, err = freeAddr(); err != nil {
+		return nil, err
+	}
+	if c.Proxies {
+		if n.Proxy, err = NewProxy(n.Internal); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Start(ctx, n); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.Nodes = append(c.Nodes, n)
+	c.mu.Unlock()
+	return n, nil
+}
+
+// joinAddrs is the gossip addresses of the nodes other than n that are up.
+func (c *Cluster) joinAddrs(n *Node) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, o := range c.Nodes {
+		if o != n && o.State() == "up" {
+			out = append(out, o.Gossip)
+		}
+	}
+	return out
+}
+
+// Start (re)starts n on its data directory and addresses and waits for
+// its ready line.
+func (c *Cluster) Start(ctx context.Context, n *Node) error {
+	args := []string{"-data", n.Dir, "-node-id", n.Name, "-client", n.Client, "-internal", n.Internal,
+		"-gossip", n.Gossip, "-cluster-key", ClusterKey, "-gossip-fast", "-log-level", "info"}
+	if c.Config != "" {
+		args = append(args, "-config", c.Config)
+	}
+	if n.Proxy != nil {
+		args = append(args, "-advertise", n.Proxy.Addr())
+	}
+	if j := c.joinAddrs(n); len(j) > 0 {
+		args = append(args, "-join", strings.Join(j, ","))
+	}
+	args = append(args, c.Extra...)
+	logf, err := os.OpenFile(n.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(logf, "=== sim: start %s %s\n", c.Roamd, strings.Join(args, " "))
+	cmd := exec.Command(c.Roamd, args...)
+	cmd.Stderr = logf
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		logf.Close()
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	exited := make(chan struct{})
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(logf, line)
+			if m := readyRE.FindStringSubmatch(line); m != nil {
+				select {
+				case ready <- m[2]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() {
+		err := cmd.Wait()
+		fmt.Fprintf(logf, "=== sim: exited: %v\n", err)
+		logf.Close()
+		n.mu.Lock()
+		if n.cmd == cmd {
+			n.state = "down"
+		}
+		n.mu.Unlock()
+		close(exited)
+	}()
+	n.mu.Lock()
+	n.cmd, n.exited, n.state = cmd, exited, "up"
+	n.started++
+	n.mu.Unlock()
+	select {
+	case <-ready:
+		return nil
+	case <-exited:
+		return fmt.Errorf("%s exited before it was ready (log %s)", n.Name, n.LogPath)
+	case <-time.After(60 * time.Second):
+		return fmt.Errorf("%s not ready after 60s (log %s)", n.Name, n.LogPath)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (n *Node) signal(s syscall.Signal) (*exec.Cmd, chan struct{}) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.cmd.Process == nil {
+		return nil, nil
+	}
+	n.cmd.Process.Signal(s)
+	return n.cmd, n.exited
+}
+
+// Kill sends SIGKILL and waits for the process to go.
+func (n *Node) Kill() {
+	if _, ex := n.signal(syscall.SIGCONT); ex == nil {
+		return
+	}
+	_, ex := n.signal(syscall.SIGKILL)
+	<-ex
+}
+
+// Pause sends SIGSTOP.
+func (n *Node) Pause() {
+	n.signal(syscall.SIGSTOP)
+	n.mu.Lock()
+	n.state = "paused"
+	n.mu.Unlock()
+}
+
+// Resume sends SIGCONT.
+func (n *Node) Resume() {
+	n.signal(syscall.SIGCONT)
+	n.mu.Lock()
+	if n.state == "paused" {
+		n.state = "up"
+	}
+	n.mu.Unlock()
+}
+
+// Leave sends SIGTERM and waits (up to 60s, then SIGKILL); it returns the
+// exit status.
+func (n *Node) Leave() error {
+	cmd, ex := n.signal(syscall.SIGTERM)
+	if ex == nil {
+		return nil
+	}
+	select {
+	case <-ex:
+	case <-time.After(60 * time.Second):
+		n.Kill()
+		return fmt.Errorf("%s did not stop within 60s of SIGTERM", n.Name)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		return fmt.Errorf("%s exited with status %d after SIGTERM", n.Name, code)
+	}
+	return nil
+}
+
+// Stop kills every node (used at the very end, once the history is
+// recorded: a graceful stop of the whole cluster would only cost time).
+func (c *Cluster) Stop() {
+	c.mu.Lock()
+	nodes := append([]*Node(nil), c.Nodes...)
+	c.mu.Unlock()
+	for _, n := range nodes {
+		n.Kill()
+		if n.Proxy != nil {
+			n.Proxy.Close()
+		}
+	}
+}
+
+// ClientAddrs lists every node's client address.
+func (c *Cluster) ClientAddrs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, n := range c.Nodes {
+		out = append(out, n.Client)
+	}
+	return out
+}

@@ -1,0 +1,129 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Fault kinds.
+const (
+	FaultKill       = "kill"       // SIGKILL a node, restart it after Dur
+	FaultPause      = "pause"      // SIGSTOP a node, SIGCONT after Dur
+	FaultLeave      = "leave"      // SIGTERM (graceful leave), restart after Dur
+	FaultJoin       = "join"       // start a new node that joins the cluster
+	FaultDisconnect = "disconnect" // drop a client device abruptly, back after Dur
+	FaultPartition  = "partition"  // cut a node's inbound internal connections (proxy) for Dur
+)
+
+// PlannedFault is one entry of the schedule.
+type PlannedFault struct {
+	At   time.Duration
+	Kind string
+	// Node is the index of the target node (kill, pause, leave); the
+	// index is taken modulo the number of nodes at the time.
+	Node int
+	// Device is the index of the target device (disconnect), modulo the
+	// number of devices.
+	Device int
+	Dur    time.Duration
+}
+
+func (f PlannedFault) String() string {
+	switch f.Kind {
+	case FaultJoin:
+		return fmt.Sprintf("%6.1fs join", f.At.Seconds())
+	case FaultDisconnect:
+		return fmt.Sprintf("%6.1fs disconnect device#%d for %v", f.At.Seconds(), f.Device, f.Dur)
+	}
+	return fmt.Sprintf("%6.1fs %s node#%d for %v", f.At.Seconds(), f.Kind, f.Node, f.Dur)
+}
+
+// PlanFaults draws the fault schedule from seed. Node faults (kinds
+// among kill, pause, leave, join) never overlap: one node at most is
+// affected at a time, so a 3-node cluster with 3 replicas keeps a
+// majority. Every kind in kinds appears at least once when the run is
+// long enough; disconnects come every disconnectEvery.
+func PlanFaults(seed uint64, dur time.Duration, nodes int, kinds []string, disconnectEvery time.Duration, devices int) []PlannedFault {
+	rng := rand.New(rand.NewPCG(seed, 0xfa017))
+	var nodeKinds []string
+	wantDisc := false
+	for _, k := range kinds {
+		if k == FaultDisconnect {
+			wantDisc = true
+		} else if k != "" {
+			nodeKinds = append(nodeKinds, k)
+		}
+	}
+	var out []PlannedFault
+	warm := 6 * time.Second
+	end := dur - 3*time.Second // leave time for the last fault to heal
+	if len(nodeKinds) > 0 {
+		// First, each kind once in a random order; join goes last so that
+		// node faults early hit the original nodes; then random kinds.
+		order := append([]string(nil), nodeKinds...)
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		sort.SliceStable(order, func(i, j int) bool { return order[j] == FaultJoin && order[i] != FaultJoin })
+		t := warm
+		for i := 0; ; i++ {
+			k := FaultJoin
+			if i < len(order) {
+				k = order[i]
+			} else {
+				k = nodeKinds[rng.IntN(len(nodeKinds))]
+				if k == FaultJoin { // one new node per run is enough
+					if len(nodeKinds) == 1 {
+						break
+					}
+					continue
+				}
+			}
+			f := PlannedFault{At: t + time.Duration(rng.IntN(2000))*time.Millisecond, Kind: k, Node: rng.IntN(nodes)}
+			switch k {
+			case FaultKill, FaultLeave:
+				f.Dur = time.Duration(4000+rng.IntN(5000)) * time.Millisecond
+			case FaultPause, FaultPartition:
+				f.Dur = time.Duration(3000+rng.IntN(4000)) * time.Millisecond
+			}
+			if f.At+f.Dur > end {
+				break
+			}
+			out = append(out, f)
+			t = f.At + f.Dur + time.Duration(4000+rng.IntN(3000))*time.Millisecond
+			if k == FaultJoin {
+				nodes++
+				t += 4 * time.Second
+			}
+		}
+	}
+	if wantDisc && disconnectEvery > 0 && devices > 0 {
+		for t := warm / 2; t < end; t += disconnectEvery {
+			at := t + time.Duration(rng.IntN(int(disconnectEvery/time.Millisecond)))*time.Millisecond
+			if at >= end {
+				break
+			}
+			out = append(out, PlannedFault{At: at, Kind: FaultDisconnect, Device: rng.IntN(devices),
+				Dur: time.Duration(1000+rng.IntN(4000)) * time.Millisecond})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
+	return out
+}
+
+// ParseKinds splits a comma-separated fault list and checks it.
+func ParseKinds(s string) ([]string, error) {
+	var out []string
+	for _, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(k)
+		switch k {
+		case "":
+		case FaultKill, FaultPause, FaultLeave, FaultJoin, FaultDisconnect, FaultPartition:
+			out = append(out, k)
+		default:
+			return nil, fmt.Errorf("unknown fault %q (want kill, pause, leave, join, disconnect, partition)", k)
+		}
+	}
+	return out, nil
+}

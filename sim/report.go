@@ -1,0 +1,165 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+)
+
+// WriteTable prints the final report.
+func (rep *Report) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "\nroamsim %s seed=%d  run %.1fs\n", rep.Mode, rep.Seed, rep.DurationS)
+	fmt.Fprintf(w, "  throughput   %.1f sends/s, %.1f acked/s\n", rep.SendsPerS, rep.AckedPerS)
+	fmt.Fprintf(w, "  send->ack    p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms\n", rep.P50ms, rep.P90ms, rep.P99ms, rep.Maxms)
+	fmt.Fprintf(w, "  sends        %d: acked %d, unknown outcome %d (recovered %d, not delivered %d), refused %d\n",
+		rep.Sends, rep.Acked, rep.Unknown, rep.Recovered, rep.UnknownMissing, rep.Refused)
+	if len(rep.Errors) > 0 {
+		var ks []string
+		for k, v := range rep.Errors {
+			ks = append(ks, fmt.Sprintf("%s=%d", k, v))
+		}
+		sort.Strings(ks)
+		fmt.Fprintf(w, "  send errors  %s\n", strings.Join(ks, " "))
+	}
+	fmt.Fprintf(w, "  deliveries   %d\n", rep.Delivered)
+	fmt.Fprintf(w, "  faults       %d (times since start; setup took %.1fs, the run began then)\n", len(rep.Faults), rep.RunStartS)
+	for _, f := range rep.Faults {
+		fmt.Fprintf(w, "    %7.1fs  %-10s %-22s %s\n", f.AtS, f.Kind, f.Target, f.Detail)
+	}
+	if len(rep.Incomplete) > 0 {
+		fmt.Fprintf(w, "  not checked for completeness: %s\n", strings.Join(rep.Incomplete, ", "))
+	}
+	fmt.Fprintf(w, "  invariants   lost=%d duplicated=%d unexpected=%d order_violations=%d seq_mismatch=%d seq_conflicts=%d realtime_violations=%d\n",
+		rep.Lost, rep.Duplicated, rep.Unexpected, rep.OrderViolations, rep.SeqMismatch, rep.SeqConflicts, rep.RealtimeViolations)
+	for i, f := range rep.Findings {
+		if i == 30 {
+			fmt.Fprintf(w, "    ... %d more\n", len(rep.Findings)-30)
+			break
+		}
+		fmt.Fprintf(w, "    %v\n", f)
+	}
+	if rep.OK() {
+		fmt.Fprintln(w, "  result       OK")
+	} else {
+		fmt.Fprintln(w, "  result       VIOLATIONS")
+		if rep.Dir != "" {
+			fmt.Fprintf(w, "  node logs and data kept in %s\n", rep.Dir)
+		}
+	}
+}
+
+// WriteJSON writes the report as JSON (findings included).
+func (rep *Report) WriteJSON(path string) error {
+	type out struct {
+		*Report
+		Findings []string `json:"findings"`
+		OK       bool     `json:"ok"`
+	}
+	o := out{Report: rep, OK: rep.OK(), Findings: []string{}}
+	for _, f := range rep.Findings {
+		o.Findings = append(o.Findings, f.String())
+	}
+	b, err := json.MarshalIndent(o, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// WriteSVG draws throughput (acked/s, sends/s) and latency (p50, p99 of
+// send->ack, log scale) per second, with faults as vertical lines.
+func (rep *Report) WriteSVG(path string) error {
+	const W, H, L, R, T, gap = 960, 560, 60, 60, 30, 40
+	ph := (H - T - 2*gap) / 2 // height of each panel
+	n := len(rep.Series)
+	if n < 2 {
+		n = 2
+	}
+	x := func(t float64) float64 { return L + t*float64(W-L-R)/float64(n-1) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", W, H)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", W, H)
+	fmt.Fprintf(&b, `<text x="%d" y="18" font-size="14">roamsim %s seed %d: acked %d, lost %d, duplicated %d, unexpected %d, order violations %d</text>`+"\n",
+		L, rep.Mode, rep.Seed, rep.Acked, rep.Lost, rep.Duplicated, rep.Unexpected, rep.OrderViolations)
+	// Panel 1: throughput.
+	top1 := float64(T + 10)
+	maxTP := 1.0
+	for _, s := range rep.Series {
+		maxTP = math.Max(maxTP, float64(max(s.Sends, s.Acked)))
+	}
+	y1 := func(v float64) float64 { return top1 + float64(ph) - v/maxTP*float64(ph) }
+	panel(&b, L, top1, W-L-R, ph, "per second", fmt.Sprintf("%.0f", maxTP), "0")
+	line(&b, rep.Series, x, func(s Second) float64 { return y1(float64(s.Sends)) }, "#999", "sends started")
+	line(&b, rep.Series, x, func(s Second) float64 { return y1(float64(s.Acked)) }, "#1f77b4", "acked")
+	// Panel 2: latency, log scale from 0.1 ms.
+	top2 := top1 + float64(ph+gap)
+	maxL := 1.0
+	for _, s := range rep.Series {
+		maxL = math.Max(maxL, s.P99ms)
+	}
+	lo, hi := math.Log10(0.1), math.Log10(maxL*1.2)
+	y2 := func(v float64) float64 {
+		if v < 0.1 {
+			v = 0.1
+		}
+		return top2 + float64(ph) - (math.Log10(v)-lo)/(hi-lo)*float64(ph)
+	}
+	panel(&b, L, top2, W-L-R, ph, "send→ack ms (log)", fmt.Sprintf("%.0f", maxL*1.2), "0.1")
+	for _, g := range []float64{1, 10, 100, 1000, 10000} {
+		if g < maxL*1.2 {
+			fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eee"/><text x="%d" y="%.1f" text-anchor="end">%g</text>`+"\n", L, W-R, y2(g), y2(g), L-4, y2(g)+4, g)
+		}
+	}
+	line(&b, rep.Series, x, func(s Second) float64 { return y2(s.P50ms) }, "#2ca02c", "p50")
+	line(&b, rep.Series, x, func(s Second) float64 { return y2(s.P99ms) }, "#d62728", "p99")
+	// Faults.
+	for i, f := range rep.Faults {
+		// fault times are on the run clock: shift to the series (run start).
+		t := f.AtS - rep.RunStartS
+		if t < 0 || t > float64(n-1) {
+			continue
+		}
+		col := map[string]string{FaultKill: "#d62728", FaultPause: "#ff7f0e", FaultLeave: "#9467bd", FaultJoin: "#2ca02c", FaultDisconnect: "#bbb"}[f.Kind]
+		if col == "" {
+			col = "#8c564b"
+		}
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="%s" stroke-dasharray="3,3"><title>%.1fs %s %s %s</title></line>`+"\n",
+			x(t), x(t), top1, top2+float64(ph), col, f.AtS, f.Kind, f.Target, f.Detail)
+		if f.Kind != FaultDisconnect {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" fill="%s" font-size="10">%s %s</text>`+"\n", x(t)+2, top1+12+float64(i%4)*11, col, f.Kind, f.Target)
+		}
+	}
+	// Legend.
+	for i, l := range [][2]string{{"#999", "sends started/s"}, {"#1f77b4", "acked/s"}, {"#2ca02c", "p50"}, {"#d62728", "p99"},
+		{"#d62728", "kill"}, {"#ff7f0e", "pause"}, {"#9467bd", "leave"}, {"#2ca02c", "join"}, {"#8c564b", "restart/resume"}, {"#bbb", "disconnect"}} {
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">■ %s</text>`+"\n", L+i*88, H-22, l[0], l[1])
+	}
+	// Time axis.
+	for t := 0; t < n; t += 10 {
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%ds</text>`+"\n", x(float64(t)), H-8, t)
+	}
+	b.WriteString("</svg>\n")
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func panel(b *strings.Builder, x0 int, y0 float64, w, h int, title, top, bottom string) {
+	_ = w
+	fmt.Fprintf(b, `<rect x="%d" y="%.0f" width="%d" height="%d" fill="none" stroke="#444"/>`+"\n", x0, y0, w, h)
+	fmt.Fprintf(b, `<text x="%d" y="%.0f" text-anchor="end">%s</text><text x="%d" y="%.0f" text-anchor="end">%s</text>`+"\n", x0-4, y0+10, top, x0-4, y0+float64(h), bottom)
+	fmt.Fprintf(b, `<text x="%d" y="%.0f" font-weight="bold">%s</text>`+"\n", x0+4, y0+14, title)
+}
+
+func line(b *strings.Builder, s []Second, x func(float64) float64, y func(Second) float64, col, name string) {
+	if len(s) == 0 {
+		return
+	}
+	var pts []string
+	for i, v := range s {
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(float64(i)), y(v)))
+	}
+	fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"><title>%s</title></polyline>`+"\n", col, strings.Join(pts, " "), name)
+}
