@@ -26,20 +26,21 @@ import (
 )
 
 var (
-	flagBin      = flag.String("roamd", "bin/roamd", "roamd binary")
-	flagOut      = flag.String("out", "bench/results.json", "results file")
-	flagMD       = flag.String("md", "BENCHMARKS.md", "Markdown report")
-	flagGoBench  = flag.String("gobench", "", "output of the Go micro-benchmarks to include")
-	flagPairs    = flag.Int("pairs", 128, "sender/receiver pairs (connections: 2 per pair)")
-	flagSessions = flag.Int("sessions", 10000, "idle logged-in sessions for the memory measurement")
-	flagConc     = flag.Int("login-conc", 32, "concurrent logins")
-	flagWarm     = flag.Duration("warm", time.Second, "warm-up of each rate step")
-	flagStep     = flag.Duration("step", 4*time.Second, "measured duration of each rate step")
-	flagRates    = flag.String("rates", "500,1000,2000,5000,10000,20000,30000,40000,60000,80000,100000,130000,160000", "offered rates, msgs/s")
-	flagNodes    = flag.String("nodes", "1,3", "cluster sizes to measure")
-	flagSkipIdle = flag.Bool("skip-idle-cpu", false, "skip the idle CPU measurement")
-	flagRelay    = flag.String("serve-relay", "", "internal: run the baseline relay on ADDR")
-	flagCommand  = flag.String("command", "make bench", "command recorded in the report")
+	flagBin           = flag.String("roamd", "bin/roamd", "roamd binary")
+	flagOut           = flag.String("out", "bench/results.json", "results file")
+	flagMD            = flag.String("md", "BENCHMARKS.md", "Markdown report")
+	flagGoBench       = flag.String("gobench", "", "output of the Go micro-benchmarks to include")
+	flagPairs         = flag.Int("pairs", 128, "sender/receiver pairs (connections: 2 per pair)")
+	flagSessions      = flag.Int("sessions", 10000, "idle logged-in sessions for the memory measurement")
+	flagSessionsLarge = flag.Int("sessions-large", 50000, "a second, larger count of idle sessions for the memory measurement of roam (0: skip)")
+	flagConc          = flag.Int("login-conc", 32, "concurrent logins")
+	flagWarm          = flag.Duration("warm", time.Second, "warm-up of each rate step")
+	flagStep          = flag.Duration("step", 4*time.Second, "measured duration of each rate step")
+	flagRates         = flag.String("rates", "500,1000,2000,5000,10000,20000,30000,40000,60000,80000,100000,130000,160000", "offered rates, msgs/s")
+	flagNodes         = flag.String("nodes", "1,3", "cluster sizes to measure")
+	flagSkipIdle      = flag.Bool("skip-idle-cpu", false, "skip the idle CPU measurement")
+	flagRelay         = flag.String("serve-relay", "", "internal: run the baseline relay on ADDR")
+	flagCommand       = flag.String("command", "make bench", "command recorded in the report")
 )
 
 const partitions = 64 // roamd default
@@ -98,17 +99,19 @@ type Results struct {
 }
 
 type Result struct {
-	Steps           []stepResult     `json:"steps"`
-	MaxSustained    int              `json:"max_sustained_per_s"`
-	LoginsPerS      float64          `json:"logins_per_s"`
-	Sessions        int              `json:"sessions"`
-	RSSPerSessionKB float64          `json:"rss_per_idle_session_kb"`
-	RSSBeforeMB     float64          `json:"rss_before_mb"`
-	RSSAfterMB      float64          `json:"rss_after_mb"`
-	Errors          map[string]int64 `json:"errors,omitempty"`
-	ProfileTop      string           `json:"profile_top,omitempty"`
-	ProfileRate     int              `json:"profile_rate,omitempty"`
-	Failover        *Failover        `json:"failover,omitempty"`
+	Steps                []stepResult     `json:"steps"`
+	MaxSustained         int              `json:"max_sustained_per_s"`
+	LoginsPerS           float64          `json:"logins_per_s"`
+	Sessions             int              `json:"sessions"`
+	RSSPerSessionKB      float64          `json:"rss_per_idle_session_kb"`
+	RSSBeforeMB          float64          `json:"rss_before_mb"`
+	RSSAfterMB           float64          `json:"rss_after_mb"`
+	SessionsLarge        int              `json:"sessions_large,omitempty"`
+	RSSPerSessionLargeKB float64          `json:"rss_per_idle_session_large_kb,omitempty"`
+	Errors               map[string]int64 `json:"errors,omitempty"`
+	ProfileTop           string           `json:"profile_top,omitempty"`
+	ProfileRate          int              `json:"profile_rate,omitempty"`
+	Failover             *Failover        `json:"failover,omitempty"`
 }
 
 type Failover struct {
@@ -348,6 +351,42 @@ func benchRoam(n int, rates []int) (*Result, error) {
 	r.RSSBeforeMB, r.RSSAfterMB = float64(before)/1024, float64(after)/1024
 	r.RSSPerSessionKB = float64(after-before) / float64(len(idle))
 	logf("  %.0f logins/s; RSS %.1f → %.1f MB: %.2f KB per idle session", rate, r.RSSBeforeMB, r.RSSAfterMB, r.RSSPerSessionKB)
+	if large := *flagSessionsLarge; large > len(idle) {
+		// Grow to the larger count with the first sessions still held.
+		more := make([]string, large-len(idle))
+		for i := range more {
+			more[i] = fmt.Sprintf("idle%d", len(idle)+i)
+		}
+		if err := registerAll(cl.clients(), more); err != nil {
+			logf("  register %d more: %v", len(more), err)
+		} else {
+			extra, _, err := loginMany(cl.clients(), more, *flagConc)
+			if err != nil {
+				logf("  logins of %d more: %v", len(more), err)
+			}
+			time.Sleep(2 * time.Second)
+			gcNodes(cl)
+			time.Sleep(time.Second)
+			var afterLarge int64
+			for _, p := range cl.pids() {
+				afterLarge += rssKB(p)
+			}
+			held := 0
+			for _, c := range append(conns, extra...) {
+				if c != nil {
+					held++
+				}
+			}
+			r.SessionsLarge = held
+			r.RSSPerSessionLargeKB = float64(afterLarge-before) / float64(held)
+			logf("  %d idle sessions: %.2f KB per idle session", held, r.RSSPerSessionLargeKB)
+			for _, c := range extra {
+				if c != nil {
+					c.Close()
+				}
+			}
+		}
+	}
 	for _, c := range conns {
 		if c != nil {
 			c.Close()
