@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -177,6 +179,11 @@ func markdown(res *Results) string {
 	}
 	if len(res.GoBench) > 0 {
 		w("### Go micro-benchmarks (`go test -run '^$' -bench . -benchmem ./wire ./ring ./hlr ./node/gate`)\n\n```\n%s\n```\n", strings.Join(res.GoBench, "\n"))
+	}
+	// The churn simulation is run separately (it takes ten minutes); its
+	// summary, kept in bench/sim-10min.md, is carried into this report.
+	if sim, err := os.ReadFile(filepath.Join("bench", "sim-10min.md")); err == nil {
+		w("\n%s", sim)
 	}
 	return b.String()
 }
