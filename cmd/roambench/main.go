@@ -53,6 +53,10 @@ func logf(format string, a ...any) {
 
 func main() {
 	flag.Parse()
+	if lim := raiseFileLimit(); lim > 0 && *flagSessionsLarge > 0 && uint64(*flagSessionsLarge)+4096 > lim {
+		fmt.Fprintf(os.Stderr, "roambench: open-file limit %d is too low for %d sessions; measuring %d instead\n", lim, *flagSessionsLarge, lim-4096)
+		*flagSessionsLarge = int(lim - 4096)
+	}
 	if *flagRelay != "" {
 		ln, err := net.Listen("tcp", *flagRelay)
 		if err != nil {
