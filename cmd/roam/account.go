@@ -13,20 +13,26 @@ import (
 // Account commands: register, login, logout, whoami, profile, passwd,
 // delete.
 
+// userCommand parses "CMD USER", reads USER's password and dials a node
+// without resuming the saved session (register and login).
+func userCommand(a *app, cmd string, argv []string) (user, pw string, c *client.Client, err error) {
+	fs := a.subFlags(cmd)
+	if err = parseSub(fs, argv); err != nil {
+		return
+	}
+	if err = args(cmd+" USER", fs.Args(), 1, 1); err != nil {
+		return
+	}
+	user = strings.ToLower(fs.Arg(0))
+	if pw, err = a.secret("Password for "+user+": ", "ROAM_PASSWORD"); err != nil {
+		return
+	}
+	c, err = a.dial(false)
+	return
+}
+
 func cmdRegister(a *app, argv []string) error {
-	fs := a.subFlags("register")
-	if err := parseSub(fs, argv); err != nil {
-		return err
-	}
-	if err := args("register USER", fs.Args(), 1, 1); err != nil {
-		return err
-	}
-	user := strings.ToLower(fs.Arg(0))
-	pw, err := a.secret("Password for "+user+": ", "ROAM_PASSWORD")
-	if err != nil {
-		return err
-	}
-	c, err := a.dial(false)
+	user, pw, c, err := userCommand(a, "register", argv)
 	if err != nil {
 		return err
 	}
@@ -38,19 +44,7 @@ func cmdRegister(a *app, argv []string) error {
 }
 
 func cmdLogin(a *app, argv []string) error {
-	fs := a.subFlags("login")
-	if err := parseSub(fs, argv); err != nil {
-		return err
-	}
-	if err := args("login USER", fs.Args(), 1, 1); err != nil {
-		return err
-	}
-	user := strings.ToLower(fs.Arg(0))
-	pw, err := a.secret("Password for "+user+": ", "ROAM_PASSWORD")
-	if err != nil {
-		return err
-	}
-	c, err := a.dial(false)
+	user, pw, c, err := userCommand(a, "login", argv)
 	if err != nil {
 		return err
 	}
