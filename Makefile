@@ -76,7 +76,7 @@ SIM_FLAGS ?=
 sim: ## churn simulator with fault injection and history checker (see sim/)
 	$(GO) build -o $(BIN)/ ./cmd/roamd ./cmd/roamsim
 	$(BIN)/roamsim -mode spawn -roamd $(BIN)/roamd -nodes 3 -duration 70s -quiet 20s -seed $(SIM_SEED) \
-	  -faults kill,pause,leave,join,disconnect -json $(BIN)/sim-report.json -svg $(BIN)/sim-report.svg $(SIM_FLAGS)
+	  -faults kill,pause,leave,join,partition,disconnect -json $(BIN)/sim-report.json -svg $(BIN)/sim-report.svg $(SIM_FLAGS)
 
 run: ## start a 3-node local cluster on embedded storage under .run/ (Ctrl-C stops it)
 	$(GO) build -o $(BIN)/ ./cmd/...

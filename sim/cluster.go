@@ -96,7 +96,7 @@ func (c *Cluster) AddNode(ctx context.Context) (*Node, error) {
 		return nil, err
 	}
 	if c.Proxies {
-		if n.Proxy, err = NewProxy(n.Internal); err != nil {
+		if n.Proxy, err = NewProxy(n.Internal, c.owner); err != nil {
 			return nil, err
 		}
 	}
@@ -205,6 +205,16 @@ func (n *Node) signal(s syscall.Signal) (*exec.Cmd, chan struct{}) {
 	return n.cmd, n.exited
 }
 
+// PID is the node's current process id (0 when it is not running).
+func (n *Node) PID() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.cmd.Process == nil || n.state == "down" {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
 // Kill sends SIGKILL and waits for the process to go.
 func (n *Node) Kill() {
 	if _, ex := n.signal(syscall.SIGCONT); ex == nil {
@@ -261,6 +271,66 @@ func (c *Cluster) Stop() {
 		n.Kill()
 		if n.Proxy != nil {
 			n.Proxy.Close()
+		}
+	}
+}
+
+// owner tells which node process opened a connection to a proxy.
+func (c *Cluster) owner(remote, local net.Addr) int {
+	c.mu.Lock()
+	var pids []int
+	for _, n := range c.Nodes {
+		if pid := n.PID(); pid != 0 {
+			pids = append(pids, pid)
+		}
+	}
+	c.mu.Unlock()
+	return socketOwner(remote, local, pids)
+}
+
+// Partition cuts every internal connection between the nodes in side and
+// the other nodes, in both directions: each proxy of a node in side
+// refuses the others' connections and each other proxy refuses side's.
+// Gossip is not cut (it has its own port), so membership still sees
+// every node alive: this is a partition of the Raft, gate and admin
+// traffic. HealPartition undoes it.
+func (c *Cluster) Partition(side []*Node) {
+	c.mu.Lock()
+	nodes := append([]*Node(nil), c.Nodes...)
+	c.mu.Unlock()
+	in := map[*Node]bool{}
+	for _, n := range side {
+		in[n] = true
+	}
+	var sidePIDs, otherPIDs []int
+	for _, n := range nodes {
+		if pid := n.PID(); pid != 0 {
+			if in[n] {
+				sidePIDs = append(sidePIDs, pid)
+			} else {
+				otherPIDs = append(otherPIDs, pid)
+			}
+		}
+	}
+	for _, n := range nodes {
+		if n.Proxy == nil {
+			continue
+		}
+		if in[n] {
+			n.Proxy.Block(otherPIDs)
+		} else {
+			n.Proxy.Block(sidePIDs)
+		}
+	}
+}
+
+// HealPartition lets every internal connection through again.
+func (c *Cluster) HealPartition() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.Nodes {
+		if n.Proxy != nil {
+			n.Proxy.Heal()
 		}
 	}
 }

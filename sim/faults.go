@@ -15,7 +15,7 @@ const (
 	FaultLeave      = "leave"      // SIGTERM (graceful leave), restart after Dur
 	FaultJoin       = "join"       // start a new node that joins the cluster
 	FaultDisconnect = "disconnect" // drop a client device abruptly, back after Dur
-	FaultPartition  = "partition"  // cut a node's inbound internal connections (proxy) for Dur
+	FaultPartition  = "partition"  // cut a node (or a minority) off from the others both ways (proxies), for Dur
 )
 
 // PlannedFault is one entry of the schedule.
@@ -29,6 +29,9 @@ type PlannedFault struct {
 	// number of devices.
 	Device int
 	Dur    time.Duration
+	// Size is how many nodes a partition cuts off together (the target
+	// and the ones after it), at most a minority.
+	Size int
 }
 
 func (f PlannedFault) String() string {
@@ -37,6 +40,9 @@ func (f PlannedFault) String() string {
 		return fmt.Sprintf("%6.1fs join", f.At.Seconds())
 	case FaultDisconnect:
 		return fmt.Sprintf("%6.1fs disconnect device#%d for %v", f.At.Seconds(), f.Device, f.Dur)
+	}
+	if f.Kind == FaultPartition {
+		return fmt.Sprintf("%6.1fs partition %d node(s) from node#%d for %v", f.At.Seconds(), f.Size, f.Node, f.Dur)
 	}
 	return fmt.Sprintf("%6.1fs %s node#%d for %v", f.At.Seconds(), f.Kind, f.Node, f.Dur)
 }
@@ -84,8 +90,11 @@ func PlanFaults(seed uint64, dur time.Duration, nodes int, kinds []string, disco
 			switch k {
 			case FaultKill, FaultLeave:
 				f.Dur = time.Duration(4000+rng.IntN(5000)) * time.Millisecond
-			case FaultPause, FaultPartition:
+			case FaultPause:
 				f.Dur = time.Duration(3000+rng.IntN(4000)) * time.Millisecond
+			case FaultPartition:
+				f.Dur = time.Duration(3000+rng.IntN(4000)) * time.Millisecond
+				f.Size = 1 + rng.IntN(max(1, (nodes-1)/2))
 			}
 			if f.At+f.Dur > end {
 				break

@@ -8,26 +8,36 @@ import (
 
 // Proxy is a fault-injecting TCP proxy in front of a node's internal
 // (node-to-node) port: the node advertises the proxy's address, so every
-// connection another node opens to it goes through here. Cut drops the
-// open connections and refuses new ones until Heal: the node's inbound
-// internal traffic is partitioned away while its own outbound calls and
-// gossip still work (an asymmetric partition).
+// connection another node opens to it goes through here.
+//
+// The proxy learns which node opened each connection (owner, from the
+// kernel's socket table), so it can refuse the traffic of chosen nodes:
+// Block(set) drops the open connections from those nodes and refuses
+// their new ones. Blocking the same pair of nodes at both proxies cuts
+// every connection between them in both directions, which is how the
+// partition fault isolates a node or a minority from the rest. Cut
+// refuses everyone (the node's inbound traffic is gone).
 type Proxy struct {
 	ln     net.Listener
 	target string
+	// owner tells which node process (by pid) opened a connection; 0
+	// means unknown.
+	owner func(remote, local net.Addr) int
 
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
+	mu      sync.Mutex
+	cut     bool
+	blocked map[int]bool
+	conns   map[net.Conn]int // both ends of every open pair -> source pid
 }
 
-// NewProxy listens on a free loopback port and forwards to target.
-func NewProxy(target string) (*Proxy, error) {
+// NewProxy listens on a free loopback port and forwards to target. owner
+// may be nil (no per-node blocking then).
+func NewProxy(target string, owner func(remote, local net.Addr) int) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, owner: owner, conns: map[net.Conn]int{}}
 	go p.serve()
 	return p, nil
 }
@@ -45,14 +55,18 @@ func (p *Proxy) serve() {
 	}
 }
 
-func (p *Proxy) track(cs ...net.Conn) bool {
+func (p *Proxy) refusedLocked(pid int) bool {
+	return p.cut || pid != 0 && p.blocked[pid]
+}
+
+func (p *Proxy) track(pid int, cs ...net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cut {
+	if p.refusedLocked(pid) {
 		return false
 	}
 	for _, c := range cs {
-		p.conns[c] = struct{}{}
+		p.conns[c] = pid
 	}
 	return true
 }
@@ -66,10 +80,14 @@ func (p *Proxy) untrack(cs ...net.Conn) {
 }
 
 func (p *Proxy) handle(c net.Conn) {
+	pid := 0
+	if p.owner != nil {
+		pid = p.owner(c.RemoteAddr(), c.LocalAddr())
+	}
 	p.mu.Lock()
-	cut := p.cut
+	refused := p.refusedLocked(pid)
 	p.mu.Unlock()
-	if cut {
+	if refused {
 		c.Close()
 		return
 	}
@@ -78,7 +96,7 @@ func (p *Proxy) handle(c net.Conn) {
 		c.Close()
 		return
 	}
-	if !p.track(c, u) {
+	if !p.track(pid, c, u) {
 		c.Close()
 		u.Close()
 		return
@@ -97,6 +115,22 @@ func (p *Proxy) handle(c net.Conn) {
 	p.untrack(c, u)
 }
 
+// Block refuses the connections opened by the node processes in pids
+// (and drops their open ones); Block(nil) lets everyone through again.
+func (p *Proxy) Block(pids []int) {
+	p.mu.Lock()
+	p.blocked = map[int]bool{}
+	for _, pid := range pids {
+		p.blocked[pid] = true
+	}
+	for c, pid := range p.conns {
+		if p.refusedLocked(pid) {
+			c.Close()
+		}
+	}
+	p.mu.Unlock()
+}
+
 // Cut drops every connection and refuses new ones.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
@@ -107,10 +141,11 @@ func (p *Proxy) Cut() {
 	p.mu.Unlock()
 }
 
-// Heal lets connections through again.
+// Heal lets every connection through again.
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	p.cut = false
+	p.blocked = nil
 	p.mu.Unlock()
 }
 

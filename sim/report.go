@@ -10,6 +10,14 @@ import (
 	"strings"
 )
 
+// OK reports whether the run found no violation: the message invariants
+// hold, the account operations are not shown to be non-linearizable (a
+// check that ran out of time is reported as undecided, not failed), and
+// presence converged once the faults were over.
+func (rep *Report) OK() bool {
+	return rep.Result.OK() && rep.Accounts.Linearizable != "illegal" && rep.Presence.Unconverged == 0
+}
+
 // WriteTable prints the final report.
 func (rep *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "\nroamsim %s seed=%d  run %.1fs\n", rep.Mode, rep.Seed, rep.DurationS)
@@ -30,6 +38,14 @@ func (rep *Report) WriteTable(w io.Writer) {
 	for _, f := range rep.Faults {
 		fmt.Fprintf(w, "    %7.1fs  %-10s %-22s %s\n", f.AtS, f.Kind, f.Target, f.Detail)
 	}
+	if len(rep.Impacts) > 0 {
+		fmt.Fprintf(w, "  per node fault (window: until the next node fault, at most %v; stalled: acked after more than %v)\n", impactWindow, SlowAfter)
+		fmt.Fprintf(w, "    %8s  %-10s %-10s %6s %6s %7s %10s %10s %10s\n", "at", "fault", "target", "sends", "failed", "stalled", "max wait", "ack gap", "recovered")
+		for _, im := range rep.Impacts {
+			fmt.Fprintf(w, "    %7.1fs  %-10s %-10s %6d %6d %7d %8.0fms %8.0fms %9.1fs\n",
+				im.AtS, im.Kind, im.Target, im.Sends, im.Failed, im.Slow, im.MaxWaitMs, im.AckGapMs, im.RecoveredS)
+		}
+	}
 	if len(rep.Incomplete) > 0 {
 		fmt.Fprintf(w, "  not checked for completeness: %s\n", strings.Join(rep.Incomplete, ", "))
 	}
@@ -41,6 +57,20 @@ func (rep *Report) WriteTable(w io.Writer) {
 			break
 		}
 		fmt.Fprintf(w, "    %v\n", f)
+	}
+	if p := rep.Presence; p.Views > 0 {
+		fmt.Fprintf(w, "  presence     %d of %d friend views showed the new status %.0f ms after the change (%.1fs after the last fault ended)\n",
+			p.Converged, p.Views, p.AfterChangeMs, p.AfterLastFaultS)
+		for _, m := range p.Missing {
+			fmt.Fprintf(w, "    not converged: %s\n", m)
+		}
+	}
+	if a := rep.Accounts; a.Ops > 0 {
+		fmt.Fprintf(w, "  accounts     %d operations on %d accounts (%d with unknown outcome): linearizable %s (porcupine)\n",
+			a.Ops, a.Users, a.Unknown, a.Linearizable)
+		if rep.AccountsHTML != "" {
+			fmt.Fprintf(w, "               porcupine's view: %s\n", rep.AccountsHTML)
+		}
 	}
 	if rep.OK() {
 		fmt.Fprintln(w, "  result       OK")
@@ -123,7 +153,7 @@ func (rep *Report) WriteSVG(path string) error {
 		if t < 0 || t > float64(n-1) {
 			continue
 		}
-		col := map[string]string{FaultKill: "#d62728", FaultPause: "#ff7f0e", FaultLeave: "#9467bd", FaultJoin: "#2ca02c", FaultDisconnect: "#bbb"}[f.Kind]
+		col := map[string]string{FaultKill: "#d62728", FaultPause: "#ff7f0e", FaultLeave: "#9467bd", FaultJoin: "#2ca02c", FaultDisconnect: "#bbb", FaultPartition: "#17becf"}[f.Kind]
 		if col == "" {
 			col = "#8c564b"
 		}
@@ -135,8 +165,8 @@ func (rep *Report) WriteSVG(path string) error {
 	}
 	// Legend.
 	for i, l := range [][2]string{{"#999", "sends started/s"}, {"#1f77b4", "acked/s"}, {"#2ca02c", "p50"}, {"#d62728", "p99"},
-		{"#d62728", "kill"}, {"#ff7f0e", "pause"}, {"#9467bd", "leave"}, {"#2ca02c", "join"}, {"#8c564b", "restart/resume"}, {"#bbb", "disconnect"}} {
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">■ %s</text>`+"\n", L+i*88, H-22, l[0], l[1])
+		{"#d62728", "kill"}, {"#ff7f0e", "pause"}, {"#9467bd", "leave"}, {"#2ca02c", "join"}, {"#17becf", "partition"}, {"#8c564b", "restart/heal"}, {"#bbb", "disconnect"}} {
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">■ %s</text>`+"\n", L+i*80, H-22, l[0], l[1])
 	}
 	// Time axis.
 	for t := 0; t < n; t += 10 {

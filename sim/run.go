@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,12 @@ type Config struct {
 	Faults   []string
 	// DisconnectEvery is the mean spacing of client disconnect faults.
 	DisconnectEvery time.Duration
+	// The account workload (checked for linearizability): AccountUsers
+	// accounts, each driven by AccountWorkers concurrent clients that
+	// pause about AccountInterval between operations. 0 users: none.
+	AccountUsers    int
+	AccountWorkers  int
+	AccountInterval time.Duration
 	Progress        io.Writer // live progress lines (stderr)
 	Log             io.Writer // fault log lines
 }
@@ -55,21 +62,26 @@ type FaultEvent struct {
 // Report is the outcome of a run.
 type Report struct {
 	Result
-	Seed       uint64         `json:"seed"`
-	Mode       string         `json:"mode"`
-	DurationS  float64        `json:"duration_s"`
-	RunStartS  float64        `json:"run_start_s"` // fault times count from setup; the run proper starts here
-	SendsPerS  float64        `json:"sends_per_s"`
-	AckedPerS  float64        `json:"acked_per_s"`
-	P50ms      float64        `json:"p50_ms"`
-	P90ms      float64        `json:"p90_ms"`
-	P99ms      float64        `json:"p99_ms"`
-	Maxms      float64        `json:"max_ms"`
-	Faults     []FaultEvent   `json:"faults"`
-	Incomplete []string       `json:"incomplete_devices,omitempty"` // devices that could not be checked for completeness
-	Series     []Second       `json:"series"`
-	Dir        string         `json:"dir,omitempty"`
-	Errors     map[string]int `json:"send_errors,omitempty"`
+	Seed      uint64         `json:"seed"`
+	Mode      string         `json:"mode"`
+	DurationS float64        `json:"duration_s"`
+	RunStartS float64        `json:"run_start_s"` // fault times count from setup; the run proper starts here
+	SendsPerS float64        `json:"sends_per_s"`
+	AckedPerS float64        `json:"acked_per_s"`
+	P50ms     float64        `json:"p50_ms"`
+	P90ms     float64        `json:"p90_ms"`
+	P99ms     float64        `json:"p99_ms"`
+	Maxms     float64        `json:"max_ms"`
+	Faults    []FaultEvent   `json:"faults"`
+	Impacts   []FaultImpact  `json:"fault_impacts"`
+	Accounts  AccountResult  `json:"accounts"`
+	Presence  PresenceResult `json:"presence"`
+	// AccountsHTML is porcupine's view of a failed account check.
+	AccountsHTML string         `json:"accounts_html,omitempty"`
+	Incomplete   []string       `json:"incomplete_devices,omitempty"` // devices that could not be checked for completeness
+	Series       []Second       `json:"series"`
+	Dir          string         `json:"dir,omitempty"`
+	Errors       map[string]int `json:"send_errors,omitempty"`
 }
 
 // Second is one second of the run, for the chart.
@@ -93,6 +105,7 @@ type device struct {
 	cursor  uint64
 	readerD chan struct{}
 	sends   sync.WaitGroup
+	view    map[string]presenceSeen // friends' presence as pushed to this device
 }
 
 type user struct {
@@ -111,6 +124,8 @@ type recorder struct {
 	lat     []time.Duration // matching latencies
 	starts  []time.Duration
 	maxSeq  map[string]uint64 // user -> highest acked seq
+	// accounts is the account workload's history.
+	accounts []AccountOp
 }
 
 func (r *recorder) now() time.Duration { return time.Since(r.start) }
@@ -192,7 +207,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}
 		conf := filepath.Join(root, "roamd.json")
-		os.WriteFile(conf, []byte(`{"send_rate": 1000, "send_burst": 1000, "register_rate": 1000, "register_burst": 1000, "max_conns_per_ip": 100000}`), 0o644)
+		os.WriteFile(conf, []byte(`{"send_rate": 1000, "send_burst": 1000, "register_rate": 1000, "register_burst": 1000, "max_conns_per_ip": 100000, "login_failures": 100000}`), 0o644)
 		r.cl = &Cluster{Roamd: bin, Root: root, Config: conf, Extra: []string{"-partitions", strconv.Itoa(Partitions), "-replicas", "3"}}
 		for _, k := range cfg.Faults {
 			r.cl.Proxies = r.cl.Proxies || k == FaultPartition
@@ -253,6 +268,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	fw.Add(2)
 	go func() { defer fw.Done(); r.runFaults(runCtx, runStart, nodePlan) }()
 	go func() { defer fw.Done(); r.runFaults(runCtx, runStart, discPlan) }()
+	if cfg.AccountUsers > 0 && cfg.AccountWorkers > 0 {
+		fw.Add(1)
+		go func() { defer fw.Done(); r.runAccounts(runCtx, r.namePrefix()) }()
+	}
 	r.drive(runCtx)
 	cancel()
 	fw.Wait()
@@ -266,6 +285,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.bringAllOnline()
 	r.bg.Wait()
 	rep.Incomplete = r.waitCaughtUp(cfg.Quiet)
+	r.phase.Store("presence")
+	rep.Presence = r.measurePresence(cfg.Quiet, r.lastFaultEnd())
 	r.phase.Store("final-read")
 	r.finalRead()
 	r.closeAll()
@@ -275,8 +296,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.rec.mu.Lock()
 	h := History{Sends: append([]Send(nil), r.rec.sends...), Devices: append([]Device(nil), r.rec.devices...)}
 	rep.Errors = r.rec.errs
+	accounts := append([]AccountOp(nil), r.rec.accounts...)
 	r.rec.mu.Unlock()
 	rep.Result = Check(h)
+	if len(accounts) > 0 {
+		rep.Accounts = CheckAccounts(accounts, time.Minute)
+		if rep.Accounts.Linearizable != "ok" && rep.Dir != "" {
+			rep.AccountsHTML = filepath.Join(rep.Dir, "accounts.html")
+			if err := rep.Accounts.Visualize(rep.AccountsHTML); err != nil {
+				rep.AccountsHTML = ""
+			}
+		}
+	}
 	checked = true
 	rep.Faults = r.faults
 	rep.DurationS = (runEnd - runStart).Seconds()
@@ -291,6 +322,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.P50ms, rep.P90ms, rep.P99ms, rep.Maxms = pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100)
 	rep.Series = series(h.Sends, runStart, runEnd)
+	rep.Impacts = Impacts(h.Sends, rep.Faults, runEnd)
 	return rep, nil
 }
 
@@ -335,10 +367,7 @@ func series(sends []Send, from, to time.Duration) []Second {
 func (r *runner) setup() error {
 	cfg := r.cfg
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5e7))
-	prefix := fmt.Sprintf("s%xu", cfg.Seed&0xffffff)
-	if cfg.Mode == "target" {
-		prefix = fmt.Sprintf("s%xt%xu", cfg.Seed&0xffffff, time.Now().Unix()&0xfffff)
-	}
+	prefix := r.namePrefix()
 	for i := 0; i < cfg.Users; i++ {
 		u := &user{name: fmt.Sprintf("%s%d", prefix, i), pw: fmt.Sprintf("pw-%d-%d", cfg.Seed, i)}
 		r.users = append(r.users, u)
@@ -411,6 +440,15 @@ func (r *runner) setup() error {
 		}
 	}
 	return nil
+}
+
+// namePrefix starts every user name of the run: the seed, and in target
+// mode the time too, so that runs against one cluster do not collide.
+func (r *runner) namePrefix() string {
+	if r.cfg.Mode == "target" {
+		return fmt.Sprintf("s%xt%xu", r.cfg.Seed&0xffffff, r.rec.start.Unix()&0xfffff)
+	}
+	return fmt.Sprintf("s%xu", r.cfg.Seed&0xffffff)
 }
 
 func retry(ctx context.Context, f func() error) error {
@@ -494,6 +532,9 @@ func (r *runner) online(d *device, addr string) error {
 func (r *runner) read(d *device, cl *client.Client, done chan struct{}) {
 	defer close(done)
 	for ev := range cl.Events() {
+		if ev.Kind == client.EventPresence {
+			d.seePresence(ev.User, ev.Status, r.rec.now())
+		}
 		if ev.Kind != client.EventMessage {
 			continue
 		}
@@ -714,8 +755,13 @@ func (r *runner) runFaults(ctx context.Context, base time.Duration, plan []Plann
 			if n.Proxy == nil {
 				continue
 			}
-			r.fault(FaultPartition, n.Name, fmt.Sprintf("inbound internal connections cut for %v (gossip and outbound still up)", f.Dur))
-			n.Proxy.Cut()
+			side := r.minority(n, f.Size)
+			names := make([]string, len(side))
+			for i, m := range side {
+				names[i] = m.Name
+			}
+			r.fault(FaultPartition, strings.Join(names, "+"), fmt.Sprintf("cut off from the other nodes both ways for %v (internal port; gossip still up)", f.Dur))
+			r.cl.Partition(side)
 		case FaultLeave:
 			r.fault(FaultLeave, n.Name, fmt.Sprintf("SIGTERM, restart after %v", f.Dur))
 			if err := n.Leave(); err != nil {
@@ -740,7 +786,7 @@ func (r *runner) restore(n *Node, kind string) {
 		n.Resume()
 	case FaultPartition:
 		r.fault("heal", n.Name, "internal connections allowed again")
-		n.Proxy.Heal()
+		r.cl.HealPartition()
 	default:
 		if n.State() == "down" {
 			r.fault("restart", n.Name, "same data dir and addresses")
@@ -749,6 +795,31 @@ func (r *runner) restore(n *Node, kind string) {
 			}
 		}
 	}
+}
+
+// minority is the side of a partition fault: n and, when size asks for
+// more, the nodes after it that are up, never half of the nodes or more.
+func (r *runner) minority(n *Node, size int) []*Node {
+	r.cl.mu.Lock()
+	nodes := append([]*Node(nil), r.cl.Nodes...)
+	r.cl.mu.Unlock()
+	limit := (len(nodes) - 1) / 2
+	if size > limit {
+		size = limit
+	}
+	side := []*Node{n}
+	start := 0
+	for i, m := range nodes {
+		if m == n {
+			start = i
+		}
+	}
+	for k := 1; k < len(nodes) && len(side) < size; k++ {
+		if m := nodes[(start+k)%len(nodes)]; m.State() == "up" {
+			side = append(side, m)
+		}
+	}
+	return side
 }
 
 // busyLeader finds the node that leads the partition of the user who
@@ -790,6 +861,20 @@ func (r *runner) busyLeader() (*Node, string) {
 		return nil, ""
 	}
 	return n, fmt.Sprintf("preferred leader of partition %d, home of busiest recipient %s", pid, busiest)
+}
+
+// lastFaultEnd is when the last node fault ended (its heal, resume or
+// restart, or the fault itself for a join), 0 when there was none.
+func (r *runner) lastFaultEnd() time.Duration {
+	r.fmu.Lock()
+	defer r.fmu.Unlock()
+	var last time.Duration
+	for _, f := range r.faults {
+		if f.Kind != FaultDisconnect && f.At > last {
+			last = f.At
+		}
+	}
+	return last
 }
 
 // heal resumes paused nodes and restarts dead ones.

@@ -171,6 +171,10 @@ var options = []option{
 		}},
 	{key: "register_burst", usage: "registrations a client address may make at once",
 		set: intSetter(func(s *settings, n int) { s.node.VLR.RegisterBurst = n })},
+	{key: "login_failures", usage: "failed logins per client address or account per login_window before logins are slowed down",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.LoginFailures = n })},
+	{key: "login_window", usage: "the window login_failures counts over",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.LoginWindow = d })},
 }
 
 func intSetter(f func(*settings, int)) func(*settings, string) error {

@@ -40,6 +40,9 @@ func main() {
 	flag.Float64Var(&cfg.Churn, "churn", 1, "device log-outs/drops per second (each comes back 1-7s later)")
 	flag.StringVar(&faults, "faults", "kill,pause,leave,join,disconnect", "fault kinds: kill, pause, leave, join, disconnect, partition (partition puts a TCP proxy in front of each node's internal port)")
 	flag.DurationVar(&cfg.DisconnectEvery, "disconnect-every", 5*time.Second, "mean spacing of client disconnect faults")
+	flag.IntVar(&cfg.AccountUsers, "accounts", 3, "accounts of the account workload (register, login, password change, profile; checked with porcupine); 0: none")
+	flag.IntVar(&cfg.AccountWorkers, "account-clients", 3, "concurrent clients per account")
+	flag.DurationVar(&cfg.AccountInterval, "account-interval", 500*time.Millisecond, "mean pause of each account client between operations")
 	flag.StringVar(&jsonOut, "json", "", "write the report as JSON to `FILE`")
 	flag.StringVar(&svgOut, "svg", "", "write a chart of throughput and latency with faults to `FILE`")
 	quietLog := flag.Bool("q", false, "no progress or fault lines")
@@ -58,8 +61,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "roamsim: -mode is spawn or target")
 		os.Exit(2)
 	}
-	if cfg.Users < 2 || cfg.Devices < 1 || cfg.Rate <= 0 || cfg.Nodes < 1 {
-		fmt.Fprintln(os.Stderr, "roamsim: want -users >= 2, -devices >= 1, -rate > 0, -nodes >= 1")
+	if cfg.Users < 2 || cfg.Devices < 1 || cfg.Rate <= 0 || cfg.Nodes < 1 || cfg.AccountUsers < 0 || cfg.AccountWorkers < 0 || cfg.AccountInterval <= 0 {
+		fmt.Fprintln(os.Stderr, "roamsim: want -users >= 2, -devices >= 1, -rate > 0, -nodes >= 1, -accounts >= 0, -account-clients >= 0, -account-interval > 0")
 		os.Exit(2)
 	}
 	if *planOnly {
