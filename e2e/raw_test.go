@@ -101,9 +101,16 @@ func (r *raw) readErr(d time.Duration) (wire.Frame, error) {
 	return f, nil
 }
 
-// reply waits for the reply to rid, keeping pushes aside.
+// reply waits for the reply to rid, keeping pushes (and replies to other
+// requests: replies to pipelined sends may come in any order) aside.
 func (r *raw) reply(rid uint32) wire.Frame {
 	r.t.Helper()
+	for i, f := range r.pushes {
+		if f.RID == rid && rid != 0 {
+			r.pushes = append(r.pushes[:i], r.pushes[i+1:]...)
+			return f
+		}
+	}
 	for {
 		f := r.read()
 		if f.RID == rid && f.RID != 0 {
