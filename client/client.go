@@ -368,10 +368,29 @@ func (c *Client) call(ctx context.Context, t wire.Type, body any, want wire.Type
 	rctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	cn, err := c.getConn(rctx)
-	if err == nil {
-		err = cn.roundTrip(rctx, t, body, want, out)
+	if err != nil {
+		return timeoutCause(ctx, rctx, err)
 	}
-	return timeoutCause(ctx, rctx, err)
+	sent := time.Now()
+	err = timeoutCause(ctx, rctx, cn.roundTrip(rctx, t, body, want, out))
+	if errors.Is(err, ErrTimeout) && cn.lastRecv.Load() < sent.UnixNano() {
+		c.dropSilent(cn, time.Since(sent))
+	}
+	return err
+}
+
+// dropSilent closes a connection on which a request got no reply and the
+// server sent nothing else either for the whole RequestTimeout: the node
+// is stopped, frozen or cut off, so the session moves to another node
+// (tried first) instead of the next attempt waiting on the same
+// connection. Heartbeats alone would take three intervals to notice.
+func (c *Client) dropSilent(cn *conn, silent time.Duration) {
+	c.mu.Lock()
+	if c.cur == cn && c.sess != nil {
+		c.avoid = cn.addr
+	}
+	c.mu.Unlock()
+	cn.close(fmt.Errorf("no reply and no frame from the server for %v", silent.Round(time.Millisecond)))
 }
 
 // timeoutCause turns the expiry of our own RequestTimeout into ErrTimeout
