@@ -32,7 +32,9 @@ var (
 	flagGoBench       = flag.String("gobench", "", "output of the Go micro-benchmarks to include")
 	flagPairs         = flag.Int("pairs", 128, "sender/receiver pairs (connections: 2 per pair)")
 	flagSessions      = flag.Int("sessions", 10000, "idle logged-in sessions for the memory measurement")
-	flagSessionsLarge = flag.Int("sessions-large", 50000, "a second, larger count of idle sessions for the memory measurement of roam (0: skip)")
+	flagSessionsLarge = flag.Int("sessions-large", 50000, "a second, larger count of idle sessions for the memory measurement of roam, held by helper processes (0: skip)")
+	flagPerHolder     = flag.Int("sessions-per-holder", 15000, "most idle sessions one helper process holds (each needs a descriptor)")
+	flagSessionsOnly  = flag.Bool("sessions-only", false, "measure only logins and memory per idle session (no relay, rate steps, failover or idle CPU)")
 	flagConc          = flag.Int("login-conc", 32, "concurrent logins")
 	flagWarm          = flag.Duration("warm", time.Second, "warm-up of each rate step")
 	flagStep          = flag.Duration("step", 4*time.Second, "measured duration of each rate step")
@@ -40,6 +42,7 @@ var (
 	flagNodes         = flag.String("nodes", "1,3", "cluster sizes to measure")
 	flagSkipIdle      = flag.Bool("skip-idle-cpu", false, "skip the idle CPU measurement")
 	flagRelay         = flag.String("serve-relay", "", "internal: run the baseline relay on ADDR")
+	flagHold          = flag.Bool("hold", false, "internal: log in and hold idle sessions as told on stdin")
 	flagCommand       = flag.String("command", "make bench", "command recorded in the report")
 )
 
@@ -53,9 +56,17 @@ func logf(format string, a ...any) {
 
 func main() {
 	flag.Parse()
-	if lim := raiseFileLimit(); lim > 0 && *flagSessionsLarge > 0 && uint64(*flagSessionsLarge)+4096 > lim {
-		fmt.Fprintf(os.Stderr, "roambench: open-file limit %d is too low for %d sessions; measuring %d instead\n", lim, *flagSessionsLarge, lim-4096)
-		*flagSessionsLarge = int(lim - 4096)
+	lim := raiseFileLimit()
+	if *flagHold {
+		if err := runHolder(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "roambench -hold:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if lim > 0 && uint64(*flagPerHolder+4096) > lim {
+		*flagPerHolder = max(1000, int(lim)-4096)
+		logf("roambench: open-file limit %d; at most %d idle sessions per helper process", lim, *flagPerHolder)
 	}
 	if *flagRelay != "" {
 		ln, err := net.Listen("tcp", *flagRelay)
@@ -112,6 +123,10 @@ type Result struct {
 	RSSAfterMB           float64          `json:"rss_after_mb"`
 	SessionsLarge        int              `json:"sessions_large,omitempty"`
 	RSSPerSessionLargeKB float64          `json:"rss_per_idle_session_large_kb,omitempty"`
+	RSSAfterLargeMB      float64          `json:"rss_after_large_mb,omitempty"`
+	SessionsLargeWanted  int              `json:"sessions_large_wanted,omitempty"`
+	SessionsLargeCapped  bool             `json:"sessions_large_capped,omitempty"` // the open-file limits allowed no more
+	SessionsLargeNote    string           `json:"sessions_large_note,omitempty"`   // why fewer than wanted were measured
 	Errors               map[string]int64 `json:"errors,omitempty"`
 	ProfileTop           string           `json:"profile_top,omitempty"`
 	ProfileRate          int              `json:"profile_rate,omitempty"`
@@ -156,8 +171,10 @@ func run() error {
 	}
 	logf("roambench: %d pairs, frame %d bytes, rates %v, %v per step", *flagPairs, res.FrameBytes, rates, *flagStep)
 	var err error
-	if res.Relay, err = benchRelay(rates, res.FrameBytes); err != nil {
-		return fmt.Errorf("relay: %w", err)
+	if !*flagSessionsOnly {
+		if res.Relay, err = benchRelay(rates, res.FrameBytes); err != nil {
+			return fmt.Errorf("relay: %w", err)
+		}
 	}
 	for _, n := range parseInts(*flagNodes) {
 		r, err := benchRoam(n, rates)
@@ -166,7 +183,7 @@ func run() error {
 		}
 		res.Roam[fmt.Sprintf("%d-node", n)] = r
 	}
-	if !*flagSkipIdle {
+	if !*flagSkipIdle && !*flagSessionsOnly {
 		if res.IdleCPUPct, err = idleCPU(20*time.Second, 20*time.Second); err != nil {
 			return fmt.Errorf("idle cpu: %w", err)
 		}
@@ -276,17 +293,26 @@ func benchRoam(n int, rates []int) (*Result, error) {
 		time.Sleep(5 * time.Second)
 	}
 	r := &Result{}
-	h := newHarness(*flagPairs, *flagPairs)
 	initKeysOnce(cl.clients()[0])
-	idle := make([]string, *flagSessions)
-	for i := range idle {
-		idle[i] = fmt.Sprintf("idle%d", i)
+	// Every idle user is registered up front, as many as the nodes' open
+	// files allow (next to the load pairs' connections).
+	idle := max(*flagSessions, *flagSessionsLarge)
+	if *flagSessionsLarge > *flagSessions {
+		if idle, err = sessionsWithin(cl, *flagSessionsLarge, 2**flagPairs/n+1); err != nil {
+			return nil, err
+		}
+		idle = max(idle, *flagSessions)
 	}
 	ts := time.Now()
-	if err := registerAll(cl.clients(), idle); err != nil {
+	if err := registerAll(cl.clients(), idleNames(0, idle)); err != nil {
 		return nil, err
 	}
-	logf("  registered %d users in %v", len(idle), time.Since(ts).Round(time.Millisecond))
+	logf("  registered %d users in %v", idle, time.Since(ts).Round(time.Millisecond))
+	if *flagSessionsOnly {
+		measureSessions(cl, r, idle)
+		return r, nil
+	}
+	h := newHarness(*flagPairs, *flagPairs)
 	l, err := setupPairs(h, cl, *flagPairs, partitions, logf)
 	if err != nil {
 		return nil, err
@@ -330,74 +356,10 @@ func benchRoam(n int, rates []int) (*Result, error) {
 	if d := h.totalSent.Load() - h.totDeliv.Load(); d > 0 {
 		logf("  %d messages still undelivered before the login measurement", d)
 	}
-
-	// Logins and memory per idle session. A heap profile with gc=1 makes
-	// each node collect garbage before its RSS is read.
-	gcNodes(cl)
-	time.Sleep(2 * time.Second)
-	var before int64
-	for _, p := range cl.pids() {
-		before += rssKB(p)
-	}
-	conns, rate, err := loginMany(cl.clients(), idle, *flagConc)
-	if err != nil {
-		logf("  logins: %v", err)
-	}
-	time.Sleep(2 * time.Second)
-	gcNodes(cl)
-	time.Sleep(time.Second)
-	var after int64
-	for _, p := range cl.pids() {
-		after += rssKB(p)
-	}
-	r.LoginsPerS = rate
-	r.Sessions = len(idle)
-	r.RSSBeforeMB, r.RSSAfterMB = float64(before)/1024, float64(after)/1024
-	r.RSSPerSessionKB = float64(after-before) / float64(len(idle))
-	logf("  %.0f logins/s; RSS %.1f → %.1f MB: %.2f KB per idle session", rate, r.RSSBeforeMB, r.RSSAfterMB, r.RSSPerSessionKB)
-	if large := *flagSessionsLarge; large > len(idle) {
-		// Grow to the larger count with the first sessions still held.
-		more := make([]string, large-len(idle))
-		for i := range more {
-			more[i] = fmt.Sprintf("idle%d", len(idle)+i)
-		}
-		if err := registerAll(cl.clients(), more); err != nil {
-			logf("  register %d more: %v", len(more), err)
-		} else {
-			extra, _, err := loginMany(cl.clients(), more, *flagConc)
-			if err != nil {
-				logf("  logins of %d more: %v", len(more), err)
-			}
-			time.Sleep(2 * time.Second)
-			gcNodes(cl)
-			time.Sleep(time.Second)
-			var afterLarge int64
-			for _, p := range cl.pids() {
-				afterLarge += rssKB(p)
-			}
-			held := 0
-			for _, c := range append(conns, extra...) {
-				if c != nil {
-					held++
-				}
-			}
-			r.SessionsLarge = held
-			r.RSSPerSessionLargeKB = float64(afterLarge-before) / float64(held)
-			logf("  %d idle sessions: %.2f KB per idle session", held, r.RSSPerSessionLargeKB)
-			for _, c := range extra {
-				if c != nil {
-					c.Close()
-				}
-			}
-		}
-	}
-	for _, c := range conns {
-		if c != nil {
-			c.Close()
-		}
-	}
+	measureSessions(cl, r, idle)
 
 	if n > 1 {
+		waitQuiet(cl, time.Minute)
 		r.Failover = failover(l, cl, max(1000, r.MaxSustained/2))
 	}
 	r.Errors = h.errSummary()
@@ -513,16 +475,9 @@ func idleCPU(settle, window time.Duration) (float64, error) {
 	}
 	defer cl.stop()
 	time.Sleep(settle)
-	ticks := func() int64 {
-		var t int64
-		for _, p := range cl.pids() {
-			t += cpuTicks(p)
-		}
-		return t
-	}
-	a := ticks()
+	a := clusterTicks(cl)
 	time.Sleep(window)
-	b := ticks()
+	b := clusterTicks(cl)
 	pct := 100 * float64(b-a) / 100 / window.Seconds() // CLK_TCK is 100 on Linux
 	logf("  idle CPU: %.1f%% of one core", pct)
 	return pct, nil

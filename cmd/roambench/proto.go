@@ -68,11 +68,12 @@ func dialTCP(addr string) (net.Conn, error) {
 
 // rconn is a raw roam protocol connection.
 type rconn struct {
-	nc  net.Conn
-	rd  *wire.Reader
-	bw  *bufio.Writer
-	rid uint32
-	buf []byte
+	nc        net.Conn
+	rd        *wire.Reader
+	bw        *bufio.Writer
+	rid       uint32
+	buf       []byte
+	heartbeat time.Duration // how often a logged-in client pings (Welcome)
 }
 
 type codeErr struct {
@@ -105,7 +106,18 @@ func dialRoam(addr string) (*rconn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("server wants %d SCRAM iterations", w.ScramIters)
 	}
+	c.heartbeat = time.Duration(w.HeartbeatMS) * time.Millisecond
 	return c, nil
+}
+
+// heartbeatOf asks the node at addr how often logged-in clients must ping.
+func heartbeatOf(addr string) (time.Duration, error) {
+	c, err := dialRoam(addr)
+	if err != nil {
+		return 0, err
+	}
+	c.Close()
+	return c.heartbeat, nil
 }
 
 func (c *rconn) Close() { c.nc.Close() }
@@ -218,10 +230,12 @@ func dialLogin(addr, user, device string, d time.Duration) (*rconn, error) {
 	}
 }
 
-// registerAll registers users over a few pipelined connections, retrying
-// the ones that fail with a transient error. Taken names count as done.
+// registerAll registers users over pipelined connections, retrying the
+// ones that fail with a transient error. Taken names count as done. A
+// connection's requests run one at a time at the server, so it takes
+// several connections for the home registers to batch registrations.
 func registerAll(addrs []string, users []string) error {
-	const conns, batch = 8, 256
+	const conns, batch = 32, 256
 	todo := users
 	for attempt := 0; attempt < 20 && len(todo) > 0; attempt++ {
 		if attempt > 0 {

@@ -129,17 +129,7 @@ func markdown(res *Results) string {
 	}
 	w("| RSS per idle logged-in session at %d sessions (KB, sum over nodes; relay: per idle connection) | %.2f | %.2f | %.2f | %s | %s | ≤ 10 KB | %s |\n",
 		sessions, rss(r1), rss(r3), rss(rl), ratio(rss(r1), rss(rl)), ratio(rss(r3), rss(rl)), yes(r3 != nil && rss(r3) <= 10))
-	large := func(r *Result) (int, float64) {
-		if r == nil {
-			return 0, 0
-		}
-		return r.SessionsLarge, r.RSSPerSessionLargeKB
-	}
-	if n1, k1 := large(r1); n1 > 0 || r3 != nil && r3.SessionsLarge > 0 {
-		n3, k3 := large(r3)
-		w("| RSS per idle logged-in session at %d (1-node) / %d (3-node) sessions (KB, sum over nodes; relay column: its per-connection figure above) | %.2f | %.2f | %.2f | %s | %s | ≤ 10 KB | %s |\n",
-			n1, n3, k1, k3, rss(rl), ratio(k1, rss(rl)), ratio(k3, rss(rl)), yes(r3 != nil && k3 > 0 && k3 <= 10))
-	}
+	notes := largeRows(w, rl, r1, r3)
 	w("| Idle CPU, 3-node cluster, default settings (%% of one core) | — | %.1f | — | — | — | ≤ 10%% | %s |\n", res.IdleCPUPct, yes(res.IdleCPUPct <= 10))
 	if r3 != nil && r3.Failover != nil {
 		fo := r3.Failover
@@ -147,6 +137,9 @@ func markdown(res *Results) string {
 			fo.KilledNode, fo.Rate, fo.SendsOKAfterS, yes(fo.SendsOKAfterS <= 3))
 		w("| Failover: clients of the killed node back (reconnected to another node, logged in, a send acked) | — | %.2f s | — | — | — | ≤ 5 s | %s |\n",
 			fo.ClientsBackS, yes(fo.ClientsBackS <= 5))
+	}
+	for i, n := range notes {
+		w("\n%s %s\n", footMark(i), n)
 	}
 	w("\nMessages lost: not measured by this suite (acknowledged vs. delivered is checked per step: \"undelivered\" below).\n\n")
 
@@ -186,4 +179,90 @@ func markdown(res *Results) string {
 		w("\n%s", sim)
 	}
 	return b.String()
+}
+
+// footMark is the mark of the i-th footnote under the summary table.
+func footMark(i int) string {
+	marks := []string{"¹", "²", "³"}
+	if i < len(marks) {
+		return marks[i]
+	}
+	return fmt.Sprintf("(%d)", i+1)
+}
+
+// largeRows writes the summary rows of the larger idle-session count: one
+// at the count asked for, and one for each cluster that could not hold it
+// (at the count it could), whose reason becomes a footnote. It returns the
+// footnotes.
+func largeRows(w func(string, ...any), rl, r1, r3 *Result) []string {
+	want := 0
+	for _, r := range []*Result{r1, r3} {
+		if r != nil {
+			want = max(want, r.SessionsLargeWanted, r.SessionsLarge)
+		}
+	}
+	if want == 0 {
+		return nil
+	}
+	relay := 0.0
+	if rl != nil {
+		relay = rl.RSSPerSessionKB
+	}
+	var notes []string
+	mark := map[*Result]string{}
+	for _, r := range []*Result{r1, r3} {
+		if r != nil && r.SessionsLarge > 0 && r.SessionsLarge < want {
+			mark[r] = footMark(len(notes))
+			note := r.SessionsLargeNote
+			if note == "" {
+				note = fmt.Sprintf("only %d of %d idle sessions were held.", r.SessionsLarge, want)
+			}
+			notes = append(notes, note)
+		}
+	}
+	at := func(r *Result) bool { return r != nil && r.SessionsLarge >= want }
+	cell := func(r *Result) string {
+		switch {
+		case at(r):
+			return fmt.Sprintf("%.2f", r.RSSPerSessionLargeKB)
+		case mark[r] != "" && r.SessionsLargeCapped:
+			return "not measurable here" + mark[r]
+		case mark[r] != "":
+			return "not measured" + mark[r]
+		}
+		return "—"
+	}
+	rat := func(r *Result) string {
+		if !at(r) {
+			return "n/a"
+		}
+		return ratio(r.RSSPerSessionLargeKB, relay)
+	}
+	met := "not measured"
+	if at(r3) {
+		met = yes(r3.RSSPerSessionLargeKB <= 10)
+	}
+	w("| RSS per idle logged-in session at %d sessions (KB, sum over nodes; sessions held by several load-generator processes; relay column: its per-connection figure above) | %s | %s | %.2f | %s | %s | ≤ 10 KB | %s |\n",
+		want, cell(r1), cell(r3), relay, rat(r1), rat(r3), met)
+	for _, c := range []struct {
+		name string
+		r    *Result
+	}{{"1-node", r1}, {"3-node", r3}} {
+		r := c.r
+		if mark[r] == "" {
+			continue
+		}
+		v := fmt.Sprintf("%.2f", r.RSSPerSessionLargeKB)
+		one, three, r1c, r3c := v, "—", ratio(r.RSSPerSessionLargeKB, relay), "—"
+		if c.name == "3-node" {
+			one, three, r1c, r3c = "—", v, "—", r1c
+		}
+		what := "the sessions held"
+		if r.SessionsLargeCapped {
+			what = fmt.Sprintf("the most the %s cluster can hold here", c.name)
+		}
+		w("| RSS per idle logged-in session at %d sessions, %s%s (KB, sum over nodes) | %s | %s | %.2f | %s | %s | — | — |\n",
+			r.SessionsLarge, what, mark[r], one, three, relay, r1c, r3c)
+	}
+	return notes
 }

@@ -1,12 +1,18 @@
 package main
 
-import "syscall"
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
 
 // raiseFileLimit lifts this process's open-file limit as far as it may:
-// 50k idle sessions need about 50k descriptors in the load generator and,
-// on a 1-node cluster, in roamd, which inherits the limit. Root may raise
-// the hard limit too; anyone may raise the soft limit to the hard one.
-// It returns the limit in force.
+// idle sessions need one descriptor each in the load generator and in
+// roamd, which inherits the limit. Root may raise the hard limit too (with
+// CAP_SYS_RESOURCE); anyone may raise the soft limit to the hard one. It
+// returns the limit in force.
 func raiseFileLimit() uint64 {
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
@@ -22,4 +28,39 @@ func raiseFileLimit() uint64 {
 	}
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l)
 	return l.Cur
+}
+
+// fileLimits returns the soft and hard open-file limits of pid, from
+// /proc/PID/limits.
+func fileLimits(pid int) (soft, hard uint64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "Max open files") {
+			continue
+		}
+		f := strings.Fields(strings.TrimPrefix(l, "Max open files"))
+		if len(f) < 2 {
+			break
+		}
+		if soft, err = strconv.ParseUint(f[0], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("open-file limit of %d: %q", pid, l)
+		}
+		if hard, err = strconv.ParseUint(f[1], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("open-file limit of %d: %q", pid, l)
+		}
+		return soft, hard, nil
+	}
+	return 0, 0, fmt.Errorf("no open-file limit in /proc/%d/limits", pid)
+}
+
+// openFDs returns how many descriptors pid has open.
+func openFDs(pid int) int {
+	d, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0
+	}
+	return len(d)
 }

@@ -268,8 +268,9 @@ func (l *roamLoad) stop() {
 }
 
 // loginMany opens one logged-in session per user with conc workers and
-// returns the open connections and the login rate.
-func loginMany(addrs []string, users []string, conc int) ([]net.Conn, float64, error) {
+// returns the open connections and the login rate. User i logs in at
+// addrs[i mod len(addrs)]. held, if not nil, counts the sessions opened.
+func loginMany(addrs []string, users []string, conc int, held *atomic.Int64) ([]net.Conn, float64, error) {
 	conns := make([]net.Conn, len(users))
 	var next atomic.Int64
 	var firstErr atomic.Value
@@ -290,6 +291,9 @@ func loginMany(addrs []string, users []string, conc int) ([]net.Conn, float64, e
 					continue
 				}
 				conns[i] = c.nc
+				if held != nil {
+					held.Add(1)
+				}
 			}
 		}()
 	}
