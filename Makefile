@@ -53,7 +53,7 @@ tidy-check: ## go.mod/go.sum are tidy
 	$(GO) mod tidy
 	git diff --exit-code go.mod go.sum
 
-# The benchmark suite (not part of `make test`; about 8 minutes on 2 cores):
+# The benchmark suite (not part of `make test`; about 6 minutes on 2 cores):
 # the Go micro-benchmarks of the hot paths, then cmd/roambench, which
 # measures the baseline relay (bench/relay) and roam 1-node and 3-node
 # clusters in one run and writes bench/results.json and BENCHMARKS.md.
