@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"sync"
@@ -121,14 +122,18 @@ func (h *harness) pace(send func(k int, payload []byte) error) error {
 	defer t.Stop()
 	payload := make([]byte, payloadSize)
 	last := time.Now()
-	owed := 0.0
+	// A random start for what the sender owes spreads the senders' sends
+	// over time: with the same start, senders of the same rate would all
+	// send in the same tick, and an offered 500/s would arrive as 128
+	// messages at once four times a second.
+	owed := rand.Float64()
 	for !h.stopped.Load() {
 		now := <-t.C
 		el := now.Sub(last)
 		last = now
 		r := h.rate.Load()
 		if r == 0 {
-			owed = 0
+			owed = rand.Float64()
 			continue
 		}
 		per := float64(r) / float64(h.nSenders)
@@ -233,7 +238,11 @@ func (h *harness) runStep(id, rate int, warm, dur time.Duration) stepResult {
 // the first failure.
 func (h *harness) stepUp(rates []int, warm, dur time.Duration, logf func(string, ...any)) (steps []stepResult, best int) {
 	for i, r := range rates {
-		res := h.runStep(i+1, r, warm, dur)
+		w := warm
+		if i == 0 {
+			w = 3 * warm // the first step also lets the setup's after-effects settle
+		}
+		res := h.runStep(i+1, r, w, dur)
 		logf("  offered %6d/s: sent %8.0f/s delivered %8.0f/s p50 %7.2f ms p99 %8.2f ms p999 %8.2f ms ack-p99 %6.2f ms undelivered %d errors %d sustained=%v",
 			r, res.Sent, res.Delivered, res.P50, res.P99, res.P999, res.AckP99, res.Undelivered, res.Errors, res.Sustained)
 		steps = append(steps, res)
