@@ -34,6 +34,8 @@ type FSM struct {
 	// broken is set when a failed restore left the state half replaced;
 	// only a successful restore clears it.
 	broken error
+	// cache holds committed values the apply path reads often.
+	cache *valueCache
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
@@ -48,6 +50,7 @@ func NewFSM(db *pebble.DB, pid uint16, logger *slog.Logger) (*FSM, error) {
 		pid:    pid,
 		prefix: keyspace.Partition(pid, keyspace.KindFSM),
 		log:    logger.With("component", "fsm", "partition", pid),
+		cache:  newValueCache(cacheEntries),
 	}
 	f.applied.init()
 	if err := f.loadMeta(); err != nil {
@@ -110,7 +113,11 @@ func (f *FSM) applyBatch(logs []*raft.Log, failed map[int]error) (out []interfac
 	b := f.db.NewIndexedBatch()
 	defer b.Close()
 	meta := f.meta
-	t := &txn{state: state{r: b, prefix: f.prefix}, b: b, meta: &meta, pid: f.pid}
+	var tc *txnCache
+	if f.cache != nil {
+		tc = &txnCache{c: f.cache, overlay: make(map[string]write)}
+	}
+	t := &txn{state: state{r: b, prefix: f.prefix, tc: tc, db: f.db}, b: b, meta: &meta, pid: f.pid}
 	last := meta.Applied
 	for i, l := range logs {
 		if l.Index <= meta.Applied {
@@ -144,6 +151,9 @@ func (f *FSM) applyBatch(logs []*raft.Log, failed map[int]error) (out []interfac
 	if err := b.Commit(pebble.NoSync); err != nil {
 		// The node cannot make progress without its store.
 		panic(fmt.Sprintf("hlr: commit apply batch of partition %d: %v", f.pid, err))
+	}
+	if tc != nil {
+		tc.committed()
 	}
 	f.meta = meta
 	f.applied.set(last)
@@ -190,6 +200,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.cache.reset()
 	partial, err := restoreSnapshot(f.db, f.prefix, rc)
 	if err != nil {
 		if partial {
@@ -234,6 +245,7 @@ func (f *FSM) drop() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	lo, hi := keyspace.Range(f.pid, keyspace.KindFSM)
+	f.cache.reset()
 	if err := f.db.DeleteRange(lo, hi, pebble.Sync); err != nil {
 		return err
 	}

@@ -16,6 +16,10 @@ type state struct {
 	r      pebble.Reader
 	prefix []byte // keyspace.Partition(pid, KindFSM)
 	kbuf   []byte
+	// Set only in an apply txn: reads go through its overlay and the
+	// partition's cache, and misses read the committed state from db.
+	tc *txnCache
+	db pebble.Reader
 }
 
 func (s *state) key(sub []byte) []byte {
@@ -25,6 +29,26 @@ func (s *state) key(sub []byte) []byte {
 
 // get returns a copy of the value stored under sub.
 func (s *state) get(sub []byte) ([]byte, bool, error) {
+	if tc := s.tc; tc != nil && !tc.bypass {
+		k := string(sub)
+		if v, found, known := tc.lookup(k); known {
+			if !found {
+				return nil, false, nil
+			}
+			return append([]byte(nil), v...), true, nil
+		}
+		// Not written by this batch: the committed value is the answer.
+		v, closer, err := s.db.Get(s.key(sub))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		out := append([]byte(nil), v...)
+		tc.c.put(k, out)
+		return append([]byte(nil), out...), true, closer.Close()
+	}
 	v, closer, err := s.r.Get(s.key(sub))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
@@ -91,7 +115,15 @@ type txn struct {
 	enc  []byte
 }
 
+// note records a write in the txn's overlay (val nil: a deletion).
+func (t *txn) note(sub, val []byte) {
+	if t.tc != nil {
+		t.tc.overlay[string(sub)] = write{val: val}
+	}
+}
+
 func (t *txn) set(sub, val []byte) error {
+	t.note(sub, append([]byte{}, val...))
 	return t.b.Set(t.key(sub), val, nil)
 }
 
@@ -100,15 +132,22 @@ func (t *txn) setRec(sub []byte, v any) error {
 	if err != nil {
 		return err
 	}
+	t.note(sub, raw)
 	return t.b.Set(t.key(sub), raw, nil)
 }
 
 func (t *txn) del(sub []byte) error {
+	t.note(sub, nil)
 	return t.b.Delete(t.key(sub), nil)
 }
 
-// delPrefix deletes every key under the sub-key prefix p.
+// delPrefix deletes every key under the sub-key prefix p. The overlay
+// cannot express a range, so the rest of the batch reads through the
+// batch itself and the cache is emptied when it commits.
 func (t *txn) delPrefix(p []byte) error {
+	if t.tc != nil {
+		t.tc.bypass = true
+	}
 	lo := append(append([]byte(nil), t.prefix...), p...)
 	return t.b.DeleteRange(lo, prefixEnd(lo), nil)
 }
