@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/roamhq/roam/bench/disk"
 	"github.com/roamhq/roam/bench/relay"
 	"github.com/roamhq/roam/wire"
 )
@@ -109,6 +110,9 @@ type Results struct {
 	Relay       *Result            `json:"relay"`
 	Roam        map[string]*Result `json:"roam"` // "1-node", "3-node"
 	IdleCPUPct  float64            `json:"idle_cpu_3node_pct_of_core"`
+	// Fsync is the disk's fsync latency, probed for 20 s at the start in
+	// the directory the nodes keep their data in.
+	Fsync *disk.FsyncStats `json:"fsync,omitempty"`
 	Runtime     string             `json:"runtime"`
 	GoBench     []string           `json:"go_bench,omitempty"`
 }
@@ -172,6 +176,13 @@ func run() error {
 	logf("roambench: %d pairs, frame %d bytes, rates %v, %v per step", *flagPairs, res.FrameBytes, rates, *flagStep)
 	var err error
 	if !*flagSessionsOnly {
+		logf("fsync latency of the data disk (20 s)")
+		if st, err := disk.ProbeFsync("bench", 20*time.Second); err == nil {
+			res.Fsync = &st
+			logf("  %v", st)
+		} else {
+			logf("  fsync probe: %v", err)
+		}
 		if res.Relay, err = benchRelay(rates, res.FrameBytes); err != nil {
 			return fmt.Errorf("relay: %w", err)
 		}
