@@ -112,9 +112,9 @@ type Results struct {
 	IdleCPUPct  float64            `json:"idle_cpu_3node_pct_of_core"`
 	// Fsync is the disk's fsync latency, probed for 20 s at the start in
 	// the directory the nodes keep their data in.
-	Fsync *disk.FsyncStats `json:"fsync,omitempty"`
-	Runtime     string             `json:"runtime"`
-	GoBench     []string           `json:"go_bench,omitempty"`
+	Fsync   *disk.FsyncStats `json:"fsync,omitempty"`
+	Runtime string           `json:"runtime"`
+	GoBench []string         `json:"go_bench,omitempty"`
 }
 
 type Result struct {
