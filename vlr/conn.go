@@ -394,11 +394,13 @@ func (c *conn) teardown() {
 	if s == nil || !c.loggedIn {
 		return
 	}
+	c.srv.beginEnding(s.user, s.device)
 	s.end()
 	c.srv.reg.detach(s)
 	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.RequestTimeout)
 	defer cancel()
 	c.srv.flushCursor(ctx, s)
+	c.srv.finishEnding(s.user, s.device)
 	if !c.ended {
 		if _, err := c.srv.home.Exec(ctx, hlr.Cmd{Op: hlr.OpPurge, User: s.user, Device: s.device, Epoch: s.epoch}); err != nil {
 			c.srv.log.Debug("purge failed", "user", s.user, "err", err)

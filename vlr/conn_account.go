@@ -201,6 +201,9 @@ func (c *conn) attach(user, device string, epoch uint64, tokenHash []byte, auth 
 	if err != nil {
 		return nil, err
 	}
+	// An old session of this device that is still writing its last
+	// cursor here goes first (see ending.go).
+	c.srv.waitEnding(user, device, c.srv.cfg.RequestTimeout)
 	cur, err := c.query(hlr.Query{Kind: hlr.QueryCursor, User: user, Device: device})
 	if err != nil {
 		return nil, err

@@ -40,6 +40,9 @@ type Server struct {
 	dirtyMu sync.Mutex
 	dirty   map[*session]struct{} // sessions whose cursor moved
 
+	endingMu sync.Mutex
+	ending   map[string]*endings // devices whose old session is writing its last cursor
+
 	limits *limits
 }
 
@@ -75,6 +78,7 @@ func New(cfg Config, home Home, bus PresenceBus) (*Server, error) {
 		limits:   lim,
 		stopping: make(chan struct{}),
 		dirty:    make(map[*session]struct{}),
+		ending:   make(map[string]*endings),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.goFunc(s.acceptLoop)
