@@ -29,27 +29,29 @@ func (s *state) key(sub []byte) []byte {
 
 // get returns a copy of the value stored under sub.
 func (s *state) get(sub []byte) ([]byte, bool, error) {
-	if tc := s.tc; tc != nil && !tc.bypass {
-		k := string(sub)
-		if v, found, known := tc.lookup(k); known {
-			if !found {
-				return nil, false, nil
-			}
-			return append([]byte(nil), v...), true, nil
-		}
-		// Not written by this batch: the committed value is the answer.
-		v, closer, err := s.db.Get(s.key(sub))
-		if errors.Is(err, pebble.ErrNotFound) {
+	tc := s.tc
+	if tc == nil || tc.bypass {
+		return readValue(s.r, s.key(sub))
+	}
+	k := string(sub)
+	if v, found, known := tc.lookup(k); known {
+		if !found {
 			return nil, false, nil
 		}
-		if err != nil {
-			return nil, false, err
-		}
-		out := append([]byte(nil), v...)
-		tc.c.put(k, out)
-		return append([]byte(nil), out...), true, closer.Close()
+		return append([]byte(nil), v...), true, nil
 	}
-	v, closer, err := s.r.Get(s.key(sub))
+	// Not written by this batch: the committed value is the answer.
+	v, ok, err := readValue(s.db, s.key(sub))
+	if ok {
+		tc.c.put(k, v)
+		v = append([]byte(nil), v...) // the cache keeps its own copy
+	}
+	return v, ok, err
+}
+
+// readValue returns a copy of the value under key in r.
+func readValue(r pebble.Reader, key []byte) ([]byte, bool, error) {
+	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
 	}

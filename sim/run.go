@@ -885,10 +885,8 @@ func (r *runner) heal() {
 	r.cl.mu.Lock()
 	nodes := append([]*Node(nil), r.cl.Nodes...)
 	r.cl.mu.Unlock()
+	r.cl.HealPartition()
 	for _, n := range nodes {
-		if n.Proxy != nil {
-			n.Proxy.Heal()
-		}
 		switch n.State() {
 		case "paused":
 			r.restore(n, FaultPause)
