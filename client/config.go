@@ -65,7 +65,8 @@ type Config struct {
 	// request is retried (sends keep their cmid). When an in-order request
 	// ahead of the ping may be holding the pong back at the server, the
 	// probe also allows the server's storage timeout (5 s). An idle client
-	// sends only its heartbeats.
+	// sends only its heartbeats, and leaves the node the same way when
+	// nothing answers one within ProbeTimeout + 5 s.
 	ProbeAfter   time.Duration
 	ProbeTimeout time.Duration
 	// AckInterval and AckBatch control acknowledgements: the cursor is

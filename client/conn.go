@@ -254,24 +254,31 @@ func (cn *conn) kickProbe() {
 }
 
 // keeper is the connection's heartbeat goroutine, started when a session
-// is established on it: it pings every interval, closes the connection
-// when the server has been silent for too long (idleLimit), sends the
+// is established on it: it pings every interval, sends the
 // acknowledgement cursor when kicked, and runs the liveness probe while
-// requests wait (probe.go).
+// requests wait (probe.go). It closes the connection when the server has
+// been silent for three intervals, or sent nothing back within
+// pongWait of a heartbeat ping.
 func (cn *conn) keeper(interval time.Duration) {
 	cfg := &cn.c.cfg
 	hb := time.NewTicker(interval)
 	defer hb.Stop()
-	var tick *time.Ticker // the probe's, only while requests wait
+	var tick *time.Ticker // the probe's, only while a request or a heartbeat waits
 	var tickC <-chan time.Time
+	startTick := func() {
+		if tick == nil {
+			tick = time.NewTicker(max(cfg.ProbeAfter/4, 10*time.Millisecond))
+			tickC = tick.C
+		}
+	}
 	defer func() {
 		if tick != nil {
 			tick.Stop()
 		}
 	}()
 	var p probe
-	idle := idleLimit(interval, cfg.ProbeTimeout)
-	cn.kickAck() // a cursor left from an earlier connection
+	var hbAt int64 // unix nanoseconds of the unanswered heartbeat ping, 0 if none
+	cn.kickAck()   // a cursor left from an earlier connection
 	for {
 		select {
 		case <-cn.done:
@@ -281,31 +288,42 @@ func (cn *conn) keeper(interval time.Duration) {
 		case <-cn.ackKick:
 			cn.c.flushAck(cn)
 		case <-cn.probeKick:
-			if tick == nil {
-				tick = time.NewTicker(max(cfg.ProbeAfter/4, 10*time.Millisecond))
-				tickC = tick.C
-			}
+			startTick()
 		case now := <-tickC:
+			last := cn.lastRecv.Load()
+			if hbAt != 0 && last >= hbAt {
+				hbAt = 0
+			}
+			if hbAt != 0 && time.Duration(now.UnixNano()-hbAt) >= pongWait(cfg.ProbeTimeout) {
+				cn.c.dropSilent(cn, now.Sub(time.Unix(0, last)))
+				return
+			}
 			n, oldest, blocked := cn.waits.stats(p.pingAt)
-			switch p.step(now.UnixNano(), n, oldest, blocked, cn.lastRecv.Load(), cfg.ProbeAfter, cfg.ProbeTimeout) {
+			switch p.step(now.UnixNano(), n, oldest, blocked, last, cfg.ProbeAfter, cfg.ProbeTimeout) {
 			case probeIdle:
-				tick.Stop()
-				tick, tickC = nil, nil
+				if hbAt == 0 {
+					tick.Stop()
+					tick, tickC = nil, nil
+				}
 			case probePing:
 				if err := cn.send(wire.TPing, cn.nextRID(), &wire.Empty{}); err != nil {
 					return
 				}
 			case probeSilent:
-				cn.c.dropSilent(cn, now.Sub(time.Unix(0, cn.lastRecv.Load())))
+				cn.c.dropSilent(cn, now.Sub(time.Unix(0, last)))
 				return
 			}
 		case now := <-hb.C:
-			if silent := now.Sub(time.Unix(0, cn.lastRecv.Load())); silent > idle {
+			if silent := now.Sub(time.Unix(0, cn.lastRecv.Load())); silent > 3*interval {
 				cn.close(fmt.Errorf("no frame from the server for %v", silent.Round(time.Millisecond)))
 				return
 			}
 			if err := cn.send(wire.TPing, cn.nextRID(), &wire.Empty{}); err != nil {
 				return
+			}
+			if hbAt == 0 {
+				hbAt = now.UnixNano()
+				startTick()
 			}
 		}
 	}

@@ -78,11 +78,11 @@ func (p *probe) step(now int64, n int, oldest int64, blocked bool, lastRecv int6
 	return probeWait
 }
 
-// idleLimit is how long a logged-in connection may stay silent (nothing
-// received, heartbeats unanswered) before the keeper closes it: one
-// interval for the next ping to go out and one for its pong, the pong
-// being allowed at least ProbeTimeout plus serverHold; never more than the
-// three intervals after which the server gives up on the session.
-func idleLimit(interval, probeTimeout time.Duration) time.Duration {
-	return min(3*interval, interval+max(interval, probeTimeout+serverHold))
+// pongWait is how long the keeper waits for anything after a heartbeat
+// ping before it leaves the node: the server's hold on an in-order request
+// ahead of the ping, plus the probe's timeout. With the default 30 s
+// heartbeat an idle session finds a silent node within 36 s (it was
+// three intervals, 90 s); a healthy server answers well within it.
+func pongWait(probeTimeout time.Duration) time.Duration {
+	return probeTimeout + serverHold
 }

@@ -60,15 +60,3 @@ func TestProbe_Step(t *testing.T) {
 		}
 	}
 }
-
-func TestIdleLimit(t *testing.T) {
-	for _, c := range []struct{ interval, want time.Duration }{
-		{30 * time.Second, 60 * time.Second}, // tighter than 3 intervals (90 s)
-		{5 * time.Second, 11 * time.Second},  // a pong allowed ProbeTimeout + serverHold
-		{50 * time.Millisecond, 150 * time.Millisecond},
-	} {
-		if got := idleLimit(c.interval, time.Second); got != c.want {
-			t.Errorf("idleLimit(%v) = %v, want %v", c.interval, got, c.want)
-		}
-	}
-}
