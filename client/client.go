@@ -20,9 +20,10 @@ import (
 // Goroutines (all stopped by Close):
 //   - one reader per connection (conn.readLoop): replies → wait registry,
 //     pushes → handlePush;
-//   - one keeper per logged-in connection (conn.keeper): heartbeats and
-//     acknowledgements;
-//   - the session loop (Client.loop): inbox sync and reconnection;
+//   - one keeper per logged-in connection (conn.keeper): heartbeats,
+//     acknowledgements and the liveness probe (probe.go);
+//   - the session loop (Client.loop): inbox sync (paced by the event
+//     queue) and reconnection (with a backoff that outlives one call);
 //   - the dispatcher (Client.dispatch): moves queued events to Events().
 //
 // Lock order: Client.mu, then eventQueue.mu. conn.wmu and waitList.mu are

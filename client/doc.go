@@ -120,6 +120,6 @@
 // Each connection has a reader goroutine (replies are matched to requests
 // by request id through a wait registry) and, once logged in, a keeper
 // that sends heartbeats every Welcome/LoginOK heartbeat interval and the
-// acknowledgements. One session loop per client syncs and reconnects, and
+// acknowledgements, and runs the liveness probe while requests wait. One session loop per client syncs and reconnects, and
 // one dispatcher feeds Events. Close stops them all and closes Events.
 package client
