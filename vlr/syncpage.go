@@ -45,7 +45,7 @@ func minClientFrame(cfg *Config) int {
 // announced limit is too small to serve the client.
 func clientFrameLimit(announced uint32, cfg *Config) (int, bool) {
 	if announced == 0 {
-		return cfg.MaxFrame, true
+		return min(cfg.MaxFrame, maxOutFrame), true
 	}
 	if int64(announced) < int64(minClientFrame(cfg)) {
 		return 0, false
