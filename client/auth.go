@@ -157,6 +157,15 @@ func (c *Client) establish(ctx context.Context, auth string, do func(context.Con
 	lok, err := do(rctx, cn)
 	if err == nil {
 		err = c.adopt(cn, lok, auth, 0)
+		if errors.Is(err, errAdoptedLost) {
+			// The login succeeded; the session loop reconnects.
+			err = nil
+		}
+		if err == nil {
+			c.mu.Lock()
+			c.streak = 0 // a fresh start for the reconnect backoff
+			c.mu.Unlock()
+		}
 	}
 	var serr *Error
 	if err != nil && !fresh && !errors.As(err, &serr) {
@@ -227,29 +236,39 @@ func (c *Client) resumeOn(ctx context.Context, cn *conn, user string, token []by
 // logged in anew.
 var errSuperseded = errors.New("client: session superseded")
 
+// errAdoptedLost: the session was adopted but its connection had closed
+// meanwhile; the session loop reconnects with the new token.
+var errAdoptedLost = fmt.Errorf("%w: right after the login", ErrConnLost)
+
 // adopt makes the session opened on cn the client's session, and cn the
 // current connection. expectGen, when non-zero, is the generation of the
 // session being resumed: if it changed meanwhile the result is dropped.
+//
+// If cn closed after its LoginOK arrived, the session is adopted all the
+// same (the server rotated the token: the old one is dead) without a
+// connection, the session loop reconnects, and adopt returns
+// errAdoptedLost.
 func (c *Client) adopt(cn *conn, lok *wire.LoginOK, auth string, expectGen uint64) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if cn.closed() {
-		c.mu.Unlock()
-		return fmt.Errorf("%w: %v", ErrConnLost, cn.err)
-	}
 	if expectGen != 0 && (c.sess == nil || c.sess.gen != expectGen) {
 		c.mu.Unlock()
 		return errSuperseded
 	}
+	lost := cn.closed()
 	old := c.cur
 	if old != cn {
 		if old != nil {
 			old.retiring.Store(true)
 		}
-		c.install(cn)
+		if lost {
+			c.cur = nil
+		} else {
+			c.install(cn)
+		}
 	}
 	hb := time.Duration(lok.HeartbeatMS) * time.Millisecond
 	if hb <= 0 {
@@ -269,14 +288,20 @@ func (c *Client) adopt(cn *conn, lok *wire.LoginOK, auth string, expectGen uint6
 	}
 	c.in.start(user, lok.Cursor, !c.cfg.SkipInbox)
 	c.broadcastLocked()
-	cn.keeperOnce.Do(func() {
-		c.goFuncLocked(func() { cn.keeper(hb) })
-	})
+	if !lost {
+		cn.sessAt.Store(time.Now().UnixNano())
+		cn.keeperOnce.Do(func() {
+			c.goFuncLocked(func() { cn.keeper(hb) })
+		})
+	}
 	c.mu.Unlock()
 	if old != nil && old != cn {
 		old.close(errors.New("replaced by a new session"))
 	}
 	c.wakeLoop()
+	if lost {
+		return errAdoptedLost
+	}
 	return nil
 }
 

@@ -20,9 +20,10 @@ import (
 // Goroutines (all stopped by Close):
 //   - one reader per connection (conn.readLoop): replies → wait registry,
 //     pushes → handlePush;
-//   - one keeper per logged-in connection (conn.keeper): heartbeats and
-//     acknowledgements;
-//   - the session loop (Client.loop): inbox sync and reconnection;
+//   - one keeper per logged-in connection (conn.keeper): heartbeats,
+//     acknowledgements and the liveness probe (probe.go);
+//   - the session loop (Client.loop): inbox sync (paced by the event
+//     queue) and reconnection (with a backoff that outlives one call);
 //   - the dispatcher (Client.dispatch): moves queued events to Events().
 //
 // Lock order: Client.mu, then eventQueue.mu. conn.wmu and waitList.mu are
@@ -57,6 +58,9 @@ type Client struct {
 	// establishing counts Login/Resume calls in progress: the session
 	// loop does not resume the old session meanwhile.
 	establishing int
+	// streak counts reconnect attempts since a connection last stayed up
+	// HealthyAfter (or the application logged in): each waits longer.
+	streak int
 }
 
 // session is the state of a login.
@@ -98,7 +102,8 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		changed: make(chan struct{}),
 	}
 	c.queue.signal = make(chan struct{}, 1)
-	c.cmid.Store(uint64(time.Now().UnixNano()))
+	c.queue.drained = make(chan struct{}, 1)
+	c.cmid.Store(randomCMIDBase())
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.goFunc(c.loop)
 	c.goFunc(c.dispatch)
@@ -111,6 +116,14 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	c.install(cn)
 	c.mu.Unlock()
 	return c, nil
+}
+
+// now reads the wall clock.
+func (c *Client) now() time.Time {
+	if c.cfg.now != nil {
+		return c.cfg.now()
+	}
+	return time.Now()
 }
 
 // goFunc starts a goroutine that Close waits for; it refuses once the
@@ -413,6 +426,7 @@ func (c *Client) connLost(cn *conn, err error) {
 		return
 	}
 	c.cur = nil
+	c.noteEndLocked(cn)
 	s := c.sess
 	// A connection being replaced by a new login, or closed by a logout,
 	// goes quietly; whoever replaces or closes it takes over.
@@ -511,6 +525,7 @@ func (c *Client) onGoodbye(cn *conn, g *wire.Goodbye) {
 		return
 	}
 	c.cur = nil
+	c.noteEndLocked(cn)
 	if g.Redirect != "" {
 		c.redirect = g.Redirect
 	}
@@ -566,10 +581,31 @@ func (c *Client) loop() {
 	}
 }
 
+// noteEndLocked records the end of the session's connection cn: one that
+// stayed up HealthyAfter makes the next reconnect immediate again.
+func (c *Client) noteEndLocked(cn *conn) {
+	if at := cn.sessAt.Load(); at != 0 && time.Since(time.Unix(0, at)) >= c.cfg.HealthyAfter {
+		c.streak = 0
+	}
+}
+
 // reconnect dials a node and resumes the session, with backoff, until it
-// succeeds, the session is refused, or the client closes.
+// succeeds, the session is refused, or the client closes. The backoff
+// (c.streak) outlives one call: a connection that fails soon after the
+// resume (dropped right after login, a frame too large, a frozen node)
+// makes the next reconnect wait longer, until one stays up HealthyAfter.
 func (c *Client) reconnect() {
-	for attempt := 0; ; attempt++ {
+	var floor time.Duration // a rate limit's retry_after
+	for {
+		c.mu.Lock()
+		streak := c.streak
+		c.mu.Unlock()
+		if wait := max(floor, c.reconnectDelay(streak)); wait > 0 {
+			if c.sleep(c.ctx, wait) != nil {
+				return
+			}
+		}
+		floor = 0
 		c.mu.Lock()
 		s := c.sess
 		if c.closed || s == nil || c.cur != nil {
@@ -585,23 +621,19 @@ func (c *Client) reconnect() {
 			case <-c.done:
 				return
 			}
-			attempt--
 			continue
 		}
+		c.streak++
 		addrs := c.candidatesLocked()
 		c.mu.Unlock()
 
 		cn, err := c.dialAny(c.ctx, addrs)
-		var wait time.Duration
 		if err == nil {
-			var lok *wire.LoginOK
-			lok, err = c.resumeOn(c.ctx, cn, s.user, s.token)
+			err = c.resumeSession(cn, s)
 			if err == nil {
-				if err = c.adopt(cn, lok, "resume", s.gen); err == nil {
-					c.log.Debug("reconnected", "addr", cn.addr)
-					c.emit(Event{Kind: EventReconnected, Addr: cn.addr})
-					return
-				}
+				c.log.Debug("reconnected", "addr", cn.addr)
+				c.emit(Event{Kind: EventReconnected, Addr: cn.addr})
+				return
 			}
 			cn.close(err)
 			switch CodeOf(err) {
@@ -616,36 +648,53 @@ func (c *Client) reconnect() {
 			case wire.CodeRateLimited:
 				var e *Error
 				errors.As(err, &e)
-				wait = e.RetryAfter
+				floor = e.RetryAfter
 			}
 		}
-		if errors.Is(err, ErrClosed) || c.ctx.Err() != nil {
+		if errors.Is(err, ErrClosed) || errors.Is(err, errSuperseded) || c.ctx.Err() != nil {
 			return
 		}
-		c.log.Debug("reconnect failed", "attempt", attempt, "err", err)
-		if b := c.backoff(attempt); b > wait {
-			wait = b
-		}
-		select {
-		case <-time.After(wait):
-		case <-c.done:
-			return
-		}
+		c.log.Debug("reconnect failed", "attempt", streak, "err", err)
 	}
 }
 
+// resumeSession resumes session s on cn, within RequestTimeout. A node that
+// answers nothing is avoided by the next attempt.
+func (c *Client) resumeSession(cn *conn, s *session) error {
+	ctx, cancel := context.WithTimeoutCause(c.ctx, c.cfg.RequestTimeout, ErrTimeout)
+	defer cancel()
+	sent := time.Now()
+	lok, err := c.resumeOn(ctx, cn, s.user, s.token)
+	if err != nil {
+		err = timeoutCause(c.ctx, ctx, err)
+		if errors.Is(err, ErrTimeout) && cn.lastRecv.Load() < sent.UnixNano() {
+			c.mu.Lock()
+			c.avoid = cn.addr
+			c.mu.Unlock()
+		}
+		return err
+	}
+	return c.adopt(cn, lok, "resume", s.gen)
+}
+
+// reconnectDelay is the pause before reconnect attempt streak+1: none for
+// the first, then the backoff.
+func (c *Client) reconnectDelay(streak int) time.Duration {
+	if streak == 0 {
+		return 0
+	}
+	return c.backoff(streak - 1)
+}
+
 // backoff returns the pause before attempt+1: RetryBackoff doubling up to
-// MaxBackoff, with ±20% jitter.
+// MaxBackoff, with equal jitter (uniform in [d/2, d]), so that clients
+// that failed together do not come back together.
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.cfg.RetryBackoff << min(attempt, 20)
+	d := c.cfg.RetryBackoff << min(attempt, 30)
 	if d > c.cfg.MaxBackoff || d <= 0 {
 		d = c.cfg.MaxBackoff
 	}
-	j := time.Duration(rand.Int64N(int64(d)/5 + 1))
-	if rand.IntN(2) == 0 {
-		return d - j
-	}
-	return d + j
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
 // sleep pauses for d unless ctx ends or the client closes.

@@ -552,6 +552,9 @@ func TestConfigValidate(t *testing.T) {
 		"bad device":  func(c *Config) { c.Device = "has space" },
 		"no attempts": func(c *Config) { c.MaxSendAttempts = 0 },
 		"no timeout":  func(c *Config) { c.RequestTimeout = 0 },
+		"small frame": func(c *Config) { c.MaxFrame = MinMaxFrame - 1 },
+		"no probe":    func(c *Config) { c.ProbeAfter = 0 },
+		"no healthy":  func(c *Config) { c.HealthyAfter = 0 },
 	} {
 		c := DefaultConfig("127.0.0.1:7400")
 		mut(&c)

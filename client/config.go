@@ -15,6 +15,13 @@ import (
 // Version is sent in Hello as "roam-go/<Version>".
 const Version = "0.1"
 
+// MinMaxFrame is the smallest Config.MaxFrame: servers refuse a Hello
+// announcing less (PROTOCOL.md §4), as one message must fit in a frame.
+const MinMaxFrame = 4096
+
+// maxMaxFrame is the largest Config.MaxFrame (a 1 GiB frame).
+const maxMaxFrame = 1 << 30
+
 // Config configures a Client. Start from DefaultConfig.
 type Config struct {
 	// Addrs are the client addresses ("host:port") of roam nodes. Dial
@@ -39,15 +46,39 @@ type Config struct {
 	// with ErrBusy.
 	MaxSendAttempts int
 	// RetryBackoff is the first pause between send attempts and between
-	// reconnect rounds; it doubles up to MaxBackoff.
+	// reconnects; it doubles up to MaxBackoff, with jitter (each pause is
+	// drawn from [d/2, d]). Reconnects back off whenever connections keep
+	// failing, whatever the reason (dial errors, refused resumes,
+	// connections dropped right after login, frames too large...); the
+	// backoff starts again only after a connection stayed up HealthyAfter.
 	RetryBackoff time.Duration
 	MaxBackoff   time.Duration
+	// HealthyAfter is how long a connection must stay up for the next
+	// reconnect to be immediate again.
+	HealthyAfter time.Duration
+	// ProbeAfter and ProbeTimeout drive the liveness probe that moves a
+	// session off a node that stopped answering (frozen, cut off) long
+	// before RequestTimeout: when a request has been waiting ProbeAfter and
+	// nothing at all has arrived for as long, the client sends a ping; if
+	// nothing arrives within ProbeTimeout more, the connection is closed,
+	// its node avoided, and the session resumed on another node, where the
+	// request is retried (sends keep their cmid). When an in-order request
+	// ahead of the ping may be holding the pong back at the server, the
+	// probe also allows the server's storage timeout (5 s). An idle client
+	// sends only its heartbeats, and leaves the node the same way when
+	// nothing answers one within ProbeTimeout + 5 s.
+	ProbeAfter   time.Duration
+	ProbeTimeout time.Duration
 	// AckInterval and AckBatch control acknowledgements: the cursor is
 	// sent at most AckInterval after a message was handed to the
 	// application, or at once when AckBatch messages are waiting.
 	AckInterval time.Duration
 	AckBatch    int
-	// MaxFrame is the largest frame the client accepts from the server.
+	// MaxFrame is the largest frame the client accepts from the server
+	// (at least MinMaxFrame). It is announced in Hello, and the server
+	// bounds its frames by it: sync pages are cut by size to fit. A larger
+	// frame (from a server that does not honour it) is skipped and fails
+	// its request with ErrFrameTooLarge.
 	MaxFrame int
 
 	// SkipInbox turns the inbox off: the client never syncs, so it
@@ -62,6 +93,9 @@ type Config struct {
 	TLS *tls.Config
 	// Logger receives debug and warning logs; nil discards them.
 	Logger *slog.Logger
+
+	// now is the wall clock (tests; nil means time.Now).
+	now func() time.Time
 }
 
 // DefaultConfig returns a Config with production defaults and the given
@@ -73,7 +107,10 @@ func DefaultConfig(addrs ...string) Config {
 		RequestTimeout:  10 * time.Second,
 		MaxSendAttempts: 5,
 		RetryBackoff:    100 * time.Millisecond,
-		MaxBackoff:      5 * time.Second,
+		MaxBackoff:      10 * time.Second,
+		HealthyAfter:    10 * time.Second,
+		ProbeAfter:      time.Second,
+		ProbeTimeout:    time.Second,
 		AckInterval:     100 * time.Millisecond,
 		AckBatch:        64,
 		MaxFrame:        wire.DefaultMaxFrame,
@@ -102,8 +139,10 @@ func (c *Config) Validate() error {
 		return errors.New("client: RetryBackoff must be positive and at most MaxBackoff")
 	case c.AckInterval <= 0 || c.AckBatch < 1:
 		return errors.New("client: AckInterval must be positive and AckBatch at least 1")
-	case c.MaxFrame < 1024:
-		return errors.New("client: MaxFrame must be at least 1024")
+	case c.HealthyAfter <= 0 || c.ProbeAfter <= 0 || c.ProbeTimeout <= 0:
+		return errors.New("client: HealthyAfter, ProbeAfter and ProbeTimeout must be positive")
+	case c.MaxFrame < MinMaxFrame || c.MaxFrame > maxMaxFrame:
+		return fmt.Errorf("client: MaxFrame must be between %d and %d", MinMaxFrame, maxMaxFrame)
 	}
 	return nil
 }

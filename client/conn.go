@@ -40,6 +40,8 @@ type conn struct {
 	byeCode    atomic.Uint32 // code of the goodbye received, if any
 	keeperOnce sync.Once
 	ackKick    chan struct{}
+	probeKick  chan struct{} // a request was sent: the keeper's probe watches it
+	sessAt     atomic.Int64  // unix nanoseconds when a session was adopted on it (0: none)
 }
 
 // reply is what the reader hands to the request waiting on a rid: the
@@ -74,14 +76,14 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 		}
 		nc = tlsConn
 	}
-	cn := &conn{c: c, nc: nc, addr: addr, done: make(chan struct{}), ackKick: make(chan struct{}, 1)}
-	cn.waits.m = make(map[uint32]chan reply)
+	cn := &conn{c: c, nc: nc, addr: addr, done: make(chan struct{}), ackKick: make(chan struct{}, 1), probeKick: make(chan struct{}, 1)}
+	cn.waits.m = make(map[uint32]waiter)
 	cn.lastRecv.Store(time.Now().UnixNano())
 	if !c.track(cn) {
 		nc.Close()
 		return nil, ErrClosed
 	}
-	hello := wire.Hello{Proto: wire.Magic, Version: wire.Version, Client: c.cfg.ClientName}
+	hello := wire.Hello{Proto: wire.Magic, Version: wire.Version, Client: c.cfg.ClientName, MaxFrame: uint32(c.cfg.MaxFrame)}
 	if err := cn.roundTrip(ctx, wire.THello, &hello, wire.TWelcome, &cn.welcome); err != nil {
 		cn.close(err)
 		return nil, err
@@ -96,9 +98,14 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 
 // readLoop is the connection's reader goroutine.
 func (cn *conn) readLoop() {
-	rd := wire.NewReader(cn.nc, cn.c.cfg.MaxFrame)
+	rd := newFrameReader(cn.nc, cn.c.cfg.MaxFrame)
 	for {
-		f, err := rd.ReadFrame()
+		f, err := rd.next()
+		if sk, ok := err.(*errSkipped); ok {
+			cn.lastRecv.Store(time.Now().UnixNano())
+			cn.skipped(sk)
+			continue
+		}
 		if err != nil {
 			cn.close(err)
 			cn.c.connLost(cn, cn.err)
@@ -113,6 +120,17 @@ func (cn *conn) readLoop() {
 		}
 		cn.c.handlePush(cn, f)
 	}
+}
+
+// skipped handles a frame larger than MaxFrame, which the reader skipped:
+// the request it answered fails; a push is lost (a message push cannot be
+// that large from a server that honours Hello's max_frame).
+func (cn *conn) skipped(sk *errSkipped) {
+	if sk.rid != 0 {
+		cn.waits.trigger(sk.rid, reply{err: fmt.Errorf("%w: %v", ErrFrameTooLarge, sk)})
+		return
+	}
+	cn.c.log.Warn("push skipped", "addr", cn.addr, "err", sk)
 }
 
 // nextRID returns a fresh non-zero request id.
@@ -153,7 +171,9 @@ func (cn *conn) send(t wire.Type, rid uint32, body any) error {
 // type want into out (which may be nil) and a TError into an *Error.
 func (cn *conn) roundTrip(ctx context.Context, t wire.Type, body any, want wire.Type, out any) error {
 	rid := cn.nextRID()
-	ch, err := cn.waits.register(rid)
+	// Sends are committed concurrently by the server; every other request
+	// is handled in order, so its reply (and a Pong behind it) can wait.
+	ch, err := cn.waits.register(rid, t != wire.TSend)
 	if err != nil {
 		return err
 	}
@@ -161,6 +181,7 @@ func (cn *conn) roundTrip(ctx context.Context, t wire.Type, body any, want wire.
 		cn.waits.cancel(rid)
 		return err
 	}
+	cn.kickProbe()
 	select {
 	case r := <-ch:
 		return decodeReply(r, want, out)
@@ -224,14 +245,40 @@ func (cn *conn) kickAck() {
 	}
 }
 
+// kickProbe tells the keeper a request is waiting.
+func (cn *conn) kickProbe() {
+	select {
+	case cn.probeKick <- struct{}{}:
+	default:
+	}
+}
+
 // keeper is the connection's heartbeat goroutine, started when a session
-// is established on it: it pings every interval, closes the connection
-// when the server has been silent for three intervals, and sends the
-// acknowledgement cursor when kicked.
+// is established on it: it pings every interval, sends the
+// acknowledgement cursor when kicked, and runs the liveness probe while
+// requests wait (probe.go). It closes the connection when the server has
+// been silent for three intervals, or sent nothing back within
+// pongWait of a heartbeat ping.
 func (cn *conn) keeper(interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	cn.kickAck() // a cursor left from an earlier connection
+	cfg := &cn.c.cfg
+	hb := time.NewTicker(interval)
+	defer hb.Stop()
+	var tick *time.Ticker // the probe's, only while a request or a heartbeat waits
+	var tickC <-chan time.Time
+	startTick := func() {
+		if tick == nil {
+			tick = time.NewTicker(max(cfg.ProbeAfter/4, 10*time.Millisecond))
+			tickC = tick.C
+		}
+	}
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
+	var p probe
+	var hbAt int64 // unix nanoseconds of the unanswered heartbeat ping, 0 if none
+	cn.kickAck()   // a cursor left from an earlier connection
 	for {
 		select {
 		case <-cn.done:
@@ -240,7 +287,33 @@ func (cn *conn) keeper(interval time.Duration) {
 			return
 		case <-cn.ackKick:
 			cn.c.flushAck(cn)
-		case now := <-t.C:
+		case <-cn.probeKick:
+			startTick()
+		case now := <-tickC:
+			last := cn.lastRecv.Load()
+			if hbAt != 0 && last >= hbAt {
+				hbAt = 0
+			}
+			if hbAt != 0 && time.Duration(now.UnixNano()-hbAt) >= pongWait(cfg.ProbeTimeout) {
+				cn.c.dropSilent(cn, now.Sub(time.Unix(0, last)))
+				return
+			}
+			n, oldest, blocked := cn.waits.stats(p.pingAt)
+			switch p.step(now.UnixNano(), n, oldest, blocked, last, cfg.ProbeAfter, cfg.ProbeTimeout) {
+			case probeIdle:
+				if hbAt == 0 {
+					tick.Stop()
+					tick, tickC = nil, nil
+				}
+			case probePing:
+				if err := cn.send(wire.TPing, cn.nextRID(), &wire.Empty{}); err != nil {
+					return
+				}
+			case probeSilent:
+				cn.c.dropSilent(cn, now.Sub(time.Unix(0, last)))
+				return
+			}
+		case now := <-hb.C:
 			if silent := now.Sub(time.Unix(0, cn.lastRecv.Load())); silent > 3*interval {
 				cn.close(fmt.Errorf("no frame from the server for %v", silent.Round(time.Millisecond)))
 				return
@@ -248,36 +321,47 @@ func (cn *conn) keeper(interval time.Duration) {
 			if err := cn.send(wire.TPing, cn.nextRID(), &wire.Empty{}); err != nil {
 				return
 			}
+			if hbAt == 0 {
+				hbAt = now.UnixNano()
+				startTick()
+			}
 		}
 	}
 }
 
 // waitList is the wait registry: it maps a request id to the channel its
-// reply is delivered on (the idea of etcd's pkg/wait).
+// reply is delivered on (the idea of etcd's pkg/wait), and knows when
+// each request was sent, for the liveness probe.
 type waitList struct {
 	mu  sync.Mutex
-	m   map[uint32]chan reply
+	m   map[uint32]waiter
 	err error // set once the connection failed
 }
 
-func (w *waitList) register(id uint32) (chan reply, error) {
+type waiter struct {
+	ch      chan reply
+	sent    int64 // unix nanoseconds
+	ordered bool  // the server handles it in order (not a send)
+}
+
+func (w *waitList) register(id uint32, ordered bool) (chan reply, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return nil, w.err
 	}
 	ch := make(chan reply, 1)
-	w.m[id] = ch
+	w.m[id] = waiter{ch: ch, sent: time.Now().UnixNano(), ordered: ordered}
 	return ch, nil
 }
 
 func (w *waitList) trigger(id uint32, r reply) bool {
 	w.mu.Lock()
-	ch, ok := w.m[id]
+	wt, ok := w.m[id]
 	delete(w.m, id)
 	w.mu.Unlock()
 	if ok {
-		ch <- r // buffered, and triggered at most once
+		wt.ch <- r // buffered, and triggered at most once
 	}
 	return ok
 }
@@ -292,10 +376,32 @@ func (w *waitList) fail(err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.err = err
-	for id, ch := range w.m {
-		ch <- reply{err: err}
+	for id, wt := range w.m {
+		wt.ch <- reply{err: err}
 		delete(w.m, id)
 	}
+}
+
+// stats returns how many requests wait, when the oldest was sent, and
+// whether the server may be holding back the reply to a ping sent at
+// before: an in-order request sent no later is still waiting, or the
+// server's window of concurrent sends is full.
+func (w *waitList) stats(before int64) (n int, oldest int64, blocked bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sends := 0
+	for _, wt := range w.m {
+		n++
+		if oldest == 0 || wt.sent < oldest {
+			oldest = wt.sent
+		}
+		if !wt.ordered {
+			sends++
+		} else if before != 0 && wt.sent <= before {
+			blocked = true
+		}
+	}
+	return n, oldest, blocked || sends >= serverSendWindow
 }
 
 func isNetErr(err error) bool {

@@ -42,8 +42,26 @@
 //
 // Send returns once the message is durable (committed by a quorum of the
 // recipient's home register). It retries lost or unanswered attempts with
-// the same client message id, which the server deduplicates, and gives up
-// with ErrBusy ("busy, try later") after Config.MaxSendAttempts.
+// the same client message id (cmid), which the server deduplicates, and
+// gives up with ErrBusy ("busy, try later") after Config.MaxSendAttempts,
+// or with ErrTTLPassed once the message's TTL (WithTTL, else DefaultTTL)
+// since the first attempt has nearly passed: after that the server may
+// have forgotten the cmid, and a retry could be stored twice.
+//
+// Every error from Send is a *SendError carrying the cmid and the time of
+// the first attempt. To retry later (after ErrBusy, a cancelled context,
+// a restart of the process), keep them with the message and pass them
+// back:
+//
+//	ack, err := c.Send(ctx, "bob", body)
+//	var se *client.SendError
+//	if errors.Is(err, client.ErrBusy) && errors.As(err, &se) {
+//		save(body, se.CMID, se.First) // ... and later:
+//		ack, err = c.Send(ctx, "bob", body, client.WithCMID(se.CMID), client.WithFirstAttempt(se.First))
+//	}
+//
+// Cmids (NextCMID) start at 64 random bits per Client and count up, so
+// they do not depend on the clock and do not repeat across restarts.
 //
 // # Receiving
 //
@@ -63,8 +81,13 @@
 // A message is acknowledged to the server (its cursor moves) only after
 // it has been received from the channel, in batches (Config.AckInterval,
 // Config.AckBatch), and when Close is called. Read Events continuously:
-// messages queue up in memory until you do. A client that never receives
-// (a send-only tool) sets Config.SkipInbox.
+// pushed messages queue up in memory until you do. A client that never
+// receives (a send-only tool) sets Config.SkipInbox.
+//
+// The sync reads the inbox in pages that the server bounds by the
+// Config.MaxFrame the client announces in Hello, and asks for the next
+// page only once the application has taken most of the previous ones, so
+// a backlog of any size flows through with bounded memory.
 //
 // Deliveries are at most once per device and gap-free: pushes that repeat
 // a delivered sequence number are dropped, and one that skips ahead makes
@@ -74,16 +97,29 @@
 //
 // When the connection breaks, or a node says goodbye with a redirect or
 // because it shuts down, the client reconnects (the redirect address, the
-// nodes named in Welcome, then Config.Addrs, with backoff) and resumes the
-// session with its token, reporting EventDisconnected and
-// EventReconnected. Requests issued meanwhile wait for the new connection.
-// A session that cannot be resumed ends with EventSessionEnded.
+// nodes named in Welcome, then Config.Addrs) and resumes the session with
+// its token, reporting EventDisconnected and EventReconnected. Requests
+// issued meanwhile wait for the new connection. A session that cannot be
+// resumed ends with EventSessionEnded.
+//
+// Reconnects back off (Config.RetryBackoff doubling to Config.MaxBackoff,
+// with jitter) as long as connections keep failing, for whatever reason:
+// a dial error, a refused resume, a connection dropped right after the
+// resume. The first reconnect after a connection that stayed up
+// Config.HealthyAfter is immediate.
+//
+// A node that stops answering (frozen, cut off) is left within about two
+// seconds of a request: when a request has waited Config.ProbeAfter and
+// nothing at all has arrived for as long, the client pings; if nothing
+// arrives within Config.ProbeTimeout more, it closes the connection,
+// avoids that node and resumes on another, where waiting sends are
+// retried with their cmids. Idle sessions only send their heartbeats.
 //
 // # Goroutines
 //
 // Each connection has a reader goroutine (replies are matched to requests
 // by request id through a wait registry) and, once logged in, a keeper
 // that sends heartbeats every Welcome/LoginOK heartbeat interval and the
-// acknowledgements. One session loop per client syncs and reconnects, and
+// acknowledgements, and runs the liveness probe while requests wait. One session loop per client syncs and reconnects, and
 // one dispatcher feeds Events. Close stops them all and closes Events.
 package client

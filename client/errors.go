@@ -85,8 +85,20 @@ var (
 // Errors that do not come from the server.
 var (
 	// ErrBusy is returned by Send when MaxSendAttempts attempts failed
-	// with retryable errors: "busy, try later". It wraps the last error.
+	// with retryable errors: "busy, try later". It wraps the last error,
+	// inside a *SendError that carries the cmid to retry with.
 	ErrBusy = errors.New("client: busy, try later")
+	// ErrTTLPassed is returned by Send when the message's lifetime (its
+	// TTL, DefaultTTL if none) since the first attempt has passed, or is
+	// about to, before any attempt was acknowledged. The server forgets a
+	// cmid together with its message, so a later retry could be stored a
+	// second time: do not resend it with the same cmid. Whether the
+	// message was stored is unknown.
+	ErrTTLPassed = errors.New("client: the message's lifetime passed before it was acknowledged")
+	// ErrFrameTooLarge means the server sent a reply larger than
+	// Config.MaxFrame; the reply was skipped and the request failed (the
+	// connection stays up).
+	ErrFrameTooLarge = errors.New("client: frame larger than Config.MaxFrame")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("client: closed")
 	// ErrConnLost means the connection broke while a request was in
@@ -104,6 +116,26 @@ var (
 	// caller's own context had not ended).
 	ErrTimeout = errors.New("client: no reply in time")
 )
+
+// SendError is the error of a Send that did not get an acknowledgement.
+// It carries what a later retry needs: pass CMID to WithCMID and First to
+// WithFirstAttempt, so that the server deduplicates the retry and the
+// retry stops at the message's TTL. Err is the reason: an error matching
+// ErrBusy, ErrTTLPassed, the context's error, ErrClosed, or a refusal
+// (*Error) after which a retry is pointless.
+type SendError struct {
+	CMID     uint64    // the client message id every attempt used
+	First    time.Time // when the first attempt was made
+	Attempts int       // attempts made by this call
+	Err      error
+}
+
+// Error is the reason's text followed by the cmid and the attempts.
+func (e *SendError) Error() string {
+	return e.Err.Error() + " (cmid " + strconv.FormatUint(e.CMID, 10) + ", attempts " + strconv.Itoa(e.Attempts) + ")"
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
 
 // retryable reports whether a failed request may be resent as it is: the
 // server could not be reached or did not answer, so the same request (with

@@ -81,11 +81,13 @@ const maxQueuedOther = 4096
 // eventQueue is the unbounded queue between the reader goroutines and the
 // dispatcher: readers never block on a slow application.
 type eventQueue struct {
-	mu     sync.Mutex
-	items  []queued
-	head   int
-	others int
-	signal chan struct{}
+	mu      sync.Mutex
+	items   []queued
+	head    int
+	others  int
+	msgs    int           // messages queued
+	signal  chan struct{} // something was queued
+	drained chan struct{} // the messages queued fell to maxQueuedSync/2
 }
 
 type queued struct {
@@ -101,6 +103,8 @@ func (q *eventQueue) push(it queued) bool {
 			return false
 		}
 		q.others++
+	} else {
+		q.msgs++
 	}
 	q.items = append(q.items, it)
 	q.mu.Unlock()
@@ -128,8 +132,23 @@ func (q *eventQueue) pop() (queued, bool) {
 	}
 	if it.ev.Kind != EventMessage {
 		q.others--
+	} else {
+		q.msgs--
+		if q.msgs <= maxQueuedSync/2 {
+			select {
+			case q.drained <- struct{}{}:
+			default:
+			}
+		}
 	}
 	return it, true
+}
+
+// messages returns how many messages are queued.
+func (q *eventQueue) messages() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.msgs
 }
 
 // emit queues an event for the application.

@@ -29,6 +29,13 @@ type fakeCluster struct {
 	acks     []uint64
 	badProof bool // send a wrong server-final
 	page     int  // messages per sync page
+	// dropAfterLogin closes every connection right after its LoginOK.
+	dropAfterLogin bool
+	logins         int      // LoginOKs sent (logins and resumes)
+	syncLimits     []uint32 // the limit of each Sync
+	hellos         []wire.Hello
+	bigFriends     int         // friend_list answers with this many made-up friends
+	sendAt         []time.Time // when each TSend frame arrived
 }
 
 type fakeAction int
@@ -195,6 +202,7 @@ func (c *fakeConn) handle(t wire.Type, rid uint32, body any) bool {
 	switch t {
 	case wire.THello:
 		h := body.(*wire.Hello)
+		cl.hellos = append(cl.hellos, *h)
 		if h.Proto != wire.Magic || rid != 1 {
 			c.fail(rid, wire.CodeBadHandshake)
 			return false
@@ -292,6 +300,10 @@ func (c *fakeConn) attach(rid uint32, u *fakeUser, device, auth, final string) {
 	c.user, c.device, c.auth, c.synced = u.name, device, auth, false
 	c.n.mu.Unlock()
 	c.write(wire.TLoginOK, rid, &wire.LoginOK{ServerFinal: final, User: u.name, Device: device, Token: tok, HeartbeatMS: 50, Epoch: 1, Cursor: u.cursors[device]})
+	cl.logins++
+	if cl.dropAfterLogin {
+		c.nc.Close()
+	}
 }
 
 func (c *fakeConn) handleSession(t wire.Type, rid uint32, body any) bool {
@@ -305,6 +317,12 @@ func (c *fakeConn) handleSession(t wire.Type, rid uint32, body any) bool {
 		c.write(wire.TOK, rid, &wire.Empty{})
 		c.goodbye(wire.CodeLoggedOut, "")
 		return false
+	case wire.TFriendList:
+		r := wire.Friends{Friends: []wire.Friend{}, Incoming: []string{}, Outgoing: []string{}, Blocked: []string{}}
+		for i := 0; i < cl.bigFriends; i++ {
+			r.Friends = append(r.Friends, wire.Friend{User: fmt.Sprintf("friend-number-%06d", i), Status: "offline"})
+		}
+		c.write(wire.TFriends, rid, &r)
 	case wire.TAck:
 		seq := body.(*wire.Ack).Seq
 		cl.acks = append(cl.acks, seq)
@@ -313,9 +331,14 @@ func (c *fakeConn) handleSession(t wire.Type, rid uint32, body any) bool {
 		}
 	case wire.TSync:
 		after := body.(*wire.Sync).After
+		page := cl.page
+		if l := int(body.(*wire.Sync).Limit); l > 0 && l < page {
+			page = l
+		}
+		cl.syncLimits = append(cl.syncLimits, body.(*wire.Sync).Limit)
 		r := wire.SyncReply{Messages: []wire.Message{}}
 		for _, m := range u.inbox {
-			if m.Seq > after && len(r.Messages) < cl.page {
+			if m.Seq > after && len(r.Messages) < page {
 				r.Messages = append(r.Messages, m)
 			}
 		}
@@ -330,6 +353,7 @@ func (c *fakeConn) handleSession(t wire.Type, rid uint32, body any) bool {
 	case wire.TSend:
 		s := body.(*wire.Send)
 		cl.sends = append(cl.sends, *s)
+		cl.sendAt = append(cl.sendAt, time.Now())
 		act := fakeNormal
 		if cl.onSend != nil {
 			act = cl.onSend(len(cl.sends), s)

@@ -28,6 +28,7 @@ type inbox struct {
 	syncing bool   // a sync is running
 	dropped uint64 // highest pushed seq dropped while a sync was due
 	fails   int    // consecutive failed sync attempts
+	limit   uint32 // Sync.limit to ask for; 0 is the server's maximum
 }
 
 // start prepares the inbox for a new session of user whose cursor at the
@@ -52,6 +53,7 @@ func (in *inbox) start(user string, cursor uint64, want bool) {
 	in.syncing = false
 	in.dropped = 0
 	in.fails = 0
+	in.limit = 0
 }
 
 // forget drops the inbox state after a logout or account deletion.
@@ -119,9 +121,19 @@ func (c *Client) onMessage(cn *conn, m *wire.Message) {
 
 func (c *Client) wakeLoopLocked() { c.wakeLoop() }
 
+// maxQueuedSync bounds the synced messages waiting for the application:
+// the sync asks for the next page only once fewer are queued, so a huge
+// backlog flows through in pages instead of piling up in memory.
+const maxQueuedSync = 1024
+
 // syncInbox reads the inbox after the last delivered message until the
 // server says there is no more (on the session loop). Pushes start at the
 // server once a sync has completed.
+//
+// Pages are bounded by the server to fit Config.MaxFrame (announced in
+// Hello). A page that does not fit anyway (a server that ignores the
+// announcement) fails with ErrFrameTooLarge and is asked again with a
+// count small enough for full-size messages.
 func (c *Client) syncInbox() {
 	c.mu.Lock()
 	cn, s := c.cur, c.sess
@@ -135,9 +147,21 @@ func (c *Client) syncInbox() {
 	c.mu.Unlock()
 
 	for {
+		if !c.waitQueue(cn) {
+			c.mu.Lock()
+			if c.sess == s {
+				c.in.syncing = false
+				c.in.want = true
+			}
+			c.mu.Unlock()
+			return // the connection or the client closed; a reconnect syncs again
+		}
+		c.mu.Lock()
+		limit := c.in.limit
+		c.mu.Unlock()
 		ctx, cancel := context.WithTimeoutCause(c.ctx, c.cfg.RequestTimeout, ErrTimeout)
 		var r wire.SyncReply
-		err := cn.roundTrip(ctx, wire.TSync, &wire.Sync{After: after}, wire.TSyncReply, &r)
+		err := cn.roundTrip(ctx, wire.TSync, &wire.Sync{After: after, Limit: limit}, wire.TSyncReply, &r)
 		err = timeoutCause(c.ctx, ctx, err)
 		cancel()
 
@@ -154,6 +178,12 @@ func (c *Client) syncInbox() {
 		in := &c.in
 		if err == nil && r.More && r.Next <= after+1 && len(r.Messages) == 0 {
 			err = errors.New("client: sync made no progress")
+		}
+		if safe := c.safeSyncLimit(cn); errors.Is(err, ErrFrameTooLarge) && in.limit != safe {
+			in.limit = safe
+			c.mu.Unlock()
+			c.log.Warn("sync page larger than MaxFrame; asking for smaller pages", "limit", safe, "err", err)
+			continue
 		}
 		if err != nil {
 			in.syncing = false
@@ -205,6 +235,33 @@ func (c *Client) syncInbox() {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// waitQueue waits until fewer than maxQueuedSync messages wait for the
+// application; false if cn or the client closed meanwhile.
+func (c *Client) waitQueue(cn *conn) bool {
+	for c.queue.messages() >= maxQueuedSync {
+		select {
+		case <-c.queue.drained:
+		case <-cn.done:
+			return false
+		case <-c.done:
+			return false
+		}
+	}
+	return !cn.closed()
+}
+
+// safeSyncLimit is a Sync.limit whose page fits MaxFrame even with
+// messages of the full max_body, for servers that do not cut pages by
+// size (each message takes at most max_body + 188 bytes in a page,
+// PROTOCOL.md §9.2).
+func (c *Client) safeSyncLimit(cn *conn) uint32 {
+	body := int(cn.welcome.MaxBody)
+	if body <= 0 {
+		body = 1440
+	}
+	return uint32(max((c.cfg.MaxFrame-64)/(body+200), 1))
 }
 
 // handed records that the application received message seq of inbox id,

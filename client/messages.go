@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -19,13 +21,23 @@ type Ack struct {
 	CMID uint64 // the client message id the send used
 }
 
-// SendOption changes one Send.
-type SendOption func(*wire.Send)
+// DefaultTTL is the message lifetime the server applies when Send has no
+// WithTTL (PROTOCOL.md §9.1); Send's retries stop within it.
+const DefaultTTL = 24 * time.Hour
 
-// WithTTL sets the message's lifetime (the server's default, one day,
+// SendOption changes one Send.
+type SendOption func(*sendArgs)
+
+// sendArgs is one Send's request and options.
+type sendArgs struct {
+	req   wire.Send
+	first time.Time // WithFirstAttempt
+}
+
+// WithTTL sets the message's lifetime (the server's default, DefaultTTL,
 // otherwise). It is rounded up to a millisecond.
 func WithTTL(d time.Duration) SendOption {
-	return func(s *wire.Send) {
+	return func(a *sendArgs) {
 		ms := (d + time.Millisecond - 1) / time.Millisecond
 		if ms > 1<<32-1 {
 			ms = 1<<32 - 1
@@ -33,26 +45,55 @@ func WithTTL(d time.Duration) SendOption {
 		if ms < 0 {
 			ms = 0
 		}
-		s.TTLMS = uint32(ms)
+		a.req.TTLMS = uint32(ms)
 	}
 }
 
 // WithCMID sets the client message id instead of taking the next one.
-// Use it to resend, from another process, a message whose outcome is
-// unknown: the server deduplicates on (user, device, cmid).
+// Use it to resend a message whose outcome is unknown (a *SendError's
+// CMID, or one saved by an earlier process): the server deduplicates on
+// (user, device, cmid). Pass WithFirstAttempt too.
 func WithCMID(cmid uint64) SendOption {
-	return func(s *wire.Send) { s.CMID = cmid }
+	return func(a *sendArgs) { a.req.CMID = cmid }
 }
 
-// NextCMID returns a fresh client message id. Ids start from the clock in
-// nanoseconds and increase by one, so that separate processes of one
-// device do not collide.
+// WithFirstAttempt says that the message was first sent at t (a
+// *SendError's First): Send is a retry, and makes no attempt once the
+// message's TTL since t has (nearly) passed, returning ErrTTLPassed.
+// Without it, a Send counts the TTL from its own first attempt.
+func WithFirstAttempt(t time.Time) SendOption {
+	return func(a *sendArgs) { a.first = t }
+}
+
+// NextCMID returns a fresh client message id. Each Client starts at 64
+// random bits and counts up by one (skipping 0), so ids never depend on
+// the clock and do not repeat after a clock step or a restart: two runs
+// of n1 and n2 ids overlap with probability below (n1+n2)/2^64, and the
+// server only compares cmids within one TTL (a day). Even a device that
+// restarts 10,000 times a day and sends 100,000 messages each time has a
+// chance below 1e-5 per year of a repeat.
 func (c *Client) NextCMID() uint64 {
 	for {
 		if id := c.cmid.Add(1); id != 0 {
 			return id
 		}
 	}
+}
+
+// randomCMIDBase returns 64 random bits to start the cmids at.
+func randomCMIDBase() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("client: no randomness for message ids: " + err.Error())
+	}
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// retryMargin is how long before the end of a message's TTL Send stops
+// retrying: an attempt sent just before the end could reach the server
+// after the original expired (and its cmid with it), and be stored again.
+func retryMargin(ttl, requestTimeout time.Duration) time.Duration {
+	return min(ttl/10, requestTimeout)
 }
 
 // Send sends body to a friend and returns once the message is durable.
@@ -62,36 +103,63 @@ func (c *Client) NextCMID() uint64 {
 // client message id (after reconnecting and resuming if needed), so the
 // server acknowledges a message it already has as a duplicate instead of
 // delivering it twice. After MaxSendAttempts attempts it returns an error
-// matching ErrBusy. Refusals (ErrRefused: not a friend, ErrTooLarge,
-// ErrBadTTL, ErrRateLimited with RetryAfter, ...) are returned at once.
+// matching ErrBusy. It never retries once the message's TTL since the
+// first attempt has nearly passed (ErrTTLPassed). Refusals (ErrRefused:
+// not a friend, ErrTooLarge, ErrBadTTL, ErrRateLimited with RetryAfter,
+// ...) are returned at once.
+//
+// Every error is a *SendError with the cmid and the time of the first
+// attempt: to retry later (after ErrBusy, a cancelled context, a restart),
+// pass them back with WithCMID and WithFirstAttempt.
 func (c *Client) Send(ctx context.Context, to string, body []byte, opts ...SendOption) (Ack, error) {
-	req := wire.Send{To: canonicalUser(to), Body: body}
+	args := sendArgs{req: wire.Send{To: canonicalUser(to), Body: body}}
 	for _, o := range opts {
-		o(&req)
+		o(&args)
 	}
+	req := &args.req
 	if req.CMID == 0 {
 		req.CMID = c.NextCMID()
 	}
-	if lim := c.maxBody(); lim > 0 && len(body) > lim {
-		return Ack{}, &Error{Code: wire.CodeTooLarge, Message: "message body is limited to " + strconv.Itoa(lim) + " bytes"}
+	retry := !args.first.IsZero()
+	first := args.first
+	if !retry {
+		first = c.now()
 	}
+	fail := func(attempts int, err error) (Ack, error) {
+		return Ack{}, &SendError{CMID: req.CMID, First: first, Attempts: attempts, Err: err}
+	}
+	if lim := c.maxBody(); lim > 0 && len(body) > lim {
+		return fail(0, &Error{Code: wire.CodeTooLarge, Message: "message body is limited to " + strconv.Itoa(lim) + " bytes"})
+	}
+	ttl := DefaultTTL
+	if req.TTLMS > 0 {
+		ttl = time.Duration(req.TTLMS) * time.Millisecond
+	}
+	stop := first.Add(ttl - retryMargin(ttl, c.cfg.RequestTimeout))
 	var last error
 	for attempt := 1; ; attempt++ {
+		if (attempt > 1 || retry) && !c.now().Before(stop) {
+			if last != nil {
+				return fail(attempt-1, fmt.Errorf("%w (last attempt: %w)", ErrTTLPassed, last))
+			}
+			return fail(attempt-1, ErrTTLPassed)
+		}
 		var a wire.SendAck
-		err := c.call(ctx, wire.TSend, &req, wire.TSendAck, &a)
+		err := c.call(ctx, wire.TSend, req, wire.TSendAck, &a)
 		if err == nil {
 			return Ack{ID: a.ID, Seq: a.Seq, Dup: a.Dup, CMID: req.CMID}, nil
 		}
 		if ctx.Err() != nil || errors.Is(err, ErrClosed) || !retryable(err) {
-			return Ack{}, err
+			return fail(attempt, err)
 		}
 		last = err
 		if attempt >= c.cfg.MaxSendAttempts {
-			return Ack{}, fmt.Errorf("%w (cmid %d, %d attempts): %w", ErrBusy, req.CMID, attempt, last)
+			return fail(attempt, fmt.Errorf("%w: %w", ErrBusy, last))
 		}
 		c.log.Debug("send failed; retrying", "cmid", req.CMID, "attempt", attempt, "err", err)
-		if err := c.sleep(ctx, c.backoff(attempt-1)); err != nil {
-			return Ack{}, err
+		wait := min(c.backoff(attempt-1), max(stop.Sub(c.now()), 0))
+		if err := c.sleep(ctx, wait); err != nil {
+			return fail(attempt, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"io"
 	"net"
 	"sync"
@@ -118,5 +119,67 @@ func TestSilentNodeIsLeftForAnother(t *testing.T) {
 	}
 	if ack.Seq != 1 {
 		t.Fatalf("ack %+v, want seq 1", ack)
+	}
+}
+
+// failoverBound is how soon a send must complete after the client's node
+// froze: generous, but well below the 10 s RequestTimeout that the send
+// waited out before the liveness probe.
+const failoverBound = 6 * time.Second
+
+// TestFailover_FrozenNodeMovesWithinProbe is the regression test for
+// issue 12.6: with the default RequestTimeout (10 s), a client whose node
+// stops answering (frozen, cut off) must move its session to another
+// node on its own liveness probe, and the send complete there, instead of
+// waiting out the request timeout.
+func TestFailover_FrozenNodeMovesWithinProbe(t *testing.T) {
+	n := startNode(t)
+	setup := e2eClient(t, n, "setup")
+	ctx := ctxT(t)
+	for _, u := range []string{"frank", "fiona"} {
+		if err := setup.Register(ctx, u, "pw"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fz := newFreezer(t, n.ClientAddr())
+	cfg := testConfig(t, fz.ln.Addr().String(), n.ClientAddr())
+	cfg.RequestTimeout = DefaultConfig().RequestTimeout
+	a := dialT(t, cfg)
+	if err := a.Login(ctx, "frank", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if a.Addr() != fz.ln.Addr().String() {
+		t.Fatalf("logged in through %s, want the freezer first", a.Addr())
+	}
+	bcfg := testConfig(t, n.ClientAddr())
+	bcfg.Device = "fiona-phone"
+	b := dialT(t, bcfg)
+	if err := b.Login(ctx, "fiona", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.FriendRequest(ctx, "fiona"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.FriendAccept(ctx, "frank"); err != nil {
+		t.Fatal(err)
+	}
+	fz.frozen.Store(true)
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	ack, err := a.Send(sctx, "fiona", []byte("still there?"))
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("send with the node frozen: %v (after %v)", err, took)
+	}
+	t.Logf("the send completed %v after the freeze, on %s", took.Round(time.Millisecond), a.Addr())
+	if a.Addr() != n.ClientAddr() {
+		t.Fatalf("the session is on %s, want it moved to %s", a.Addr(), n.ClientAddr())
+	}
+	if took > failoverBound {
+		t.Fatalf("the send took %v, want the session moved within %v (RequestTimeout %v)", took, failoverBound, cfg.RequestTimeout)
+	}
+	if ack.Seq != 1 || ack.Dup {
+		t.Fatalf("ack %+v, want seq 1, not a duplicate", ack)
 	}
 }

@@ -26,6 +26,11 @@ type Query struct {
 	Device string    `msgpack:"d,omitempty"`
 	After  uint64    `msgpack:"a,omitempty"`
 	Limit  int       `msgpack:"l,omitempty"`
+	// MaxBytes bounds a QueryInbox page by size as well as by count: the
+	// page stops before the message that would take the sum of the
+	// messages' MessageSize above MaxBytes (and says More). The first
+	// message is always returned. 0 means no bound by size.
+	MaxBytes int `msgpack:"b,omitempty"`
 	// Linear asks for a linearizable read (see Partition.View). Reads that
 	// are followed by a conditional write (credentials for a login) can do
 	// without.
@@ -63,7 +68,7 @@ func (p *Partition) Query(ctx context.Context, q Query) (*Answer, error) {
 		if limit <= 0 || limit > MaxInboxPage {
 			limit = MaxInboxPage
 		}
-		a.Inbox, err = v.Inbox(q.User, q.After, limit, p.now().UnixMilli())
+		a.Inbox, err = v.InboxPage(q.User, q.After, limit, q.MaxBytes, p.now().UnixMilli())
 	case QueryCursor:
 		a.Cursor, err = v.Cursor(q.User, q.Device)
 	case QueryLocations:

@@ -97,6 +97,25 @@ type Inbox struct {
 // Inbox returns up to limit messages of user with seq > after that have not
 // expired at nowMS.
 func (v *View) Inbox(user string, after uint64, limit int, nowMS int64) (*Inbox, error) {
+	return v.InboxPage(user, after, limit, 0, nowMS)
+}
+
+// MessageOverhead bounds the bytes a message takes in a client frame
+// beyond its body, sender and sender's device: the field names, the
+// integers and the headers of its msgpack map (a wire.Message).
+const MessageOverhead = 112
+
+// MessageSize is an upper bound of the bytes m takes in a client frame
+// (vlr's tests check it against the wire encoding).
+func MessageSize(m *Message) int {
+	return MessageOverhead + len(m.Body) + len(m.From) + len(m.FromDevice)
+}
+
+// InboxPage is Inbox bounded by size too: with maxBytes > 0 the page ends
+// before the message that would take the sum of MessageSize above
+// maxBytes (More is then set). The first message is always returned, so a
+// page always makes progress.
+func (v *View) InboxPage(user string, after uint64, limit, maxBytes int, nowMS int64) (*Inbox, error) {
 	var h inboxHead
 	if _, err := v.st.getRec(headKey(user), &h); err != nil {
 		return nil, err
@@ -105,6 +124,7 @@ func (v *View) Inbox(user string, after uint64, limit int, nowMS int64) (*Inbox,
 	if after >= h.Last {
 		return in, nil
 	}
+	size := 0
 	from := messageKey(user, after+1)
 	err := v.st.scanFrom(skUserPrefix(skMessage, user), from, func(_, val []byte) (bool, error) {
 		if len(in.Messages) == limit {
@@ -120,6 +140,12 @@ func (v *View) Inbox(user string, after uint64, limit int, nowMS int64) (*Inbox,
 			in.ExpiredThrough = m.Seq
 			return true, nil
 		}
+		n := MessageSize(&m)
+		if maxBytes > 0 && len(in.Messages) > 0 && size+n > maxBytes {
+			in.More = true
+			return false, nil
+		}
+		size += n
 		in.Messages = append(in.Messages, m)
 		return true, nil
 	})

@@ -31,6 +31,7 @@ type conn struct {
 	login    *loginState
 	loggedIn bool // sess is attached to the registry
 	ended    bool // the location was already purged (logout, delete)
+	outMax   int  // largest frame the client accepts (syncpage.go)
 }
 
 func newConn(s *Server, nc net.Conn, ip string) *conn {
@@ -128,6 +129,9 @@ func (c *conn) handshake(rd *wire.Reader) bool {
 	}
 	if h.Version < 1 {
 		c.fatal(f.RID, refuse(wire.CodeVersion))
+		return false
+	}
+	if !c.acceptFrameLimit(f.RID, &h) {
 		return false
 	}
 	nodes := []string{c.srv.Addr().String()}

@@ -119,14 +119,18 @@ func (c *conn) send(s *session, m *wire.Send) (wire.Type, any, error) {
 	return wire.TSendAck, &wire.SendAck{ID: res.MsgID, Seq: res.Seq, Dup: res.Dup}, nil
 }
 
+// sync reads one page of the inbox for the client. The page is bounded by
+// count (Limit, at most hlr.MaxInboxPage) and by size: it never makes a
+// frame larger than the connection's outMax (the client's max_frame).
 func (c *conn) sync(r *wire.Sync) (wire.Type, any, error) {
 	s := c.sess
 	limit := int(r.Limit)
 	if limit <= 0 || limit > hlr.MaxInboxPage {
 		limit = hlr.MaxInboxPage
 	}
+	budget := syncBudget(c.outMax)
 	s.beginSync()
-	ans, err := c.query(hlr.Query{Kind: hlr.QueryInbox, User: s.user, After: r.After, Limit: limit, Linear: true})
+	ans, err := c.query(hlr.Query{Kind: hlr.QueryInbox, User: s.user, After: r.After, Limit: limit, MaxBytes: budget, Linear: true})
 	if err != nil || ans.Inbox == nil {
 		s.endSync(r.After+1, false)
 		if err == nil {
@@ -134,26 +138,8 @@ func (c *conn) sync(r *wire.Sync) (wire.Type, any, error) {
 		}
 		return 0, nil, err
 	}
-	in := ans.Inbox
-	after := r.After
-	if after > in.Head {
-		after = in.Head // a cursor from the future: start over at the head
-	}
-	next := after + 1
-	if in.ExpiredThrough >= next {
-		next = in.ExpiredThrough + 1
-	}
-	out := &wire.SyncReply{Messages: make([]wire.Message, 0, len(in.Messages)), More: in.More}
-	for i := range in.Messages {
-		m := &in.Messages[i]
-		if m.Seq < next {
-			continue
-		}
-		out.Messages = append(out.Messages, toWireMessage(m))
-		next = m.Seq + 1
-	}
-	out.Next = next
-	s.endSync(next, !in.More)
+	out := pageFor(ans.Inbox, r.After, budget)
+	s.endSync(out.Next, !out.More)
 	return wire.TSyncReply, out, nil
 }
 

@@ -81,6 +81,8 @@ func TestAppendFrame_Golden(t *testing.T) {
 		{TPing, 7, &Empty{}, "00000006 13 00000007 80"},
 		{THello, 1, &Hello{Proto: Magic, Version: Version},
 			"0000001a 01 00000001 82 a5 70726f746f a4 726f616d a7 76657273696f6e 01"},
+		{THello, 1, &Hello{Proto: Magic, Version: Version, MaxFrame: 65536},
+			"00000029 01 00000001 83 a5 70726f746f a4 726f616d a7 76657273696f6e 01 a9 6d61785f6672616d65 ce00010000"},
 		{TSend, 0x01020304, &Send{To: "bob", CMID: 300, Body: []byte("hi"), TTLMS: 70000},
 			"0000002a 20 01020304 84 a2 746f a3 626f62 a4 636d6964 cd012c a4 626f6479 c4 02 6869 a6 74746c5f6d73 ce00011170"},
 	}

@@ -20,6 +20,11 @@ type Hello struct {
 	Proto   string `msgpack:"proto"`   // must be Magic
 	Version uint16 `msgpack:"version"` // highest version the client speaks
 	Client  string `msgpack:"client,omitempty"`
+	// MaxFrame is the largest frame (length prefix) the client accepts; 0
+	// (absent) means the server's own Welcome.MaxFrame. The server never
+	// sends a larger frame and refuses a value below its minimum (4096
+	// with the default max_body) with CodeBadHandshake.
+	MaxFrame uint32 `msgpack:"max_frame,omitempty"`
 }
 
 // Welcome answers Hello (S→C, TWelcome).

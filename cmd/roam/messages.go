@@ -49,6 +49,10 @@ func cmdSend(a *app, argv []string) error {
 	return nil
 }
 
+// recvProgressEvery is how often (in messages) recv reports on stderr
+// while it syncs a long backlog.
+const recvProgressEvery = 5000
+
 func cmdRecv(a *app, argv []string) error {
 	fs := a.subFlags("recv")
 	wait := fs.Duration("wait", 0, "")
@@ -65,24 +69,32 @@ func cmdRecv(a *app, argv []string) error {
 	if err != nil {
 		return err
 	}
-	// Until the first sync is complete, then for --wait longer.
+	// Until the first sync is complete, then for --wait longer. The sync
+	// may take long for a big backlog: it fails only when nothing has
+	// arrived for --timeout, not after a fixed time.
+	start := time.Now()
+	synced := false
+	got := 0
 	var deadline <-chan time.Time
-	timeout := time.NewTimer(a.timeout + *wait)
-	defer timeout.Stop()
+	stalled := time.NewTimer(a.timeout)
+	defer stalled.Stop()
 	for {
 		select {
 		case <-a.ctx.Done():
 			return nil
 		case <-deadline:
 			return nil
-		case <-timeout.C:
-			if deadline == nil {
-				return fmt.Errorf("inbox sync did not complete in %v", a.timeout)
-			}
+		case <-stalled.C:
+			return fmt.Errorf("inbox sync made no progress for %v (%d messages received)", a.timeout, got)
 		case ev := <-c.Events():
 			switch ev.Kind {
 			case client.EventSynced:
-				if deadline == nil {
+				if !synced {
+					synced = true
+					stalled.Stop()
+					if got >= recvProgressEvery {
+						a.progress(got, start, "inbox synced: ")
+					}
 					if *wait == 0 {
 						return nil
 					}
@@ -90,6 +102,13 @@ func cmdRecv(a *app, argv []string) error {
 				}
 			case client.EventMessage:
 				a.printMessage(ev.Message, time.DateTime)
+				got++
+				if !synced {
+					stalled.Reset(a.timeout)
+					if got%recvProgressEvery == 0 {
+						a.progress(got, start, "")
+					}
+				}
 			case client.EventSessionEnded:
 				return ev.Err
 			case client.EventReconnected:
@@ -97,6 +116,13 @@ func cmdRecv(a *app, argv []string) error {
 			}
 		}
 	}
+}
+
+// progress reports on stderr how many messages recv has received.
+func (a *app) progress(n int, start time.Time, what string) {
+	d := time.Since(start)
+	rate := float64(n) / max(d.Seconds(), 1e-3)
+	fmt.Fprintf(a.stderr, "roam: recv: %s%d messages in %v (%.0f/s)\n", what, n, d.Round(100*time.Millisecond), rate)
 }
 
 // printMessage prints an inbox message.
