@@ -101,7 +101,7 @@ func TestPreLoginCap_ThousandSilentConnectionsFromOneAddress(t *testing.T) {
 	// Every connection beyond the cap is refused at once; the ones
 	// within it are open and served.
 	var wg sync.WaitGroup
-	var refused, served atomic.Int32
+	var refused, served, with303 atomic.Int32
 	var bad atomic.Value
 	for _, c := range conns {
 		wg.Add(1)
@@ -123,6 +123,7 @@ func TestPreLoginCap_ThousandSilentConnectionsFromOneAddress(t *testing.T) {
 						bad.Store("after 303: " + why)
 					}
 					refused.Add(1)
+					with303.Add(1)
 					return
 				}
 			}
@@ -139,6 +140,12 @@ func TestPreLoginCap_ThousandSilentConnectionsFromOneAddress(t *testing.T) {
 	}
 	if served.Load() != cap || refused.Load() != attempts-cap {
 		t.Fatalf("%d connections served and %d refused, want %d and %d", served.Load(), refused.Load(), cap, attempts-cap)
+	}
+	// Refusals say why; a client whose hello crossed the refusal may see
+	// only a reset.
+	t.Logf("%d of %d refusals came with too_many_connections", with303.Load(), refused.Load())
+	if with303.Load() == 0 {
+		t.Fatalf("no refusal came with too_many_connections (303)")
 	}
 	if st := n.vlr.Stats(); st.PreLogin != cap+1 {
 		t.Fatalf("Stats().PreLogin = %d, want %d (the attacker's and the admin's)", st.PreLogin, cap+1)
@@ -163,7 +170,10 @@ func TestPreLoginCap_ThousandSilentConnectionsFromOneAddress(t *testing.T) {
 	}
 	held[0].login("capb", "attacker-device")
 	extra := hyDial(t, addr, attacker)
-	extra.hello()
+	extra.send(wire.THello, &wire.Hello{Proto: wire.Magic, Version: wire.Version})
+	if f, err := extra.next(10 * time.Second); err != nil || f.Type != wire.TWelcome {
+		t.Fatalf("after one of them logged in, a new anonymous connection from the address was not served: %s %s, %v", f.Type, hyDescribe(f), err)
+	}
 	// The total cap per address (cap+1) applies to logged-in sessions
 	// too: with two of them, the next anonymous connection (the 64th
 	// anonymous, the 66th in all) is refused.
@@ -534,12 +544,12 @@ func TestOutputBudget_SlowConsumerDisconnectedAndResyncs(t *testing.T) {
 		// The kernel's socket buffers absorb a few MB per connection
 		// before the node's queues grow: send well beyond that.
 		perSub   = 120
-		subs     = 3
+		subs     = 4
 		pageSize = 8
 	)
 	n := hyNode(t, func(c *vlr.Config) {
 		// Each receiver may queue as much as the whole node: the budget,
-		// shared by three, is what must hold them back.
+		// shared by four, is what must hold them back.
 		c.OutQueueBytes, c.OutputBudget = budget, budget
 		c.MaxBody = body
 		c.SendRate, c.SendBurst = 1e6, 1e6
@@ -592,7 +602,7 @@ func TestOutputBudget_SlowConsumerDisconnectedAndResyncs(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(200 * time.Microsecond):
+			case <-time.After(50 * time.Microsecond):
 			}
 		}
 	}()
