@@ -696,3 +696,19 @@ func TestOutputBudget_SlowConsumerDisconnectedAndResyncs(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeConnCap_FloodFromManyAddressesRefused(t *testing.T) {
+	const max = 5
+	n := hyNode(t, func(c *vlr.Config) { c.MaxConns = max })
+	addr := n.ClientAddr()
+	for i := 0; i < max; i++ {
+		hyDial(t, addr, fmt.Sprintf("127.0.5.%d", i+1)).hello()
+	}
+	// Every address is under its own caps; the node is full.
+	if ok, why := refusedAtOnce(hyDial(t, addr, "127.0.5.100")); !ok {
+		t.Fatalf("connection %d to a node with MaxConns %d: %s", max+1, max, why)
+	}
+	if st := n.vlr.Stats(); st.Conns != max || st.Refused < 1 {
+		t.Fatalf("Stats %+v", st)
+	}
+}
