@@ -147,8 +147,7 @@ func (c *conn) open() bool {
 			c.ip = h.Src.Addr().Unmap().String()
 		}
 		if !c.srv.admit(c) {
-			c.srv.log.Debug("connection refused", "ip", c.ip, "proxy", c.raw.RemoteAddr().String())
-			c.srv.refuse(c.raw, wire.CodeTooManyConns.Text())
+			c.srv.refuse(c.raw, c.ip, wire.CodeTooManyConns.Text())
 			return false
 		}
 	}

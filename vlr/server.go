@@ -148,11 +148,11 @@ func (s *Server) acceptLoop() {
 			continue
 		case len(s.conns) >= s.cfg.MaxConns:
 			s.mu.Unlock()
-			s.refuse(nc, "node connection limit reached")
+			s.refuse(nc, ip, "node connection limit reached")
 			continue
 		case !viaProxy && !s.admitLocked(c):
 			s.mu.Unlock()
-			s.refuse(nc, wire.CodeTooManyConns.Text())
+			s.refuse(nc, ip, wire.CodeTooManyConns.Text())
 			continue
 		}
 		s.conns[c] = struct{}{}
@@ -204,9 +204,9 @@ func (s *Server) unPreLocked(c *conn) {
 // too_many_connections (rid 0) first on a plaintext port, at once over
 // TLS (no handshake is spent on it). The frame fits any socket buffer, so
 // the write does not block the accept loop.
-func (s *Server) refuse(nc net.Conn, msg string) {
+func (s *Server) refuse(nc net.Conn, ip, msg string) {
 	s.refused.Add(1)
-	s.log.Debug("connection refused", "peer", nc.RemoteAddr().String(), "why", msg)
+	s.log.Debug("connection refused", "ip", ip, "why", msg)
 	if s.cfg.TLS == nil {
 		if b, err := wire.AppendFrame(nil, wire.TError, 0, &wire.Error{Code: wire.CodeTooManyConns, Message: msg}); err == nil {
 			nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
