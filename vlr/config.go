@@ -1,9 +1,12 @@
 package vlr
 
 import (
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"time"
 )
 
@@ -20,11 +23,36 @@ type Config struct {
 	// Welcome frame (nil: just this one).
 	Nodes func() []string
 
-	// MaxFrame is the largest frame accepted from a client.
+	// TLS, if set, makes the client port speak TLS: every connection
+	// (after its PROXY header, if any) is wrapped in tls.Server, and the
+	// handshake runs in the connection's goroutine under the login
+	// deadline. It needs a certificate (Certificates, GetCertificate or
+	// GetConfigForClient).
+	TLS *tls.Config
+	// ProxyProtocol makes connections from TrustedProxies start with a
+	// PROXY protocol v2 header (they must); the client address in it is
+	// the one every per-address limit and log line uses. Connections
+	// from other addresses are served as they are: a header from them is
+	// not parsed (it fails as a frame, or as a TLS handshake).
+	ProxyProtocol  bool
+	TrustedProxies []netip.Prefix
+
+	// MaxFrame is the largest frame accepted from a logged-in client.
 	MaxFrame int
-	// HandshakeTimeout bounds each frame before login, and the login.
+	// PreLoginMaxFrame is the largest frame accepted before login (and
+	// resume): enough for hello, register and the SCRAM messages, small
+	// enough that an anonymous connection holds no large buffer.
+	PreLoginMaxFrame int
+	// HandshakeTimeout bounds each frame before login: the time from the
+	// connection's start, or from the previous frame, to the end of the
+	// next one.
 	HandshakeTimeout time.Duration
-	// FrameTimeout bounds the arrival of a frame's body after its header.
+	// LoginDeadline bounds the time from connect to a completed login or
+	// resume, whatever the connection sends meanwhile (pings included).
+	LoginDeadline time.Duration
+	// FrameTimeout bounds a frame once its first byte has arrived, before
+	// and after login: a frame trickled in slowly is cut off even though
+	// the connection's idle deadline has not passed.
 	FrameTimeout time.Duration
 	// WriteTimeout bounds one write to a client.
 	WriteTimeout time.Duration
@@ -37,8 +65,18 @@ type Config struct {
 	// OutQueueBytes is the most a slow client may have queued before it is
 	// disconnected (it resyncs from its cursor).
 	OutQueueBytes int
-	// MaxConnsPerIP caps concurrent connections from one address.
+	// OutputBudget bounds the output queued for all clients together:
+	// before an enqueue would pass it, the connection holding the most
+	// is disconnected as a slow consumer. At least OutQueueBytes.
+	OutputBudget int64
+	// MaxConns caps the node's client connections. 0 means a default
+	// sized from the open-file limit (see DefaultMaxConns).
+	MaxConns int
+	// MaxConnsPerIP caps concurrent connections from one client address.
 	MaxConnsPerIP int
+	// MaxPreLoginPerIP caps the connections from one client address that
+	// have not logged in (or resumed) yet; logged-in ones do not count.
+	MaxPreLoginPerIP int
 
 	// ScramIters is the PBKDF2 iteration count every account must use.
 	ScramIters uint32
@@ -83,14 +121,18 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxFrame:            64 << 10,
+		PreLoginMaxFrame:    4 << 10,
 		HandshakeTimeout:    10 * time.Second,
+		LoginDeadline:       20 * time.Second,
 		FrameTimeout:        10 * time.Second,
 		WriteTimeout:        10 * time.Second,
 		RequestTimeout:      5 * time.Second,
 		HeartbeatInterval:   30 * time.Second,
 		HeartbeatMisses:     3,
 		OutQueueBytes:       4 << 20,
-		MaxConnsPerIP:       20000,
+		OutputBudget:        256 << 20,
+		MaxConnsPerIP:       1024,
+		MaxPreLoginPerIP:    64,
 		ScramIters:          4096,
 		NonceTTL:            60 * time.Second,
 		SessionTTL:          30 * 24 * time.Hour,
@@ -121,7 +163,9 @@ func (c *Config) Validate() error {
 		return errors.New("vlr: FakeSaltSecret must be at least 16 bytes")
 	case c.MaxFrame < 1024:
 		return errors.New("vlr: MaxFrame must be at least 1024")
-	case c.HandshakeTimeout <= 0 || c.FrameTimeout <= 0 || c.WriteTimeout <= 0 || c.RequestTimeout <= 0:
+	case c.PreLoginMaxFrame < 2048 || c.PreLoginMaxFrame > c.MaxFrame:
+		return errors.New("vlr: PreLoginMaxFrame must be 2048..MaxFrame")
+	case c.HandshakeTimeout <= 0 || c.LoginDeadline <= 0 || c.FrameTimeout <= 0 || c.WriteTimeout <= 0 || c.RequestTimeout <= 0:
 		return errors.New("vlr: timeouts must be positive")
 	case c.HeartbeatInterval <= 0 || c.HeartbeatMisses < 1:
 		return errors.New("vlr: HeartbeatInterval must be positive and HeartbeatMisses >= 1")
@@ -139,8 +183,37 @@ func (c *Config) Validate() error {
 		return errors.New("vlr: login throttle settings must be positive")
 	case c.CursorFlushInterval <= 0 || c.OutQueueBytes < c.MaxFrame || c.MaxConnsPerIP < 1:
 		return errors.New("vlr: CursorFlushInterval, OutQueueBytes or MaxConnsPerIP out of range")
+	case c.OutputBudget < int64(c.OutQueueBytes):
+		return errors.New("vlr: OutputBudget must be at least OutQueueBytes")
+	case c.MaxConns < 0 || c.MaxPreLoginPerIP < 1:
+		return errors.New("vlr: MaxConns must be >= 0 (0: from the open-file limit) and MaxPreLoginPerIP >= 1")
+	case c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil && c.TLS.GetConfigForClient == nil:
+		return errors.New("vlr: TLS needs a certificate")
+	case c.ProxyProtocol && len(c.TrustedProxies) == 0:
+		return errors.New("vlr: ProxyProtocol needs TrustedProxies")
+	case !c.ProxyProtocol && len(c.TrustedProxies) > 0:
+		return errors.New("vlr: TrustedProxies is set but ProxyProtocol is off")
 	case c.Now == nil:
 		return errors.New("vlr: Now is required")
 	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			return fmt.Errorf("vlr: TrustedProxies: invalid prefix %v", p)
+		}
+	}
 	return nil
+}
+
+// trusted reports whether a connection from addr may carry a PROXY header.
+func (c *Config) trusted(addr netip.Addr) bool {
+	if !c.ProxyProtocol {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range c.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }

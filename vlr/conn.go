@@ -2,6 +2,7 @@ package vlr
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -19,9 +20,18 @@ import (
 // replies inside a frame.
 type conn struct {
 	srv *Server
-	nc  net.Conn
-	ip  string
+	nc  net.Conn // what frames are read from: raw, or a tls.Conn on it
+	raw net.Conn // the socket
+	ip  string   // the client's address (from the PROXY header, if any)
 	out outQueue
+
+	viaProxy bool      // from a trusted proxy: starts with a PROXY header
+	loginBy  time.Time // the login deadline
+	clock    frameClock
+
+	// Guarded by srv.mu.
+	counted bool // counted in srv.perIP
+	pre     bool // counted in srv.preIP (not logged in yet)
 
 	// inflight bounds the sends of this connection being committed.
 	inflight chan struct{}
@@ -34,9 +44,10 @@ type conn struct {
 	outMax   int  // largest frame the client accepts (syncpage.go)
 }
 
-func newConn(s *Server, nc net.Conn, ip string) *conn {
-	c := &conn{srv: s, nc: nc, ip: ip, inflight: make(chan struct{}, maxInflightSends)}
-	c.out = outQueue{nc: nc, max: s.cfg.OutQueueBytes, timeout: s.cfg.WriteTimeout, spawn: s.goFunc}
+func newConn(s *Server, nc net.Conn, ip string, viaProxy bool) *conn {
+	c := &conn{srv: s, nc: nc, raw: nc, ip: ip, viaProxy: viaProxy, inflight: make(chan struct{}, maxInflightSends)}
+	c.loginBy = time.Now().Add(s.cfg.LoginDeadline)
+	c.out = outQueue{raw: nc, max: s.cfg.OutQueueBytes, timeout: s.cfg.WriteTimeout, spawn: s.goFunc, budget: &s.out}
 	return c
 }
 
@@ -67,16 +78,18 @@ func (c *conn) serve() {
 			c.fatal(0, refuse(wire.CodeInternal))
 		}
 	}()
-	rd := wire.NewReader(c.nc, c.srv.cfg.MaxFrame)
+	if !c.open() {
+		return
+	}
+	// Small frames until login (an anonymous connection holds no large
+	// buffer), MaxFrame after.
+	c.clock = frameClock{nc: c.nc, timeout: c.srv.cfg.FrameTimeout}
+	rd := wire.NewReader(&c.clock, c.srv.cfg.PreLoginMaxFrame)
 	if !c.handshake(rd) {
 		return
 	}
 	for {
-		idle := c.srv.cfg.HandshakeTimeout
-		if c.loggedIn {
-			idle = c.srv.cfg.HeartbeatInterval * time.Duration(c.srv.cfg.HeartbeatMisses)
-		}
-		c.nc.SetReadDeadline(time.Now().Add(idle))
+		c.armRead(rd)
 		f, err := rd.ReadFrame()
 		if err != nil {
 			c.readFailed(err)
@@ -86,10 +99,71 @@ func (c *conn) serve() {
 			c.fatal(f.RID, refusef(wire.CodeUnknownType, "unknown frame type "+f.Type.String()))
 			return
 		}
+		was := c.loggedIn
 		if !c.handle(f) {
 			return
 		}
+		if !was && c.loggedIn {
+			c.srv.loggedIn(c)
+			rd.SetLimit(c.srv.cfg.MaxFrame)
+		}
 	}
+}
+
+// armRead sets the read deadline for the next frame: before login the
+// sooner of the pre-login frame timeout and the login deadline, after it
+// the heartbeat deadline; and within either, FrameTimeout once the frame
+// has begun (see frameClock).
+func (c *conn) armRead(rd *wire.Reader) {
+	var idle time.Time
+	if c.loggedIn {
+		idle = time.Now().Add(c.srv.cfg.HeartbeatInterval * time.Duration(c.srv.cfg.HeartbeatMisses))
+	} else {
+		idle = time.Now().Add(c.srv.cfg.HandshakeTimeout)
+		if c.loginBy.Before(idle) {
+			idle = c.loginBy
+		}
+	}
+	c.clock.next(idle, rd.Buffered() > 0)
+}
+
+// open gets the connection ready for frames: it reads the PROXY header
+// (from a trusted proxy) and applies the client address's caps, then runs
+// the TLS handshake (if the port speaks TLS), all under the login deadline
+// and the pre-login frame timeout. It returns false when the connection
+// must close (the teardown closes it).
+func (c *conn) open() bool {
+	deadline := time.Now().Add(c.srv.cfg.HandshakeTimeout)
+	if c.loginBy.Before(deadline) {
+		deadline = c.loginBy
+	}
+	if c.viaProxy {
+		c.raw.SetReadDeadline(deadline)
+		h, err := readProxyHeader(c.raw)
+		if err != nil {
+			c.srv.log.Debug("bad PROXY header; connection closed", "proxy", c.ip, "err", err)
+			return false
+		}
+		if !h.Local {
+			c.ip = h.Src.Addr().Unmap().String()
+		}
+		if !c.srv.admit(c) {
+			c.srv.refuse(c.raw, c.ip, wire.CodeTooManyConns.Text())
+			return false
+		}
+	}
+	if c.srv.cfg.TLS != nil {
+		tc := tls.Server(c.raw, c.srv.cfg.TLS)
+		c.raw.SetDeadline(deadline)
+		if err := tc.Handshake(); err != nil {
+			c.srv.log.Debug("TLS handshake failed; connection closed", "ip", c.ip, "err", err)
+			return false
+		}
+		c.raw.SetWriteDeadline(time.Time{})
+		c.nc = tc
+	}
+	c.out.ready(c.nc)
+	return true
 }
 
 // readFailed reports why reading stopped, if the client should know.
@@ -98,9 +172,13 @@ func (c *conn) readFailed(err error) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded):
-		if c.loggedIn {
+		if c.clock.inFrame() {
+			c.fatal(0, refusef(wire.CodeTimeout, "frame not complete within "+c.srv.cfg.FrameTimeout.String()))
+		} else if c.loggedIn {
 			c.kick(wire.CodeHeartbeatTimeout, "no heartbeat for "+
 				(c.srv.cfg.HeartbeatInterval*time.Duration(c.srv.cfg.HeartbeatMisses)).String())
+		} else if !time.Now().Before(c.loginBy) {
+			c.fatal(0, refusef(wire.CodeTimeout, "not logged in within "+c.srv.cfg.LoginDeadline.String()))
 		} else {
 			c.fatal(0, refuse(wire.CodeTimeout))
 		}
@@ -116,7 +194,7 @@ func (c *conn) readFailed(err error) {
 
 // handshake reads THello and answers TWelcome.
 func (c *conn) handshake(rd *wire.Reader) bool {
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.HandshakeTimeout))
+	c.armRead(rd)
 	f, err := rd.ReadFrame()
 	if err != nil {
 		c.readFailed(err)

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roamhq/roam/hlr"
+	"github.com/roamhq/roam/wire"
 )
 
 // Server is the visitor register of one node: it owns the client listener
@@ -33,9 +36,14 @@ type Server struct {
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
-	perIP    map[string]int
+	perIP    map[string]int // admitted connections per client address
+	preIP    map[string]int // of those, the ones not logged in yet
+	pre      int            // sum of preIP
 	closing  bool
 	stopping chan struct{} // closed when Shutdown begins
+
+	out     budget        // node-wide output budget (Config.OutputBudget)
+	refused atomic.Uint64 // connections refused by a connection cap
 
 	dirtyMu sync.Mutex
 	dirty   map[*session]struct{} // sessions whose cursor moved
@@ -61,6 +69,9 @@ func New(cfg Config, home Home, bus PresenceBus) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns()
+	}
 	ln := cfg.Listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.ClientAddr); err != nil {
@@ -75,11 +86,14 @@ func New(cfg Config, home Home, bus PresenceBus) (*Server, error) {
 		ln:       ln,
 		conns:    make(map[*conn]struct{}),
 		perIP:    make(map[string]int),
+		preIP:    make(map[string]int),
 		limits:   lim,
 		stopping: make(chan struct{}),
 		dirty:    make(map[*session]struct{}),
 		ending:   make(map[string]*endings),
 	}
+	s.out.limit = cfg.OutputBudget
+	s.out.victim = s.largestQueue
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.goFunc(s.acceptLoop)
 	s.goFunc(s.cursorLoop)
@@ -116,36 +130,156 @@ func (s *Server) acceptLoop() {
 			}
 			continue
 		}
-		ip := remoteIP(nc)
+		peer := remoteAddr(nc)
+		// A trusted proxy's connection is admitted per address once its
+		// PROXY header names the client (conn.open); the node cap applies
+		// to every connection now.
+		viaProxy := s.cfg.trusted(peer)
+		ip := peer.String()
+		if !peer.IsValid() {
+			ip = nc.RemoteAddr().String()
+		}
+		c := newConn(s, nc, ip, viaProxy)
 		s.mu.Lock()
-		if s.closing || s.perIP[ip] >= s.cfg.MaxConnsPerIP {
+		switch {
+		case s.closing:
 			s.mu.Unlock()
 			nc.Close()
 			continue
+		case len(s.conns) >= s.cfg.MaxConns:
+			s.mu.Unlock()
+			s.refuse(nc, ip, "node connection limit reached")
+			continue
+		case !viaProxy && !s.admitLocked(c):
+			s.mu.Unlock()
+			s.refuse(nc, ip, wire.CodeTooManyConns.Text())
+			continue
 		}
-		s.perIP[ip]++
-		c := newConn(s, nc, ip)
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
 		s.goFunc(c.serve)
 	}
 }
 
+// admitLocked counts c against the caps of its client address c.ip, or
+// reports that a cap is reached. s.mu is held.
+func (s *Server) admitLocked(c *conn) bool {
+	if s.perIP[c.ip] >= s.cfg.MaxConnsPerIP || s.preIP[c.ip] >= s.cfg.MaxPreLoginPerIP {
+		return false
+	}
+	s.perIP[c.ip]++
+	s.preIP[c.ip]++
+	s.pre++
+	c.counted, c.pre = true, true
+	return true
+}
+
+// admit is admitLocked for a connection already registered (one from a
+// trusted proxy, once its header was read).
+func (s *Server) admit(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.admitLocked(c)
+}
+
+// loggedIn moves c out of its address's pre-login count.
+func (s *Server) loggedIn(c *conn) {
+	s.mu.Lock()
+	s.unPreLocked(c)
+	s.mu.Unlock()
+}
+
+func (s *Server) unPreLocked(c *conn) {
+	if !c.pre {
+		return
+	}
+	c.pre = false
+	s.pre--
+	if s.preIP[c.ip]--; s.preIP[c.ip] <= 0 {
+		delete(s.preIP, c.ip)
+	}
+}
+
+// refuse turns away a connection over a cap: with error
+// too_many_connections (rid 0) first on a plaintext port, at once over
+// TLS (no handshake is spent on it). The frame fits any socket buffer, so
+// the write does not block the accept loop.
+func (s *Server) refuse(nc net.Conn, ip, msg string) {
+	s.refused.Add(1)
+	s.log.Debug("connection refused", "ip", ip, "why", msg)
+	if s.cfg.TLS == nil {
+		if b, err := wire.AppendFrame(nil, wire.TError, 0, &wire.Error{Code: wire.CodeTooManyConns, Message: msg}); err == nil {
+			nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			nc.Write(b)
+		}
+	}
+	nc.Close()
+}
+
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
-	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
-		delete(s.perIP, c.ip)
+	s.unPreLocked(c)
+	if c.counted {
+		c.counted = false
+		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+			delete(s.perIP, c.ip)
+		}
 	}
 	s.mu.Unlock()
 }
 
-func remoteIP(nc net.Conn) string {
-	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
+// largestQueue returns the output queue holding the most bytes (the
+// budget's victim), or nil.
+func (s *Server) largestQueue() *outQueue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var best *outQueue
+	var most int64
+	for c := range s.conns {
+		if n := c.out.size.Load(); n > most {
+			best, most = &c.out, n
+		}
 	}
-	return nc.RemoteAddr().String()
+	return best
 }
+
+// remoteAddr is the peer's IP address (unmapped), or the zero Addr.
+func remoteAddr(nc net.Conn) netip.Addr {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			return ip.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+// Stats is a snapshot of the client port's counters.
+type Stats struct {
+	Conns         int    // client connections open
+	PreLogin      int    // of those, not logged in yet (PROXY connections count once their header is read)
+	Sessions      int    // logged-in sessions
+	QueuedBytes   int64  // output queued for all clients (at most OutputBudget)
+	OutputBudget  int64  // the bound on QueuedBytes
+	SlowConsumers uint64 // clients disconnected for not reading, since start
+	Refused       uint64 // connections refused by a connection cap, since start
+}
+
+// Stats returns the client port's counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	st := Stats{Conns: len(s.conns), PreLogin: s.pre}
+	s.mu.Unlock()
+	st.Sessions = s.reg.count()
+	st.QueuedBytes = s.out.used.Load()
+	st.OutputBudget = s.out.limit
+	st.SlowConsumers = s.out.slow.Load()
+	st.Refused = s.refused.Load()
+	return st
+}
+
+// QueuedBytes returns the output queued for all clients of this node.
+func (s *Server) QueuedBytes() int64 { return s.out.used.Load() }
 
 // Deliver pushes a committed message to the local sessions at locs (called
 // by the home partition's leader, here or through a jump gate).

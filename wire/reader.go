@@ -20,7 +20,8 @@ const readBufSize = 4096
 // An error from the underlying reader other than io.EOF (a read deadline,
 // say) is returned as is and loses nothing: the next ReadFrame resumes the
 // frame where it stopped. A framing error or io.ErrUnexpectedEOF is final:
-// every later ReadFrame returns it again.
+// every later ReadFrame returns it again, and the Reader drops its frame
+// buffer.
 //
 // A Reader is not safe for concurrent use.
 type Reader struct {
@@ -46,6 +47,15 @@ func newReaderSize(r io.Reader, maxFrame, size int) *Reader {
 // not yet returned in a frame.
 func (r *Reader) Buffered() int { return r.br.Buffered() }
 
+// SetLimit changes the limit on the length prefix of the frames read from
+// now on (as NewReader's maxFrame). A frame whose length was already
+// checked is finished under the old limit. A server uses it to accept only
+// small frames until a client has logged in.
+func (r *Reader) SetLimit(maxFrame int) { r.limit = frameLimit(maxFrame) }
+
+// Limit returns the limit on length prefixes in force.
+func (r *Reader) Limit() int { return int(r.limit) }
+
 // ReadFrame reads the next frame. It returns io.EOF at a clean end of
 // stream between frames, io.ErrUnexpectedEOF when the stream ends inside a
 // frame, and an error wrapping ErrFrameTooLarge or ErrFrameTooShort for a
@@ -64,6 +74,7 @@ func (r *Reader) ReadFrame() (Frame, error) {
 		n, err := checkLength(hdr, r.limit)
 		if err != nil {
 			r.err = err
+			r.buf = nil // nothing more is read: free the frame buffer
 			return Frame{}, err
 		}
 		total := prefixSize + int(n)

@@ -205,3 +205,57 @@ func TestReader_Buffered(t *testing.T) {
 		t.Fatalf("Buffered = %d, want %d", rd.Buffered(), len(a))
 	}
 }
+
+// TestReader_SetLimit: a server reads small frames until a client logs in,
+// then raises the limit; the frames after the change are checked against
+// the new limit, across short reads and the large-frame path alike.
+func TestReader_SetLimit(t *testing.T) {
+	small := AppendRaw(nil, TPing, 1, make([]byte, 100))
+	big := AppendRaw(nil, TSend, 2, make([]byte, 3000))
+	for _, size := range []int{16, readBufSize} {
+		data := append(append(append([]byte{}, small...), big...), big...)
+		rd := newReaderSize(iotest.HalfReader(bytes.NewReader(data)), 200, size)
+		if rd.Limit() != 200 {
+			t.Fatalf("Limit() = %d, want 200", rd.Limit())
+		}
+		if f, err := rd.ReadFrame(); err != nil || f.RID != 1 {
+			t.Fatalf("size %d: small frame: %+v, %v", size, f, err)
+		}
+		rd.SetLimit(4000)
+		for i := 0; i < 2; i++ {
+			if f, err := rd.ReadFrame(); err != nil || f.RID != 2 || len(f.Body) != 3000 {
+				t.Fatalf("size %d: big frame %d after SetLimit: rid %d, %d bytes, %v", size, i, f.RID, len(f.Body), err)
+			}
+		}
+		// Lowered again: the next frame is refused on its prefix.
+		rd = newReaderSize(bytes.NewReader(append(append([]byte{}, small...), big...)), 4000, size)
+		rd.SetLimit(200)
+		if _, err := rd.ReadFrame(); err != nil {
+			t.Fatalf("size %d: small frame under the lowered limit: %v", size, err)
+		}
+		if _, err := rd.ReadFrame(); !errors.Is(err, ErrFrameTooLarge) {
+			t.Fatalf("size %d: big frame under the lowered limit: %v, want ErrFrameTooLarge", size, err)
+		}
+	}
+}
+
+// TestReader_FramingErrorDropsBuffer: once a framing error is final, the
+// Reader keeps no large-frame buffer (a refused connection must not pin
+// memory until it is collected).
+func TestReader_FramingErrorDropsBuffer(t *testing.T) {
+	big := AppendRaw(nil, TSend, 1, make([]byte, 30000))
+	bad := []byte{0xff, 0xff, 0xff, 0xff}
+	rd := NewReader(bytes.NewReader(append(append([]byte{}, big...), bad...)), 1<<20)
+	if _, err := rd.ReadFrame(); err != nil {
+		t.Fatal(err)
+	}
+	if cap(rd.buf) < 30000 {
+		t.Fatalf("the large frame did not use the frame buffer (cap %d)", cap(rd.buf))
+	}
+	if _, err := rd.ReadFrame(); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("err = %v, want ErrFrameTooLarge", err)
+	}
+	if rd.buf != nil {
+		t.Fatalf("frame buffer of %d bytes kept after a framing error", cap(rd.buf))
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -148,6 +149,52 @@ var options = []option{
 		set: intSetter(func(s *settings, n int) { s.node.VLR.SendBurst = n })},
 	{key: "max_conns_per_ip", usage: "concurrent client connections per IP",
 		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxConnsPerIP = n })},
+	// Connection hygiene on the client port (vlr.Config; PROTOCOL.md §3).
+	{key: "max_prelogin_per_ip", usage: "client connections per IP that have not logged in yet",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxPreLoginPerIP = n })},
+	{key: "max_conns", usage: "client connections per node (0: from the open-file limit)",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxConns = n })},
+	{key: "login_deadline", usage: "time from connect to a completed login or resume",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.LoginDeadline = d })},
+	{key: "frame_timeout", usage: "time for a client frame to arrive once it has begun",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.FrameTimeout = d })},
+	{key: "output_budget", usage: "bytes of output queued for all clients together before the slowest is disconnected",
+		set: func(s *settings, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return errors.New("want a whole number of bytes")
+			}
+			s.node.VLR.OutputBudget = n
+			return nil
+		}},
+	{key: "proxy_protocol", usage: "connections from trusted_proxies start with a PROXY protocol v2 header",
+		set: func(s *settings, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("want true or false")
+			}
+			s.node.VLR.ProxyProtocol = b
+			return nil
+		}},
+	{key: "trusted_proxies", usage: "addresses or CIDR prefixes `A,B/24,...` of the load balancers that send PROXY headers",
+		set: func(s *settings, v string) error {
+			s.node.VLR.TrustedProxies = nil
+			for _, f := range strings.Split(v, ",") {
+				if f = strings.TrimSpace(f); f == "" {
+					continue
+				}
+				p, err := netip.ParsePrefix(f)
+				if err != nil {
+					a, aerr := netip.ParseAddr(f)
+					if aerr != nil {
+						return fmt.Errorf("%q is not an address or a CIDR prefix", f)
+					}
+					p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+				}
+				s.node.VLR.TrustedProxies = append(s.node.VLR.TrustedProxies, p.Masked())
+			}
+			return nil
+		}},
 	{key: "session_ttl", usage: "how long a session can be resumed",
 		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.SessionTTL = d })},
 	{key: "raft_heartbeat_timeout", usage: "Raft heartbeat timeout (leaders send heartbeats every tenth of it)",

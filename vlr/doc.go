@@ -1,0 +1,85 @@
+// Package vlr is a node's visitor register: it owns the client port and
+// every client connection, the sessions logged in at this node, their
+// presence, and the delivery of pushes to them. The home register (hlr,
+// reached through Home) holds the accounts, inboxes and locations; vlr
+// holds nothing durable.
+//
+// # Use
+//
+// node.New builds the one Server of a node; tests may do the same with
+// any Home:
+//
+//	cfg := vlr.DefaultConfig()
+//	cfg.NodeID, cfg.Listener, cfg.FakeSaltSecret = id, ln, secret
+//	cfg.TLS = tlsConfig // optional: the client port speaks TLS
+//	srv, err := vlr.New(cfg, home, bus)
+//	...
+//	srv.Deliver(user, locs, msg) // a committed message for local devices
+//	srv.Cancel(user, loc, why)   // Cancel Location
+//	st := srv.Stats()            // connections, queued output, slow consumers
+//	srv.Shutdown(redirect)       // goodbye to every client; safe twice
+//
+// The wire protocol is PROTOCOL.md; this package implements its server
+// side.
+//
+// # A connection's life
+//
+// The accept loop applies the node cap (MaxConns) and, unless the peer is
+// a trusted proxy, the caps of the client address (MaxConnsPerIP,
+// MaxPreLoginPerIP); a connection over a cap gets error
+// too_many_connections (303) and is closed, or just closed on a TLS port.
+// Everything else happens in the connection's own goroutine (conn.serve):
+//
+//  1. conn.open: from a trusted proxy, the PROXY protocol v2 header
+//     (proxyproto.go), then the address caps on the client's address;
+//     on a TLS port, the handshake. Both under the login deadline.
+//  2. Hello/Welcome, then register, login or resume; frames are limited
+//     to PreLoginMaxFrame, each must arrive within HandshakeTimeout, and
+//     the login must be done within LoginDeadline of the connect, or the
+//     connection gets error timeout (106) and is closed.
+//  3. Logged in: frames up to MaxFrame; the session ends after
+//     HeartbeatMisses × HeartbeatInterval without a frame (goodbye 403).
+//
+// Before and after login a frame that has begun must end within
+// FrameTimeout (frameclock.go tightens the read deadline when a frame
+// needs more than one read; no timer of its own).
+//
+// # Output
+//
+// Everything written to a client goes through its outQueue: frames are
+// appended under a mutex and written by a goroutine that exists only
+// while output is pending. Each queue is capped (OutQueueBytes) and all
+// of them share the node's OutputBudget (budget.go): the bytes queued
+// are reserved before they are appended, so the sum never exceeds the
+// budget. When a reservation fails, the connection holding the most
+// output is disconnected as a slow consumer (goodbye 405 if nothing is
+// being written to it, else a bare close) and its queue freed; its
+// messages stay in the inbox for its next sync. Stats().SlowConsumers
+// counts them.
+//
+// # Goroutines
+//
+//	accept loop          one; Server.acceptLoop
+//	connection reader    one per connection; conn.serve (handles requests in order)
+//	connection writer    one per connection while output is pending; outQueue.flush
+//	send                 one per send being committed (at most 64 per connection)
+//	cursor flusher       one; Server.cursorLoop
+//	catch-up, logout     short-lived, per session
+//
+// All are started with Server.goFunc and awaited by Shutdown.
+//
+// # Locks
+//
+// Acquired in this order, never the reverse:
+//
+//	registry.mu → session.mu → Server.mu → outQueue.mu
+//
+// (pushes are queued under registry.mu and session.mu; an enqueue that
+// finds the budget full takes Server.mu to find a victim and then the
+// victim's outQueue.mu, holding no other outQueue.mu). dirtyMu, endingMu
+// and the limiters' mutexes are leaves.
+//
+// Server.mu guards the connection set and the per-address counts;
+// registry.mu the sessions and presence; session.mu one session's
+// delivery state; outQueue.mu one connection's output.
+package vlr

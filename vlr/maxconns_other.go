@@ -1,0 +1,6 @@
+//go:build !unix
+
+package vlr
+
+// openFileLimit is unknown off Unix.
+func openFileLimit() int { return 0 }
