@@ -73,9 +73,9 @@ func applySend(t *txn, c *Cmd) (Result, error) {
 }
 
 // applyCursor advances a device's cursor; cursors never go back and never
-// pass the end of the stream. Only a device the user has a location
-// record for has a cursor: the last write of a session whose device was
-// evicted (or whose account was deleted) meanwhile changes nothing.
+// pass the end of the stream. Only a device in the user's device set has
+// a cursor: the last write of a session whose device was evicted (or
+// whose account was deleted) meanwhile changes nothing.
 func applyCursor(t *txn, c *Cmd) (Result, error) {
 	ds, err := t.devices(c.User)
 	if err != nil || ds.find(c.Device) == nil {
