@@ -129,6 +129,10 @@ func applySetCreds(t *txn, c *Cmd) (Result, error) {
 		return Result{}, err
 	}
 	// End the other sessions; keep (and re-stamp) the caller's.
+	ds, err := t.devices(c.User)
+	if err != nil {
+		return Result{}, err
+	}
 	var hashes [][]byte
 	var keep *Session
 	err = t.scan(skUserPrefix(skSession, c.User), func(sub, val []byte) (bool, error) {
@@ -148,7 +152,7 @@ func applySetCreds(t *txn, c *Cmd) (Result, error) {
 		return Result{}, err
 	}
 	for _, h := range hashes {
-		if err := t.deleteSession(c.User, h); err != nil {
+		if err := t.dropSession(c.User, ds, h); err != nil {
 			return Result{}, err
 		}
 	}
@@ -158,64 +162,23 @@ func applySetCreds(t *txn, c *Cmd) (Result, error) {
 			return Result{}, err
 		}
 	}
-	cancel, err := t.detachAllBut(c.User, c.Device)
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{CredGen: a.CredGen, Cancel: cancel}, nil
+	cancel := detachAllBut(ds, c.Device)
+	return Result{CredGen: a.CredGen, Cancel: cancel}, t.putDevices(c.User, ds)
 }
 
-func (t *txn) deleteSession(user string, hash []byte) error {
-	var s Session
-	ok, err := t.getRec(sessionKey(user, hash), &s)
-	if err != nil || !ok {
-		return err
-	}
-	if err := t.del(sessionExpiryKey(s.ExpiresMS, user, hash)); err != nil {
-		return err
-	}
-	return t.del(sessionKey(user, hash))
-}
-
-// detachAllBut clears the location of every attached device of user except
+// detachAllBut clears the location of every attached device in ds except
 // keep and returns the old locations, which the leader must cancel.
-func (t *txn) detachAllBut(user, keep string) ([]Location, error) {
-	locs, err := t.locations(user, false)
-	if err != nil {
-		return nil, err
-	}
+func detachAllBut(ds *deviceSet, keep string) []Location {
 	var cancel []Location
-	for _, l := range locs {
-		if l.Node == "" || l.Device == keep {
+	for i := range ds.Devices {
+		d := &ds.Devices[i]
+		if d.Node == "" || d.Device == keep {
 			continue
 		}
-		cancel = append(cancel, l)
-		l.Node = ""
-		if err := t.setRec(locationKey(user, l.Device), &l); err != nil {
-			return nil, err
-		}
+		cancel = append(cancel, d.location())
+		d.Node = ""
 	}
-	return cancel, nil
-}
-
-// locations lists user's location records; attachedOnly skips detached ones.
-func (t *txn) locations(user string, attachedOnly bool) ([]Location, error) {
-	return listLocations(&t.state, user, attachedOnly)
-}
-
-func listLocations(s *state, user string, attachedOnly bool) ([]Location, error) {
-	var out []Location
-	err := s.scan(skUserPrefix(skLocation, user), func(_, val []byte) (bool, error) {
-		var l Location
-		if err := decodeRec(val, &l); err != nil {
-			return false, err
-		}
-		if !attachedOnly || l.Node != "" {
-			out = append(out, l)
-		}
-		return true, nil
-	})
-	return out, err
+	return cancel
 }
 
 func applyDeleteAccount(t *txn, c *Cmd) (Result, error) {
@@ -226,10 +189,11 @@ func applyDeleteAccount(t *txn, c *Cmd) (Result, error) {
 	if a == nil {
 		return Result{Status: StatusNotFound}, nil
 	}
-	cancel, err := t.detachAllBut(c.User, c.Device)
+	ds, err := t.devices(c.User)
 	if err != nil {
 		return Result{}, err
 	}
+	cancel := detachAllBut(ds, c.Device)
 	// Tell every peer's partition to forget this user.
 	var peers []string
 	err = t.scan(skUserPrefix(skEdge, c.User), func(sub, val []byte) (bool, error) {
@@ -256,7 +220,7 @@ func applyDeleteAccount(t *txn, c *Cmd) (Result, error) {
 		return Result{}, err
 	}
 	for _, h := range hashes {
-		if err := t.deleteSession(c.User, h); err != nil {
+		if err := t.delSessionRecords(c.User, h); err != nil {
 			return Result{}, err
 		}
 	}
@@ -264,13 +228,15 @@ func applyDeleteAccount(t *txn, c *Cmd) (Result, error) {
 	if err := t.dropInbox(c.User); err != nil {
 		return Result{}, err
 	}
-	for _, kind := range []byte{skLocation, skEdge, skCursor, skDedup} {
+	for _, kind := range []byte{skEdge, skCursor, skDedup} {
 		if err := t.delPrefix(skUserPrefix(kind, c.User)); err != nil {
 			return Result{}, err
 		}
 	}
-	if err := t.del(headKey(c.User)); err != nil {
-		return Result{}, err
+	for _, k := range [][]byte{headKey(c.User), devicesKey(c.User), attachedKey(c.User), blockCountKey(c.User)} {
+		if err := t.del(k); err != nil {
+			return Result{}, err
+		}
 	}
 	if err := t.del(accountKey(c.User)); err != nil {
 		return Result{}, err

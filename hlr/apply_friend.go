@@ -19,7 +19,7 @@ func (t *txn) setEdge(user, peer string, st byte) error {
 
 // withEvent fills in the event for User's attached devices.
 func (t *txn) withEvent(r Result, user, ev string) (Result, error) {
-	locs, err := t.locations(user, true)
+	locs, err := attachedLocations(&t.state, user)
 	if err != nil {
 		return Result{}, err
 	}
@@ -27,9 +27,12 @@ func (t *txn) withEvent(r Result, user, ev string) (Result, error) {
 	return r, nil
 }
 
-// applyFriendRequest: Peer asks User. Refused, with one status for all
-// cases, when User does not exist or has blocked Peer. If User had already
-// asked Peer, the two requests meet and the friendship is made.
+// applyFriendRequest: Peer asks User. When User does not exist or has
+// blocked Peer, nothing is recorded on User's side, but the answer and the
+// asker's side are the same as for a request User has not answered yet:
+// the request shows as outgoing to the asker, who cannot tell the cases
+// apart. If User had already asked Peer, the two requests meet and the
+// friendship is made.
 func applyFriendRequest(t *txn, c *Cmd) (Result, error) {
 	if c.User == c.Peer {
 		return Result{Status: StatusRefused}, nil
@@ -38,19 +41,22 @@ func applyFriendRequest(t *txn, c *Cmd) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if a == nil {
-		return Result{Status: StatusRefused}, nil
+	var st byte
+	if a != nil {
+		if st, err = t.edge(c.User, c.Peer); err != nil {
+			return Result{}, err
+		}
 	}
-	st, err := t.edge(c.User, c.Peer)
-	if err != nil {
-		return Result{}, err
-	}
-	switch st {
-	case EdgeBlocked:
-		return Result{Status: StatusRefused}, nil
-	case EdgeFriend, EdgeIncoming:
+	// Record the request on the asker's side too, so it shows as
+	// outgoing there, can be withdrawn, and is dropped here if the asker
+	// deletes the account.
+	sent := Cmd{Op: OpFriendSent, User: c.Peer, Peer: c.User}
+	switch {
+	case a == nil || st == EdgeBlocked:
+		return Result{Outbox: true}, t.addOutbox(sent)
+	case st == EdgeFriend || st == EdgeIncoming:
 		return Result{}, nil // idempotent
-	case EdgeOutgoing:
+	case st == EdgeOutgoing:
 		if err := t.setEdge(c.User, c.Peer, EdgeFriend); err != nil {
 			return Result{}, err
 		}
@@ -62,10 +68,7 @@ func applyFriendRequest(t *txn, c *Cmd) (Result, error) {
 	if err := t.setEdge(c.User, c.Peer, EdgeIncoming); err != nil {
 		return Result{}, err
 	}
-	// Record the request on the asker's side too, so it shows as
-	// outgoing there, can be withdrawn, and is dropped here if the asker
-	// deletes the account.
-	if err := t.addOutbox(Cmd{Op: OpFriendSent, User: c.Peer, Peer: c.User}); err != nil {
+	if err := t.addOutbox(sent); err != nil {
 		return Result{}, err
 	}
 	return t.withEvent(Result{Outbox: true}, c.User, "request")
@@ -183,10 +186,18 @@ func applyFriendDrop(t *txn, c *Cmd) (Result, error) {
 	return t.withEvent(Result{}, c.User, ev)
 }
 
-// applyBlock: User blocks Peer; Peer's side of any edge is dropped.
+// applyBlock: User blocks Peer. The block is recorded whether or not Peer
+// exists (User's block list must not tell), and nothing else is written
+// unless there was something to undo on Peer's side: a friendship, or
+// User's own request to Peer, is dropped there. A request from Peer stays
+// pending on Peer's side, so Peer cannot tell a block from a request left
+// unanswered. A user can block at most c.Limit users.
 func applyBlock(t *txn, c *Cmd) (Result, error) {
 	if c.User == c.Peer {
 		return Result{Status: StatusInvalid}, nil
+	}
+	if a, err := t.account(c.User); err != nil || a == nil {
+		return Result{Status: StatusNotFound}, err
 	}
 	st, err := t.edge(c.User, c.Peer)
 	if err != nil {
@@ -195,8 +206,21 @@ func applyBlock(t *txn, c *Cmd) (Result, error) {
 	if st == EdgeBlocked {
 		return Result{}, nil
 	}
+	n, err := t.getUint(blockCountKey(c.User))
+	if err != nil {
+		return Result{}, err
+	}
+	if n >= uint64(orDefault(c.Limit, DefaultMaxBlocks)) {
+		return Result{Status: StatusRefused}, nil
+	}
 	if err := t.setEdge(c.User, c.Peer, EdgeBlocked); err != nil {
 		return Result{}, err
+	}
+	if err := t.setUint(blockCountKey(c.User), n+1); err != nil {
+		return Result{}, err
+	}
+	if st != EdgeFriend && st != EdgeOutgoing {
+		return Result{}, nil
 	}
 	if err := t.addOutbox(Cmd{Op: OpFriendDrop, User: c.Peer, Peer: c.User}); err != nil {
 		return Result{}, err
@@ -204,6 +228,8 @@ func applyBlock(t *txn, c *Cmd) (Result, error) {
 	return Result{Outbox: true}, nil
 }
 
+// applyUnblock removes a block; without one (a name never blocked, or
+// with no account) it changes nothing.
 func applyUnblock(t *txn, c *Cmd) (Result, error) {
 	st, err := t.edge(c.User, c.Peer)
 	if err != nil {
@@ -212,5 +238,15 @@ func applyUnblock(t *txn, c *Cmd) (Result, error) {
 	if st != EdgeBlocked {
 		return Result{}, nil
 	}
-	return Result{}, t.del(edgeKey(c.User, c.Peer))
+	if err := t.del(edgeKey(c.User, c.Peer)); err != nil {
+		return Result{}, err
+	}
+	n, err := t.getUint(blockCountKey(c.User))
+	if err != nil {
+		return Result{}, err
+	}
+	if n <= 1 {
+		return Result{}, t.del(blockCountKey(c.User))
+	}
+	return Result{}, t.setUint(blockCountKey(c.User), n-1)
 }

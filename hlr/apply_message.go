@@ -65,7 +65,7 @@ func applySend(t *txn, c *Cmd) (Result, error) {
 	if err := t.set(expiryKey(exp, c.User, m.Seq), suffix); err != nil {
 		return Result{}, err
 	}
-	locs, err := t.locations(c.User, true)
+	locs, err := attachedLocations(&t.state, c.User)
 	if err != nil {
 		return Result{}, err
 	}
@@ -73,8 +73,14 @@ func applySend(t *txn, c *Cmd) (Result, error) {
 }
 
 // applyCursor advances a device's cursor; cursors never go back and never
-// pass the end of the stream.
+// pass the end of the stream. Only a device in the user's device set has
+// a cursor: the last write of a session whose device was evicted (or
+// whose account was deleted) meanwhile changes nothing.
 func applyCursor(t *txn, c *Cmd) (Result, error) {
+	ds, err := t.devices(c.User)
+	if err != nil || ds.find(c.Device) == nil {
+		return Result{Status: StatusStale}, err
+	}
 	var h inboxHead
 	if _, err := t.getRec(headKey(c.User), &h); err != nil {
 		return Result{}, err

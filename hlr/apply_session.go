@@ -6,7 +6,10 @@ package hlr
 // applyLogin creates a session for (User, Device) with token hash Token and
 // attaches the device at Node. CredGen must equal the account's current
 // credential generation, which proves the SCRAM exchange used the current
-// password.
+// password. The device's older sessions end: a device that logs in again
+// has lost (or given up) its tokens, so sessions are replaced, not
+// accumulated. A device new to the user may evict another (Limit bounds
+// the devices; see attach).
 func applyLogin(t *txn, c *Cmd) (Result, error) {
 	a, err := t.account(c.User)
 	if err != nil {
@@ -21,11 +24,27 @@ func applyLogin(t *txn, c *Cmd) (Result, error) {
 	if len(c.Token) == 0 || c.Device == "" || c.Node == "" {
 		return Result{Status: StatusInvalid}, nil
 	}
-	s := Session{Device: c.Device, CreatedMS: t.now, ExpiresMS: t.now + c.TTLMS, CredGen: a.CredGen}
-	if err := t.putSession(c.User, c.Token, &s); err != nil {
+	ds, err := t.devices(c.User)
+	if err != nil {
 		return Result{}, err
 	}
-	return t.attach(c.User, c.Device, c.Node, a.CredGen)
+	if d := ds.find(c.Device); d != nil {
+		for _, h := range d.Tokens {
+			if err := t.delSessionRecords(c.User, h); err != nil {
+				return Result{}, err
+			}
+		}
+		d.Tokens = nil
+	}
+	d, cancel, err := t.attach(c.User, ds, c.Device, c.Node, c.Limit)
+	if err != nil {
+		return Result{}, err
+	}
+	s := Session{Device: c.Device, CreatedMS: t.now, ExpiresMS: t.now + c.TTLMS, CredGen: a.CredGen}
+	if err := t.putSession(c.User, ds, d, c.Token, &s); err != nil {
+		return Result{}, err
+	}
+	return Result{Epoch: d.Epoch, CredGen: a.CredGen, Cancel: cancel}, t.putDevices(c.User, ds)
 }
 
 // applyResume rotates a session token and attaches the device at Node.
@@ -51,60 +70,56 @@ func applyResume(t *txn, c *Cmd) (Result, error) {
 	if len(c.NewToken) == 0 || c.Node == "" {
 		return Result{Status: StatusInvalid}, nil
 	}
-	if err := t.deleteSession(c.User, c.Token); err != nil {
+	ds, err := t.devices(c.User)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := t.dropSession(c.User, ds, c.Token); err != nil {
+		return Result{}, err
+	}
+	d, cancel, err := t.attach(c.User, ds, c.Device, c.Node, c.Limit)
+	if err != nil {
 		return Result{}, err
 	}
 	s.ExpiresMS = t.now + c.TTLMS
-	if err := t.putSession(c.User, c.NewToken, &s); err != nil {
+	if err := t.putSession(c.User, ds, d, c.NewToken, &s); err != nil {
 		return Result{}, err
 	}
-	return t.attach(c.User, c.Device, c.Node, a.CredGen)
+	return Result{Epoch: d.Epoch, CredGen: a.CredGen, Cancel: cancel}, t.putDevices(c.User, ds)
 }
 
-func (t *txn) putSession(user string, hash []byte, s *Session) error {
-	if err := t.setRec(sessionKey(user, hash), s); err != nil {
-		return err
-	}
-	return t.set(sessionExpiryKey(s.ExpiresMS, user, hash), nil)
-}
-
-// attach records (user, device) → node with a fresh epoch. If the device was
-// attached somewhere, that old location is returned for Cancel Location.
-func (t *txn) attach(user, device, node string, gen uint64) (Result, error) {
-	var l Location
-	if _, err := t.getRec(locationKey(user, device), &l); err != nil {
-		return Result{}, err
-	}
-	var cancel []Location
-	if l.Node != "" {
-		cancel = append(cancel, l)
-	}
-	l = Location{Device: device, Node: node, Epoch: l.Epoch + 1}
-	if err := t.setRec(locationKey(user, device), &l); err != nil {
-		return Result{}, err
-	}
-	return Result{Epoch: l.Epoch, CredGen: gen, Cancel: cancel}, nil
-}
-
-// applyLogout ends the session and detaches the device.
+// applyLogout ends the session and detaches the device if it is still at
+// epoch c.Epoch.
 func applyLogout(t *txn, c *Cmd) (Result, error) {
-	if err := t.deleteSession(c.User, c.Token); err != nil {
+	ds, err := t.devices(c.User)
+	if err != nil {
 		return Result{}, err
 	}
-	return applyPurge(t, c)
+	if err := t.dropSession(c.User, ds, c.Token); err != nil {
+		return Result{}, err
+	}
+	res := purge(ds, c)
+	return res, t.putDevices(c.User, ds)
 }
 
 // applyPurge detaches (User, Device) if it is still at epoch c.Epoch; a
 // stale purge from a node the device has left changes nothing.
 func applyPurge(t *txn, c *Cmd) (Result, error) {
-	var l Location
-	ok, err := t.getRec(locationKey(c.User, c.Device), &l)
+	ds, err := t.devices(c.User)
 	if err != nil {
 		return Result{}, err
 	}
-	if !ok || l.Epoch != c.Epoch || l.Node == "" {
-		return Result{Status: StatusStale}, nil
+	if res := purge(ds, c); res.Status != StatusOK {
+		return res, nil
 	}
-	l.Node = ""
-	return Result{}, t.setRec(locationKey(c.User, c.Device), &l)
+	return Result{}, t.putDevices(c.User, ds)
+}
+
+func purge(ds *deviceSet, c *Cmd) Result {
+	d := ds.find(c.Device)
+	if d == nil || d.Epoch != c.Epoch || d.Node == "" {
+		return Result{Status: StatusStale}
+	}
+	d.Node = ""
+	return Result{}
 }

@@ -11,28 +11,51 @@ import (
 	"github.com/hashicorp/raft"
 )
 
+// randomMaxDevices is the device bound of the random histories' logins.
+const randomMaxDevices = 4
+
 // randomCmd draws a command over a few users, devices and tokens, so that
 // many of them succeed, many are refused and the same records are read and
-// written again and again.
+// written again and again. Logins come from more devices than the bound,
+// so devices are evicted, attached and detached all the time.
 func randomCmd(rng *rand.Rand) Cmd {
 	users := []string{"ann", "bob", "cat", "dan", "eve"}
 	u, p := users[rng.IntN(len(users))], users[rng.IntN(len(users))]
-	tok := func() []byte { return []byte{byte(rng.IntN(4))} }
 	dev := fmt.Sprintf("d%d", rng.IntN(3))
+	if rng.IntN(2) == 0 {
+		dev = fmt.Sprintf("d%d", rng.IntN(12))
+	}
+	// Tokens mostly belong to one device, so resumes often find theirs;
+	// some are shared, as a replayed or forged command could make them.
+	tok := func() []byte {
+		if rng.IntN(8) == 0 {
+			return []byte{byte(rng.IntN(4))}
+		}
+		return []byte(fmt.Sprintf("%s.%d", dev, rng.IntN(3)))
+	}
 	name := fmt.Sprintf("n%d", rng.IntN(100))
-	switch rng.IntN(20) {
+	login := Cmd{Op: OpLogin, User: u, Device: dev, Node: fmt.Sprintf("node%d", rng.IntN(3)), Token: tok(),
+		CredGen: uint64(1 + rng.IntN(3)), TTLMS: int64(1000 + rng.IntN(8000)), Limit: randomMaxDevices}
+	switch rng.IntN(23) {
 	case 0, 1:
 		return Cmd{Op: OpRegister, User: u, Creds: creds(byte(1 + rng.IntN(3)))}
 	case 2:
-		return Cmd{Op: OpDeleteAccount, User: u, Device: dev}
+		if rng.IntN(3) == 0 {
+			return Cmd{Op: OpDeleteAccount, User: u, Device: dev}
+		}
+		return Cmd{Op: OpPurge, User: u, Device: dev, Epoch: uint64(1 + rng.IntN(4))}
 	case 3:
+		if rng.IntN(2) == 0 {
+			return login
+		}
 		return Cmd{Op: OpSetCreds, User: u, Device: dev, Token: tok(), Creds: creds(byte(1 + rng.IntN(3)))}
 	case 4:
 		return Cmd{Op: OpSetProfile, User: u, Name: &name}
-	case 5, 6:
-		return Cmd{Op: OpLogin, User: u, Device: dev, Node: fmt.Sprintf("node%d", rng.IntN(3)), Token: tok(), Epoch: uint64(rng.IntN(5))}
+	case 5, 6, 19, 20, 21:
+		return login
 	case 7:
-		return Cmd{Op: OpResume, User: u, Device: dev, Node: "node1", Token: tok(), NewToken: tok()}
+		return Cmd{Op: OpResume, User: u, Device: dev, Node: "node1", Token: tok(), NewToken: tok(),
+			TTLMS: int64(1000 + rng.IntN(8000)), Limit: randomMaxDevices}
 	case 8:
 		return Cmd{Op: OpLogout, User: u, Device: dev, Token: tok(), Epoch: uint64(rng.IntN(5))}
 	case 9:
@@ -44,7 +67,7 @@ func randomCmd(rng *rand.Rand) Cmd {
 	case 12:
 		return Cmd{Op: OpFriendAccept, User: u, Peer: p}
 	case 13:
-		return Cmd{Op: []Op{OpFriendConfirm, OpFriendDecline, OpFriendRemove, OpFriendDrop, OpBlock, OpUnblock}[rng.IntN(6)], User: u, Peer: p}
+		return Cmd{Op: []Op{OpFriendConfirm, OpFriendDecline, OpFriendRemove, OpFriendDrop, OpBlock, OpUnblock}[rng.IntN(6)], User: u, Peer: p, Limit: 3}
 	case 14, 15, 16:
 		return Cmd{Op: OpSend, User: u, Peer: p, Device: dev, CMID: uint64(rng.IntN(40)), Body: []byte(name), TTLMS: int64(1000 + rng.IntN(5000))}
 	case 17:
@@ -60,6 +83,8 @@ func randomCmd(rng *rand.Rand) Cmd {
 // entries included, and wants identical results and identical stored
 // state after every batch.
 func TestCacheChangesNothing(t *testing.T) {
+	stats, evicted := map[Status]int{}, 0
+	okOps := map[Op]int{}
 	for seed := uint64(1); seed <= 20; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		cached, plain := newRig(t, 3), newRig(t, 3)
@@ -73,11 +98,13 @@ func TestCacheChangesNothing(t *testing.T) {
 		}
 		for step := 0; step < 150; step++ {
 			var logs [2][]*raft.Log
+			var sent [][]Cmd
 			for e := 0; e < 1+rng.IntN(3); e++ {
 				cmds := make([]Cmd, 1+rng.IntN(6))
 				for i := range cmds {
 					cmds[i] = randomCmd(rng)
 				}
+				sent = append(sent, cmds)
 				now := int64(1_000_000 + step*700)
 				for k, r := range []*fsmRig{cached, plain} {
 					r.now = now
@@ -89,6 +116,22 @@ func TestCacheChangesNothing(t *testing.T) {
 			if !reflect.DeepEqual(a, b) {
 				t.Fatalf("seed %d step %d: results differ:\ncached %+v\nplain  %+v", seed, step, a, b)
 			}
+			if err := invariants(cached.db, 3, randomMaxDevices); err != nil {
+				t.Fatalf("seed %d step %d: %v", seed, step, err)
+			}
+			for e, res := range a {
+				for i, r := range res.([]Result) {
+					stats[r.Status]++
+					if r.Status == StatusOK {
+						okOps[sent[e][i].Op]++
+					}
+					for _, l := range r.Cancel {
+						if op := sent[e][i].Op; (op == OpLogin || op == OpResume) && l.Device != sent[e][i].Device {
+							evicted++ // an attached device evicted
+						}
+					}
+				}
+			}
 		}
 		da, db := dump(t, cached.db, 3), dump(t, plain.db, 3)
 		if !reflect.DeepEqual(da, db) {
@@ -97,6 +140,21 @@ func TestCacheChangesNothing(t *testing.T) {
 		if len(da) < 10 {
 			t.Fatalf("seed %d: the history left only %d keys; it exercises too little", seed, len(da))
 		}
+		// A snapshot carries the indexes: the restored state is the same
+		// and as exact.
+		restored := newRig(t, 3)
+		if err := restored.fsm.Restore(io.NopCloser(bytes.NewReader(snapshotOf(t, cached)))); err != nil {
+			t.Fatal(err)
+		}
+		if dr := dump(t, restored.db, 3); !reflect.DeepEqual(da, dr) {
+			t.Fatalf("seed %d: restored state differs (%d vs %d keys)", seed, len(da), len(dr))
+		}
+		checkInvariants(t, restored.db, 3, randomMaxDevices)
+	}
+	// The histories must reach the paths the indexes are kept by.
+	t.Logf("results %v; %d attached devices evicted; successes %v", stats, evicted, okOps)
+	if stats[StatusOK] < 1000 || evicted < 20 {
+		t.Fatalf("the histories exercise too little: results %v; %d attached devices evicted", stats, evicted)
 	}
 }
 

@@ -14,8 +14,8 @@ const (
 	OpDeleteAccount Op = 2  // delete User and everything it owns
 	OpSetCreds      Op = 3  // change password; ends every session but Token
 	OpSetProfile    Op = 4  // update DisplayName/About
-	OpLogin         Op = 5  // new session Token for Device + Update Location at Node
-	OpResume        Op = 6  // rotate session Token→NewToken + Update Location at Node
+	OpLogin         Op = 5  // new session Token for Device (replacing Device's older ones) + Update Location at Node; Limit bounds the devices
+	OpResume        Op = 6  // rotate session Token→NewToken + Update Location at Node; Limit bounds the devices
 	OpLogout        Op = 7  // delete session Token, purge Device's location if Epoch matches
 	OpPurge         Op = 8  // purge Device's location if Epoch matches (detach)
 	OpFriendRequest Op = 9  // Peer asks User; applied in User's partition
@@ -25,7 +25,7 @@ const (
 	OpFriendDecline Op = 13 // User declines Peer's request
 	OpFriendRemove  Op = 14 // User ends the friendship with Peer
 	OpFriendDrop    Op = 15 // Peer ended things with User (outbox)
-	OpBlock         Op = 16 // User blocks Peer
+	OpBlock         Op = 16 // User blocks Peer; Limit bounds User's blocks
 	OpUnblock       Op = 17 // User unblocks Peer
 	OpSend          Op = 18 // Peer (device Device) sends Body to User
 	OpCursor        Op = 19 // Device of User has consumed through Seq
@@ -75,7 +75,7 @@ type Cmd struct {
 	Body     []byte  `msgpack:"b,omitempty"`
 	Name     *string `msgpack:"N,omitempty"` // profile display name
 	About    *string `msgpack:"A,omitempty"` // profile about text
-	Limit    int     `msgpack:"L,omitempty"` // bound on work (OpExpire)
+	Limit    int     `msgpack:"L,omitempty"` // bound on work (OpExpire), devices (OpLogin, OpResume) or blocks (OpBlock); 0: the default
 	Reason   string  `msgpack:"r,omitempty"` // OpFriendDrop: "removed" or "declined"
 }
 

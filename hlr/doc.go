@@ -56,6 +56,18 @@
 // stranger). Errors mean the command's fate is unknown or the partition is
 // unavailable.
 //
+// # Per-user bounds
+//
+// What a client can make a user's state grow by is bounded, with the bound
+// carried in the command (Cmd.Limit; 0 means the default) so that apply
+// depends on the log alone: a user keeps at most DefaultMaxDevices devices
+// (a login from one more evicts the oldest detached device, else the
+// oldest attached one, which comes back in Result.Cancel), one session per
+// device, and at most DefaultMaxBlocks blocks. A user's devices are one
+// record and the attached ones another, both point lookups, so a send
+// costs the same whatever devices came and went before (subkeys.go lists
+// every key).
+//
 // # Reads
 //
 // Query with Linear set is linearizable: it sees every write acknowledged

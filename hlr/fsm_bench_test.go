@@ -40,3 +40,48 @@ func BenchmarkFSM_ApplyBatchSends(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*pairs)/b.Elapsed().Seconds(), "cmds/s")
 }
+
+// BenchmarkFSM_SendAfterManyDevices measures one send (one Raft entry of
+// one command) to a user who has one attached device, after that user
+// logged in from devices-1 other, fresh device ids that each logged out
+// again. A send must cost the same whatever the number of past devices:
+// the partition's whole apply loop waits behind it.
+func BenchmarkFSM_SendAfterManyDevices(b *testing.B) {
+	for _, devices := range []int{1, 50_000} {
+		b.Run(fmt.Sprintf("devices=%d", devices), func(b *testing.B) {
+			r := newRig(b, 1)
+			r.fsm.log = slog.New(slog.DiscardHandler)
+			r.register("ann", "bob")
+			r.befriend("ann", "bob")
+			// Logins in entries of 10, each device logged out again
+			// (the epoch a purge needs comes from the login's result).
+			for d := 1; d < devices; d += 10 {
+				var logins []Cmd
+				for i := d; i < d+10 && i < devices; i++ {
+					dev := fmt.Sprintf("old-%d", i)
+					logins = append(logins, Cmd{Op: OpLogin, User: "bob", Device: dev, Node: "n1", Token: []byte(dev), TTLMS: 3_600_000, CredGen: 1})
+				}
+				var purges []Cmd
+				for i, res := range r.do(logins...) {
+					purges = append(purges, Cmd{Op: OpPurge, User: "bob", Device: logins[i].Device, Epoch: res.Epoch})
+				}
+				r.do(purges...)
+			}
+			r.one(Cmd{Op: OpLogin, User: "bob", Device: "phone", Node: "n1", Token: []byte("phone"), TTLMS: 3_600_000, CredGen: 1})
+			body := []byte("a message body of about sixty bytes, like a short chat line")
+			entries := make([]*raft.Log, b.N)
+			for n := range entries {
+				entries[n] = r.entry(Cmd{Op: OpSend, User: "bob", Peer: "ann", Device: "d", CMID: uint64(n + 1), Body: body, TTLMS: 60_000})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for n := 0; n < b.N; n++ {
+				out := r.fsm.ApplyBatch(entries[n : n+1])
+				res, ok := out[0].([]Result)
+				if !ok || res[0].Status != StatusOK || len(res[0].Locations) != 1 {
+					b.Fatalf("send: %+v", out[0])
+				}
+			}
+		})
+	}
+}

@@ -310,9 +310,17 @@ func TestFriends_RequestAcceptRemoveBlock(t *testing.T) {
 	if res := r.one(Cmd{Op: OpFriendAccept, User: "bob", Peer: "alice"}); res.Status != StatusNoRequest {
 		t.Fatalf("accept without request: %v", res.Status)
 	}
-	if res := r.one(Cmd{Op: OpFriendRequest, User: "nobody", Peer: "alice"}); res.Status != StatusRefused {
-		t.Fatalf("request to missing user: %v", res.Status)
+	// A request to a missing user is answered as one that waits for an
+	// answer (PROTOCOL.md §7): the asker cannot tell.
+	if res := r.one(Cmd{Op: OpFriendRequest, User: "nobody", Peer: "alice"}); res.Status != StatusOK || !res.Outbox {
+		t.Fatalf("request to missing user: %+v", res)
 	}
+	r.deliverOutbox()
+	if fa, _ := r.view().Friends("alice"); !reflect.DeepEqual(fa.Outgoing, []string{"nobody"}) {
+		t.Fatalf("alice's request to a missing user is not shown as outgoing: %+v", fa)
+	}
+	r.one(Cmd{Op: OpFriendRemove, User: "alice", Peer: "nobody"})
+	r.deliverOutbox()
 	r.befriend("alice", "bob")
 	v := r.view()
 	fa, _ := v.Friends("alice")
@@ -328,14 +336,22 @@ func TestFriends_RequestAcceptRemoveBlock(t *testing.T) {
 	if len(fa.Friends)+len(fb.Friends) != 0 {
 		t.Fatalf("remove left edges: %+v %+v", fa, fb)
 	}
-	// Blocked users are refused with the same status as missing ones.
+	// A request to a user who blocked the asker gets the same answer as
+	// one to a missing user, and neither is refused (that would tell).
 	r.one(Cmd{Op: OpBlock, User: "bob", Peer: "alice"})
 	r.deliverOutbox()
 	blocked := r.one(Cmd{Op: OpFriendRequest, User: "bob", Peer: "alice"})
 	missing := r.one(Cmd{Op: OpFriendRequest, User: "nobody", Peer: "alice"})
-	if blocked.Status != StatusRefused || !reflect.DeepEqual(blocked, missing) {
+	if blocked.Status != StatusOK || !reflect.DeepEqual(blocked, missing) {
 		t.Fatalf("blocked=%+v missing=%+v", blocked, missing)
 	}
+	if fb, _ := r.view().Friends("bob"); len(fb.Incoming) != 0 {
+		t.Fatalf("a blocked user's request reached bob: %+v", fb)
+	}
+	r.deliverOutbox()
+	r.one(Cmd{Op: OpFriendRemove, User: "alice", Peer: "bob"})
+	r.one(Cmd{Op: OpFriendRemove, User: "alice", Peer: "nobody"})
+	r.deliverOutbox()
 	// Crossing requests make a friendship.
 	r.one(Cmd{Op: OpUnblock, User: "bob", Peer: "alice"})
 	r.one(Cmd{Op: OpFriendRequest, User: "bob", Peer: "alice"})
@@ -387,6 +403,8 @@ func TestCursor_NeverGoesBackOrPastHead(t *testing.T) {
 	for c := uint64(1); c <= 3; c++ {
 		r.one(Cmd{Op: OpSend, User: "bob", Peer: "alice", Device: "d", CMID: c, TTLMS: 60_000})
 	}
+	// Only a device with a location record has a cursor.
+	r.one(Cmd{Op: OpLogin, User: "bob", Device: "p", Node: "n1", Token: []byte("t"), TTLMS: 60_000, CredGen: 1})
 	r.do(Cmd{Op: OpCursor, User: "bob", Device: "p", Seq: 2}, Cmd{Op: OpCursor, User: "bob", Device: "p", Seq: 1})
 	if c, _ := r.view().Cursor("bob", "p"); c != 2 {
 		t.Fatalf("cursor went back: %d", c)

@@ -27,12 +27,39 @@ type Session struct {
 }
 
 // Location says where one device of a user is attached (Update Location).
-// Node is empty when the device is detached; the record is kept so that the
-// epoch never repeats.
+// Node is empty when the device is detached.
 type Location struct {
 	Device string `msgpack:"d"`
 	Node   string `msgpack:"n"`
 	Epoch  uint64 `msgpack:"e"`
+}
+
+// deviceSet is the per-user record of the user's devices, at most the
+// device bound of them, sorted by device id. It replaces one record per
+// device: a user's devices are read and written with one point lookup,
+// whose cost does not grow with the devices evicted or detached before
+// (a prefix scan would step over every one of their deletions).
+type deviceSet struct {
+	Devices []deviceRec `msgpack:"d"`
+	// Floor is the highest epoch of a device evicted from the set; a new
+	// device starts above it, so no device's epoch ever repeats.
+	Floor uint64 `msgpack:"f,omitempty"`
+}
+
+// deviceRec is one device of a user: its location (Node empty when
+// detached; the record is kept so that the epoch never repeats), when it
+// last attached, as a partition-wide sequence number that orders even the
+// logins of one batch, and the token hashes of its sessions.
+type deviceRec struct {
+	Device   string   `msgpack:"d"`
+	Node     string   `msgpack:"n,omitempty"`
+	Epoch    uint64   `msgpack:"e"`
+	Attached uint64   `msgpack:"a"`
+	Tokens   [][]byte `msgpack:"t,omitempty"`
+}
+
+func (r *deviceRec) location() Location {
+	return Location{Device: r.Device, Node: r.Node, Epoch: r.Epoch}
 }
 
 // Edge states of the friend graph, stored per (user, peer) in the user's
@@ -75,10 +102,11 @@ type dedupRecord struct {
 
 // partMeta is the per-partition bookkeeping written in every apply batch.
 type partMeta struct {
-	Applied   uint64 `msgpack:"a"` // last applied raft index
-	NowMS     int64  `msgpack:"t"` // monotonic state-machine clock
-	NextMsgID uint64 `msgpack:"m"` // counter for message ids
-	NextBoxID uint64 `msgpack:"o"` // counter for outbox ids
+	Applied   uint64 `msgpack:"a"`           // last applied raft index
+	NowMS     int64  `msgpack:"t"`           // monotonic state-machine clock
+	NextMsgID uint64 `msgpack:"m"`           // counter for message ids
+	NextBoxID uint64 `msgpack:"o"`           // counter for outbox ids
+	Attaches  uint64 `msgpack:"A,omitempty"` // counter of device attachments (deviceRec.Attached)
 }
 
 // outboxItem is a command this partition must get applied in another

@@ -10,7 +10,7 @@ const (
 	skAccount  byte = 'a'  // 'a' user → Account
 	skSession  byte = 's'  // 's' user 0 tokenhash → Session
 	skSessExp  byte = 'S'  // 'S' expires(8) user 0 tokenhash → nil
-	skLocation byte = 'l'  // 'l' user 0 device → Location
+	skLocation byte = 'l'  // retired ('l' user 0 device → Location); never reuse
 	skEdge     byte = 'e'  // 'e' user 0 peer → state byte
 	skHead     byte = 'h'  // 'h' user → inboxHead
 	skMessage  byte = 'm'  // 'm' user 0 seq(8) → Message
@@ -18,6 +18,9 @@ const (
 	skDedup    byte = 'd'  // 'd' user 0 sender 0 device 0 cmid(8) → dedupRecord
 	skExpiry   byte = 'x'  // 'x' expires(8) user 0 seq(8) → dedup suffix (sender 0 device 0 cmid)
 	skOutbox   byte = 'o'  // 'o' id(8) → outboxItem
+	skDevices  byte = 'v'  // 'v' user → deviceSet: every device of user (bounded)
+	skAttached byte = 'L'  // 'L' user → []Location: the attached devices only, kept with 'v'
+	skBlocks   byte = 'b'  // 'b' user → count(8) of the users user blocked
 )
 
 func sk(kind byte, parts ...string) []byte {
@@ -56,7 +59,11 @@ func sessionExpiryKey(exp int64, user string, hash []byte) []byte {
 	return append(b, hash...)
 }
 
-func locationKey(user, device string) []byte { return sk(skLocation, user, device) }
+func devicesKey(user string) []byte { return sk(skDevices, user) }
+
+func attachedKey(user string) []byte { return sk(skAttached, user) }
+
+func blockCountKey(user string) []byte { return sk(skBlocks, user) }
 
 func edgeKey(user, peer string) []byte { return sk(skEdge, user, peer) }
 

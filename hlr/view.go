@@ -40,7 +40,7 @@ func (v *View) Session(user string, hash []byte) (*Session, error) {
 
 // Locations returns the attached devices of user.
 func (v *View) Locations(user string) ([]Location, error) {
-	return listLocations(&v.st, user, true)
+	return attachedLocations(&v.st, user)
 }
 
 // FriendSet is one user's side of the friend graph.

@@ -106,6 +106,40 @@ type Config struct {
 	LoginFailures int
 	LoginWindow   time.Duration
 	LoginMaxDelay time.Duration
+	// Abuse limits (PROTOCOL.md §3.3): token buckets per user, a rate
+	// per second and a burst, that a person never reaches and a script
+	// does. Logins and resumes spend a token only when they succeed, so a
+	// stranger's attempts cannot use up the owner's.
+	//   - LoginRate/LoginBurst: successful password logins per user;
+	//   - ResumeRate/ResumeBurst: successful resumes per user;
+	//   - FriendRate/FriendBurst: friend_request, friend_accept,
+	//     friend_decline and friend_remove per user;
+	//   - BlockRate/BlockBurst: block and unblock per user;
+	//   - ProfileRate/ProfileBurst: set_profile, change_password and
+	//     delete_account per user.
+	// ResumeFailures failed resumes from one address within LoginWindow
+	// lock that address out of resumes (not of password logins) as
+	// LoginFailures does for password logins.
+	LoginRate      float64
+	LoginBurst     int
+	ResumeRate     float64
+	ResumeBurst    int
+	ResumeFailures int
+	FriendRate     float64
+	FriendBurst    int
+	BlockRate      float64
+	BlockBurst     int
+	ProfileRate    float64
+	ProfileBurst   int
+	// MaxDevices bounds the devices the home register keeps per user
+	// (location, epoch, cursor, session); a login from one more device
+	// evicts the oldest (PROTOCOL.md §5.2). It travels in each login's
+	// command, so the home register applies the bound of the node the
+	// login came through.
+	MaxDevices int
+	// MaxBlocks bounds the users one user can block.
+	MaxBlocks int
+
 	// CursorFlushInterval is how often acknowledged cursors are written to
 	// the home register, many per Raft entry.
 	CursorFlushInterval time.Duration
@@ -146,6 +180,19 @@ func DefaultConfig() Config {
 		LoginFailures:       5,
 		LoginWindow:         time.Minute,
 		LoginMaxDelay:       5 * time.Minute,
+		LoginRate:           1.0 / 60,
+		LoginBurst:          100,
+		ResumeRate:          1,
+		ResumeBurst:         60,
+		ResumeFailures:      30,
+		FriendRate:          0.2,
+		FriendBurst:         50,
+		BlockRate:           0.1,
+		BlockBurst:          20,
+		ProfileRate:         0.05,
+		ProfileBurst:        10,
+		MaxDevices:          32,
+		MaxBlocks:           1000,
 		CursorFlushInterval: time.Second,
 		ShutdownGrace:       5 * time.Second,
 		Now:                 time.Now,
@@ -181,6 +228,13 @@ func (c *Config) Validate() error {
 		return errors.New("vlr: rates and bursts must be positive")
 	case c.LoginFailures < 1 || c.LoginWindow <= 0 || c.LoginMaxDelay <= 0:
 		return errors.New("vlr: login throttle settings must be positive")
+	case c.LoginRate <= 0 || c.LoginBurst < 1 || c.ResumeRate <= 0 || c.ResumeBurst < 1 || c.FriendRate <= 0 || c.FriendBurst < 1 ||
+		c.BlockRate <= 0 || c.BlockBurst < 1 || c.ProfileRate <= 0 || c.ProfileBurst < 1:
+		return errors.New("vlr: login, resume, friend, block and profile rates and bursts must be positive")
+	case c.ResumeFailures < 1:
+		return errors.New("vlr: ResumeFailures must be positive")
+	case c.MaxDevices < 1 || c.MaxDevices > 256 || c.MaxBlocks < 1:
+		return errors.New("vlr: MaxDevices must be 1..256 and MaxBlocks positive")
 	case c.CursorFlushInterval <= 0 || c.OutQueueBytes < c.MaxFrame || c.MaxConnsPerIP < 1:
 		return errors.New("vlr: CursorFlushInterval, OutQueueBytes or MaxConnsPerIP out of range")
 	case c.OutputBudget < int64(c.OutQueueBytes):

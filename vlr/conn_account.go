@@ -44,8 +44,19 @@ func (c *conn) register(r *wire.Register) (wire.Type, any, error) {
 	return 0, nil, refusef(wire.CodeBadRequest, "registration refused: "+res.Status.String())
 }
 
-// throttled returns how long logins for user from this connection's
-// address are locked out.
+// limited takes a token of user's bucket in b, or refuses with
+// rate_limited and how long to wait.
+func (c *conn) limited(b *buckets, key, msg string) error {
+	if ok, wait := b.take(key, c.srv.cfg.Now()); !ok {
+		return &reqError{code: wire.CodeRateLimited, msg: msg, retry: wait}
+	}
+	return nil
+}
+
+// throttled returns how long password logins for user from this
+// connection's address are locked out. Only password logins: resumes have
+// their own throttle (resume), so failed passwords, anyone's, never keep a
+// device with a valid token out.
 func (c *conn) throttled(user string, now time.Time) time.Duration {
 	a := c.srv.limits.logins.blocked("ip:"+c.ip, now)
 	if b := c.srv.limits.logins.blocked("user:"+user, now); b > a {
@@ -138,10 +149,16 @@ func (c *conn) loginFinish(r *wire.LoginFinish) (wire.Type, any, error) {
 		c.loginFailed(ls.user)
 		return 0, nil, refuse(wire.CodeAuthFailed)
 	}
+	// The proof is valid: whoever this is knows the password, so the
+	// user's own login budget is spent (a stranger cannot reach it).
+	if err := c.limited(c.srv.limits.login, ls.user, "too many logins for this user; try later"); err != nil {
+		return 0, nil, err
+	}
 	token, hash := newToken()
 	res, err := c.exec(hlr.Cmd{
 		Op: hlr.OpLogin, User: ls.user, Device: ls.device, Node: c.srv.cfg.NodeID,
 		Token: hash, TTLMS: c.srv.cfg.SessionTTL.Milliseconds(), CredGen: ls.credGen,
+		Limit: c.srv.cfg.MaxDevices,
 	})
 	if err != nil {
 		return 0, nil, err
@@ -169,23 +186,33 @@ func (c *conn) resume(r *wire.Resume) (wire.Type, any, error) {
 	if !ok || !validDevice(r.Device) || len(r.Token) != 16 {
 		return 0, nil, refuse(wire.CodeSessionInvalid)
 	}
-	// Only the address is throttled here: a stranger's wrong passwords
-	// against the name must not keep the owner's devices from resuming.
-	if wait := c.srv.limits.logins.blocked("ip:"+c.ip, c.srv.cfg.Now()); wait > 0 {
-		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "too many failed logins; try later", retry: wait}
+	// Resumes have their own throttles. Failed password logins (anyone's,
+	// from this address or against this name) never block a resume: a
+	// device with a valid token gets in. Failed resumes lock the address
+	// out of resumes; successful ones spend the user's resume budget,
+	// which is only checked before, so a stranger's made-up tokens cannot
+	// use it up.
+	now := c.srv.cfg.Now()
+	if wait := c.srv.limits.resumes.blocked(c.ip, now); wait > 0 {
+		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "too many failed resumes from this address; try later", retry: wait}
+	}
+	if ok, wait := c.srv.limits.resume.check(user, now); !ok {
+		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "too many resumes for this user; try later", retry: wait}
 	}
 	token, hash := newToken()
 	res, err := c.exec(hlr.Cmd{
 		Op: hlr.OpResume, User: user, Device: r.Device, Node: c.srv.cfg.NodeID,
 		Token: hashToken(r.Token), NewToken: hash, TTLMS: c.srv.cfg.SessionTTL.Milliseconds(),
+		Limit: c.srv.cfg.MaxDevices,
 	})
 	if err != nil {
 		return 0, nil, err
 	}
 	if res.Status != hlr.StatusOK {
-		c.srv.limits.logins.fail("ip:"+c.ip, c.srv.cfg.Now())
+		c.srv.limits.resumes.fail(c.ip, c.srv.cfg.Now())
 		return 0, nil, refuse(wire.CodeSessionInvalid)
 	}
+	c.srv.limits.resume.spend(user, c.srv.cfg.Now())
 	lok, err := c.attach(user, r.Device, res.Epoch, hash, "resume")
 	if err != nil {
 		return 0, nil, err
@@ -267,6 +294,9 @@ func (c *conn) setProfile(r *wire.SetProfile) (wire.Type, any, error) {
 	if r.DisplayName != nil && len(*r.DisplayName) > maxDisplayName || r.About != nil && len(*r.About) > maxAbout {
 		return 0, nil, refusef(wire.CodeBadRequest, "display_name is limited to 64 bytes and about to 512")
 	}
+	if err := c.limitProfile(); err != nil {
+		return 0, nil, err
+	}
 	res, err := c.exec(hlr.Cmd{Op: hlr.OpSetProfile, User: c.sess.user, Name: r.DisplayName, About: r.About})
 	if err != nil {
 		return 0, nil, err
@@ -275,6 +305,12 @@ func (c *conn) setProfile(r *wire.SetProfile) (wire.Type, any, error) {
 		return 0, nil, refuse(wire.CodeSessionInvalid)
 	}
 	return wire.TOK, okBody, nil
+}
+
+// limitProfile spends a token of the user's profile-change budget
+// (set_profile, change_password, delete_account).
+func (c *conn) limitProfile() error {
+	return c.limited(c.srv.limits.profile, c.sess.user, "too many profile changes; try later")
 }
 
 // recentAuth checks that the session comes from a password login within
@@ -293,6 +329,9 @@ func (c *conn) changePassword(r *wire.ChangePassword) (wire.Type, any, error) {
 	}
 	if !validCreds(&r.Credentials, c.srv.cfg.ScramIters) {
 		return 0, nil, refusef(wire.CodeBadRequest, "credentials need a 16-byte salt, exactly the announced scram_iters and 32-byte keys")
+	}
+	if err := c.limitProfile(); err != nil {
+		return 0, nil, err
 	}
 	s := c.sess
 	res, err := c.exec(hlr.Cmd{Op: hlr.OpSetCreds, User: s.user, Device: s.device, Token: s.token, Creds: toHLRCreds(&r.Credentials)})
@@ -315,6 +354,9 @@ func (c *conn) changePassword(r *wire.ChangePassword) (wire.Type, any, error) {
 
 func (c *conn) deleteAccount() (wire.Type, any, error) {
 	if err := c.recentAuth(); err != nil {
+		return 0, nil, err
+	}
+	if err := c.limitProfile(); err != nil {
 		return 0, nil, err
 	}
 	s := c.sess

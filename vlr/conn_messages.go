@@ -19,6 +19,13 @@ func (c *conn) friendOp(t wire.Type, p *wire.Peer) (wire.Type, any, error) {
 		// answer as for any other refusal.
 		return 0, nil, refuse(wire.CodeRefused)
 	}
+	if t == wire.TBlock || t == wire.TUnblock {
+		if err := c.limited(c.srv.limits.block, me, "too many blocks and unblocks; try later"); err != nil {
+			return 0, nil, err
+		}
+	} else if err := c.limited(c.srv.limits.friend, me, "too many friend requests and changes; try later"); err != nil {
+		return 0, nil, err
+	}
 	var cmd hlr.Cmd
 	switch t {
 	case wire.TFriendRequest:
@@ -31,8 +38,10 @@ func (c *conn) friendOp(t wire.Type, p *wire.Peer) (wire.Type, any, error) {
 		if ans.Edge == hlr.EdgeBlocked {
 			return 0, nil, refusef(wire.CodeRefused, "you blocked this user; unblock first")
 		}
-		// Applied in the peer's home partition: the peer's state decides
-		// (blocks, existence), and its outbox records it on our side.
+		// Applied in the peer's home partition, and answered the same
+		// whether the peer exists, has blocked us or neither: the request
+		// then shows as outgoing on our side, written by the peer
+		// partition's outbox in every case (PROTOCOL.md §7).
 		cmd = hlr.Cmd{Op: hlr.OpFriendRequest, User: peer, Peer: me}
 	case wire.TFriendAccept:
 		cmd = hlr.Cmd{Op: hlr.OpFriendAccept, User: me, Peer: peer}
@@ -41,7 +50,9 @@ func (c *conn) friendOp(t wire.Type, p *wire.Peer) (wire.Type, any, error) {
 	case wire.TFriendRemove:
 		cmd = hlr.Cmd{Op: hlr.OpFriendRemove, User: me, Peer: peer}
 	case wire.TBlock:
-		cmd = hlr.Cmd{Op: hlr.OpBlock, User: me, Peer: peer}
+		// Recorded whether or not the peer exists: the block list must
+		// not tell (PROTOCOL.md §7); MaxBlocks bounds it.
+		cmd = hlr.Cmd{Op: hlr.OpBlock, User: me, Peer: peer, Limit: c.srv.cfg.MaxBlocks}
 	case wire.TUnblock:
 		cmd = hlr.Cmd{Op: hlr.OpUnblock, User: me, Peer: peer}
 	}
@@ -53,6 +64,11 @@ func (c *conn) friendOp(t wire.Type, p *wire.Peer) (wire.Type, any, error) {
 	case hlr.StatusOK:
 	case hlr.StatusNoRequest:
 		return 0, nil, refuse(wire.CodeNoRequest)
+	case hlr.StatusRefused:
+		if t == wire.TBlock {
+			return 0, nil, refusef(wire.CodeRefused, "too many blocked users; unblock some first")
+		}
+		return 0, nil, refuse(wire.CodeRefused)
 	default:
 		return 0, nil, refuse(wire.CodeRefused)
 	}

@@ -222,6 +222,68 @@ var options = []option{
 		set: intSetter(func(s *settings, n int) { s.node.VLR.LoginFailures = n })},
 	{key: "login_window", usage: "the window login_failures counts over",
 		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.LoginWindow = d })},
+	// Abuse limits per user (PROTOCOL.md §3.3) and the per-user bounds of the home register.
+	{key: "login_rate", usage: "successful password logins per second per user",
+		set: func(s *settings, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return errors.New("want a number")
+			}
+			s.node.VLR.LoginRate = f
+			return nil
+		}},
+	{key: "login_burst", usage: "successful password logins a user may make at once",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.LoginBurst = n })},
+	{key: "resume_rate", usage: "successful resumes per second per user",
+		set: func(s *settings, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return errors.New("want a number")
+			}
+			s.node.VLR.ResumeRate = f
+			return nil
+		}},
+	{key: "resume_burst", usage: "successful resumes a user may make at once",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.ResumeBurst = n })},
+	{key: "resume_failures", usage: "failed resumes per client address per login_window before resumes from it are slowed down",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.ResumeFailures = n })},
+	{key: "friend_rate", usage: "friend requests, accepts, declines and removals per second per user",
+		set: func(s *settings, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return errors.New("want a number")
+			}
+			s.node.VLR.FriendRate = f
+			return nil
+		}},
+	{key: "friend_burst", usage: "friend operations a user may make at once",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.FriendBurst = n })},
+	{key: "block_rate", usage: "blocks and unblocks per second per user",
+		set: func(s *settings, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return errors.New("want a number")
+			}
+			s.node.VLR.BlockRate = f
+			return nil
+		}},
+	{key: "block_burst", usage: "blocks and unblocks a user may make at once",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.BlockBurst = n })},
+	{key: "profile_rate", usage: "profile changes (set_profile, change_password, delete_account) per second per user",
+		set: func(s *settings, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return errors.New("want a number")
+			}
+			s.node.VLR.ProfileRate = f
+			return nil
+		}},
+	{key: "profile_burst", usage: "profile changes a user may make at once",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.ProfileBurst = n })},
+	{key: "max_devices", usage: "devices the home register keeps per user; a login from one more evicts the oldest",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxDevices = n })},
+	{key: "max_blocks", usage: "users one user can block",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxBlocks = n })},
 }
 
 func intSetter(f func(*settings, int)) func(*settings, string) error {
