@@ -207,7 +207,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}
 		conf := filepath.Join(root, "roamd.json")
-		os.WriteFile(conf, []byte(`{"send_rate": 1000, "send_burst": 1000, "register_rate": 1000, "register_burst": 1000, "max_conns_per_ip": 100000, "login_failures": 100000}`), 0o644)
+		os.WriteFile(conf, []byte(`{"send_rate": 1000, "send_burst": 1000, "register_rate": 1000, "register_burst": 1000, "max_conns_per_ip": 100000, "login_failures": 100000, "login_rate": 1000, "login_burst": 100000, "resume_rate": 1000, "resume_burst": 100000, "resume_failures": 100000, "friend_rate": 1000, "friend_burst": 100000, "block_rate": 1000, "block_burst": 100000, "profile_rate": 1000, "profile_burst": 100000, "max_prelogin_per_ip": 10000}`), 0o644)
 		r.cl = &Cluster{Roamd: bin, Root: root, Config: conf, Extra: []string{"-partitions", strconv.Itoa(Partitions), "-replicas", "3"}}
 		for _, k := range cfg.Faults {
 			r.cl.Proxies = r.cl.Proxies || k == FaultPartition
