@@ -159,11 +159,10 @@ func TestFriendRequest_MissingUserLooksLikeExisting(t *testing.T) {
 	}
 }
 
-// TestBlock_MissingNameAnswersAndListsLikeExisting: blocking (and then
-// unblocking) a name that has no account answers byte for byte as for an
-// existing user, and the block list shows both alike, so blocks reveal
-// no existence. (Blocks are bounded per user instead: TestLimits_Blocks.)
-func TestBlock_MissingNameAnswersAndListsLikeExisting(t *testing.T) {
+// TestBlock_MissingNameCreatesNoState: blocking (and then unblocking) a
+// name that has no account answers byte for byte as for an existing user
+// but stores nothing: the block list shows only the existing one.
+func TestBlock_MissingNameCreatesNoState(t *testing.T) {
 	p := startRoamd(t, t.TempDir())
 	signup(t, p.client, "alice")
 	signup(t, p.client, "bob")
@@ -176,7 +175,7 @@ func TestBlock_MissingNameAnswersAndListsLikeExisting(t *testing.T) {
 		}
 		var fl wire.Friends
 		a.call(wire.TFriendList, &wire.Empty{}, wire.TFriends, &fl)
-		want := []string{"bob", "ghost"}
+		want := []string{"bob"} // nothing was stored for ghost
 		if op == wire.TUnblock {
 			want = []string{}
 		}
@@ -294,20 +293,22 @@ func TestLimits_FriendOps(t *testing.T) {
 // user can block at most max_blocks users, existing or not, with the same
 // answer for both.
 func TestLimits_Blocks(t *testing.T) {
-	p := startRoamdWith(t, `{"block_burst": 5, "block_rate": 0.001, "max_blocks": 2}`)
-	signup(t, p.client, "alice")
-	signup(t, p.client, "bob")
+	p := startRoamdWith(t, `{"block_burst": 6, "block_rate": 0.001, "max_blocks": 2}`)
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		signup(t, p.client, u)
+	}
 	a := loginAs(t, p.client, "alice", "d")
-	a.call(wire.TBlock, &wire.Peer{User: "xxx1"}, wire.TOK, nil)
-	a.call(wire.TBlock, &wire.Peer{User: "xxx2"}, wire.TOK, nil)
+	a.call(wire.TBlock, &wire.Peer{User: "ghost1"}, wire.TOK, nil) // stores nothing, counts nothing
+	a.call(wire.TBlock, &wire.Peer{User: "carol"}, wire.TOK, nil)
+	a.call(wire.TBlock, &wire.Peer{User: "dave"}, wire.TOK, nil)
 	existing := a.callErr(wire.TBlock, &wire.Peer{User: "bob"}, wire.CodeRefused)
 	missing := a.callErr(wire.TBlock, &wire.Peer{User: "ghost"}, wire.CodeRefused)
 	if existing != missing {
 		t.Fatalf("over the bound: existing %+v, missing %+v", existing, missing)
 	}
-	a.call(wire.TUnblock, &wire.Peer{User: "xxx1"}, wire.TOK, nil)
+	a.call(wire.TUnblock, &wire.Peer{User: "carol"}, wire.TOK, nil)
 	for _, op := range []wire.Type{wire.TBlock, wire.TUnblock} {
-		a.callErr(op, &wire.Peer{User: "xxx2"}, wire.CodeRateLimited)
+		a.callErr(op, &wire.Peer{User: "dave"}, wire.CodeRateLimited)
 	}
 	a.call(wire.TFriendRequest, &wire.Peer{User: "bob"}, wire.TOK, nil)
 }

@@ -50,8 +50,24 @@ func (c *conn) friendOp(t wire.Type, p *wire.Peer) (wire.Type, any, error) {
 	case wire.TFriendRemove:
 		cmd = hlr.Cmd{Op: hlr.OpFriendRemove, User: me, Peer: peer}
 	case wire.TBlock:
-		// Recorded whether or not the peer exists: the block list must
-		// not tell (PROTOCOL.md §7); MaxBlocks bounds it.
+		// Blocking a name without an account answers ok and stores
+		// nothing (PROTOCOL.md §7): a flood of made-up names must not
+		// grow the caller's state. MaxBlocks bounds the real ones.
+		ans, err := c.query(hlr.Query{Kind: hlr.QueryAccount, User: peer})
+		if err != nil {
+			return 0, nil, err
+		}
+		if ans.Account == nil {
+			// Answer as a block of an existing name would, bound included.
+			fr, err := c.query(hlr.Query{Kind: hlr.QueryFriends, User: me})
+			if err != nil {
+				return 0, nil, err
+			}
+			if fr.Friends != nil && len(fr.Friends.Blocked) >= c.srv.cfg.MaxBlocks {
+				return 0, nil, refusef(wire.CodeRefused, "too many blocked users; unblock some first")
+			}
+			return wire.TOK, okBody, nil
+		}
 		cmd = hlr.Cmd{Op: hlr.OpBlock, User: me, Peer: peer, Limit: c.srv.cfg.MaxBlocks}
 	case wire.TUnblock:
 		cmd = hlr.Cmd{Op: hlr.OpUnblock, User: me, Peer: peer}
