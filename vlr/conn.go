@@ -268,6 +268,12 @@ func (c *conn) handle(f wire.Frame) bool {
 	if !c.respond(f.RID, t, reply, err) {
 		return false
 	}
+	if err != nil {
+		// A refused logout or deletion (not logged in, reauth_required,
+		// rate_limited, unavailable) leaves the connection and the
+		// account as they were: no goodbye.
+		return true
+	}
 	switch f.Type {
 	case wire.TLogout:
 		c.kick(wire.CodeLoggedOut, "logged out")
