@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"testing"
 
 	"github.com/xdg-go/scram"
@@ -106,6 +107,38 @@ func TestDeriveCredentials_FreshSaltAndWrongPassword(t *testing.T) {
 			if _, err := cc.Step(s2); err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+}
+
+// TestDeriveCredentials_SASLprepVectors pins the non-ASCII vectors of
+// PROTOCOL.md §15.1.1: the password is SASLprep-normalized (RFC 4013)
+// before PBKDF2, so differently encoded forms of one password give the
+// same keys, and the keys match the published table.
+func TestDeriveCredentials_SASLprepVectors(t *testing.T) {
+	salt, _ := base64.StdEncoding.DecodeString("W22ZaJ0SNY7soEsUEjb6gQ==")
+	const (
+		umlautStored = "75c82a4d62e4b7f418fc6d934c6d8ac74e789764d8fddd7faebaa9c457f8d9cf"
+		umlautServer = "d49d7011020124055f0f44838af5ec86a6d9611e4a160fc2e65b45047052cdb7"
+		ixStored     = "8e6e17907bc57bbab4c59e2f9802895224ca3ebd45fbb3179d8ca4b135157811"
+		ixServer     = "12a5cce1ce7e23b950e6f1e5e4d82edab63c0c130cd578c6d1d63a1848f02f1d"
+	)
+	for _, v := range []struct{ pw, stored, server string }{
+		{"p\u00e4ssw\u00f6rd", umlautStored, umlautServer},
+		{"pa\u0308sswo\u0308rd", umlautStored, umlautServer}, // combining marks: NFKC composes
+		{"I\u00adX", ixStored, ixServer},                     // soft hyphen: mapped to nothing
+		{"\u2168", ixStored, ixServer},                       // ROMAN NUMERAL NINE: NFKC
+		{"IX", ixStored, ixServer},
+	} {
+		c, err := deriveWithSalt("user", v.pw, salt, 4096)
+		if err != nil {
+			t.Fatalf("%q: %v", v.pw, err)
+		}
+		if got := hex.EncodeToString(c.StoredKey); got != v.stored {
+			t.Errorf("%q: stored_key %s, want %s", v.pw, got, v.stored)
+		}
+		if got := hex.EncodeToString(c.ServerKey); got != v.server {
+			t.Errorf("%q: server_key %s, want %s", v.pw, got, v.server)
 		}
 	}
 }
