@@ -5,9 +5,12 @@ import (
 )
 
 // msgIDBits is the width of the per-partition message counter inside a
-// message id; the partition number fills the bits above it, so ids are
-// unique in the cluster without coordination.
-const msgIDBits = 48
+// message id; the partition number (below MaxPartitions = 2^10) fills the
+// bits above it, so ids are unique in the cluster without coordination.
+// 10 + 43 bits keep every id below 2^53, so clients that decode integers
+// as IEEE doubles (JavaScript) get them exactly (PROTOCOL.md §9.1); 2^43
+// is 8.8 trillion messages per partition.
+const msgIDBits = 43
 
 // applySend appends a message from Peer (device Device) to User's inbox.
 // Only friends may send; anything else gets StatusRefused whether or not the

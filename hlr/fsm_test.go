@@ -479,3 +479,27 @@ func TestRegister_RetryOfTheSameRegistrationSucceeds(t *testing.T) {
 		t.Fatalf("another registration of the name: %v, want exists", res.Status)
 	}
 }
+
+// TestMessageIDs_BelowTwoTo53: message ids stay below 2^53 for every
+// partition, so a JavaScript client decoding them as numbers cannot
+// confuse two (issue 12.8): the highest partition with a counter near the
+// top of its range still fits, and ids of two partitions never meet.
+func TestMessageIDs_BelowTwoTo53(t *testing.T) {
+	if MaxPartitions > 1<<(53-msgIDBits) {
+		t.Fatalf("MaxPartitions %d does not fit above a %d-bit counter in 53 bits", MaxPartitions, msgIDBits)
+	}
+	top := uint64(MaxPartitions-1)<<msgIDBits | (1<<msgIDBits - 1)
+	if top >= 1<<53 {
+		t.Fatalf("largest id %d is not below 2^53", top)
+	}
+	if float64(top) != float64(top-1)+1 || uint64(float64(top)) != top {
+		t.Fatalf("id %d does not survive a float64", top)
+	}
+	r := newRig(t, MaxPartitions-1)
+	r.register("alice", "bob")
+	r.befriend("alice", "bob")
+	res := r.one(Cmd{Op: OpSend, User: "bob", Peer: "alice", Device: "d", CMID: 1, Body: []byte("x"), TTLMS: 60000})
+	if res.MsgID == 0 || res.MsgID >= 1<<53 {
+		t.Fatalf("message id %d", res.MsgID)
+	}
+}
