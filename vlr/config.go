@@ -1,6 +1,7 @@
 package vlr
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -16,6 +17,8 @@ type Config struct {
 	// Listener, if set, is used instead of listening on ClientAddr (the
 	// node opens it early to advertise the bound address in gossip).
 	Listener net.Listener
+	// TLS, if set, makes every client connection TLS (the server side).
+	TLS *tls.Config
 	// Nodes returns the client addresses of the cluster's nodes for the
 	// Welcome frame (nil: just this one).
 	Nodes func() []string
