@@ -53,6 +53,9 @@ type reply struct {
 
 // dial connects to addr, starts the reader and exchanges Hello/Welcome.
 func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
+	if c.cfg.TLS == nil && !c.cfg.AllowPlaintext && !loopback(addr) {
+		return nil, fmt.Errorf("%w: %s", ErrPlaintext, addr)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
 	d := net.Dialer{}
@@ -66,6 +69,12 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 			if host, _, err := net.SplitHostPort(addr); err == nil {
 				tc.ServerName = host
 			}
+		}
+		if len(tc.NextProtos) == 0 {
+			tc.NextProtos = []string{ALPN}
+		}
+		if tc.MinVersion == 0 {
+			tc.MinVersion = tls.VersionTLS13
 		}
 		tlsConn := tls.Client(nc, tc)
 		if err := tlsConn.HandshakeContext(ctx); err != nil {
@@ -296,6 +305,19 @@ func (w *waitList) fail(err error) {
 		ch <- reply{err: err}
 		delete(w.m, id)
 	}
+}
+
+// loopback reports whether addr's host is a loopback IP or "localhost".
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func isNetErr(err error) bool {
