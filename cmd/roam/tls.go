@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/roamhq/roam/client"
 )
 
 // tlsConfig returns the TLS settings of the connection to the nodes: nil
@@ -50,6 +52,9 @@ func envTrue(v string) bool {
 // tlsHint adds what to do to the usual TLS failures of a dial.
 func tlsHint(err error, usedTLS bool) error {
 	if !usedTLS {
+		if errors.Is(err, client.ErrConnLost) {
+			return fmt.Errorf("%w (if the node speaks TLS, drop --plaintext / ROAM_PLAINTEXT)", err)
+		}
 		return err
 	}
 	var unknown x509.UnknownAuthorityError
