@@ -129,7 +129,7 @@ func TestForgedHeartbeats_CannotDeposeLeaders(t *testing.T) {
 		sent := hammer(c, partitions, 3*time.Second, dial)
 		t.Logf("%s: %d forged batches sent", name, sent)
 		if sent == 0 {
-			t.Fatalf("%s: the attack sent nothing", name)
+			t.Errorf("%s: the attack sent nothing", name)
 		}
 	}
 	after := viewOf(c, partitions)

@@ -73,8 +73,12 @@ func TestCert_CreateListAndRefuseOverwrite(t *testing.T) {
 func TestRun_RefusesPlaintextOnNonLoopbackClient(t *testing.T) {
 	base := []string{"-data", t.TempDir(), "-internal", "127.0.0.1:0", "-gossip", "127.0.0.1:0"}
 	for _, addr := range []string{"0.0.0.0:0", ":0", "10.1.2.3:7400"} {
+		args := append([]string{"-client", addr}, base...)
+		if _, err := loadSettings(args, env(nil), io.Discard); err == nil {
+			t.Fatalf("plaintext on %s accepted", addr) // (run would start the node)
+		}
 		var errs strings.Builder
-		if code := run(append([]string{"-client", addr}, base...), env(nil), io.Discard, &errs); code != 2 ||
+		if code := run(args, env(nil), io.Discard, &errs); code != 2 ||
 			!strings.Contains(errs.String(), "-client-cert") || !strings.Contains(errs.String(), "-client-insecure-plaintext") {
 			t.Fatalf("plaintext on %s: exit %d, %q", addr, code, errs.String())
 		}
