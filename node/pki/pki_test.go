@@ -356,3 +356,30 @@ func TestIdentity_RenewsDerivedCertificateAtHalfLife(t *testing.T) {
 		t.Fatalf("renewed certificate names %q", nid)
 	}
 }
+
+// FuzzNodeID: whatever URI SANs a certificate carries, NodeID never
+// panics, and an id it returns is valid and names the same URI back.
+func FuzzNodeID(f *testing.F) {
+	f.Add("roam://node/n1", "")
+	f.Add("roam://node/a%2Fb", "roam://node/n2")
+	f.Add("roam://node/", "spiffe://x/y")
+	f.Add("roam://node/n1?x=1#f", "")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		var c x509.Certificate
+		for _, s := range []string{a, b} {
+			if u, err := url.Parse(s); err == nil && s != "" {
+				c.URIs = append(c.URIs, u)
+			}
+		}
+		id, err := NodeID(&c)
+		if err != nil {
+			return
+		}
+		if ValidNodeID(id) != nil {
+			t.Fatalf("NodeID returned invalid id %q", id)
+		}
+		if got, err := NodeID(&x509.Certificate{URIs: []*url.URL{NodeURI(id)}}); err != nil || got != id {
+			t.Fatalf("round trip of %q: %q, %v", id, got, err)
+		}
+	})
+}
