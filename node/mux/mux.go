@@ -75,7 +75,8 @@ type Mux struct {
 	// and those handed to a Handle function.
 	conns tracker
 
-	refused atomic.Uint64 // incoming connections that failed the handshake
+	refused       atomic.Uint64 // incoming connections that failed the handshake
+	refusedLogged atomic.Int64  // unix nanoseconds of the last such log line
 
 	closeOnce sync.Once
 	closeErr  error
@@ -246,8 +247,7 @@ func (m *Mux) serve(raw *trackedConn) {
 	if err != nil {
 		raw.Close()
 		if m.ctx.Err() == nil {
-			m.refused.Add(1)
-			m.log.Warn("refused connection: handshake failed", "remote", remote, "err", err)
+			m.logRefused(remote, err)
 		}
 		return
 	}
@@ -285,6 +285,17 @@ func (m *Mux) serve(raw *trackedConn) {
 		return
 	}
 	fn(c, arg)
+}
+
+// logRefused counts a failed handshake and logs at most one a second, so
+// that whoever hammers the port cannot flood the log.
+func (m *Mux) logRefused(remote string, err error) {
+	n := m.refused.Add(1)
+	now, last := time.Now().UnixNano(), m.refusedLogged.Load()
+	if now-last < int64(time.Second) || !m.refusedLogged.CompareAndSwap(last, now) {
+		return
+	}
+	m.log.Warn("refused connection: handshake failed (logged at most once a second)", "remote", remote, "err", err, "refused_total", n)
 }
 
 // readHeader reads the connection header; the caller has set a deadline.
