@@ -22,6 +22,13 @@ const MinMaxFrame = 4096
 // maxMaxFrame is the largest Config.MaxFrame (a 1 GiB frame).
 const maxMaxFrame = 1 << 30
 
+// ALPN is the application protocol a client offers in its TLS handshake.
+const ALPN = "roam/1"
+
+// ErrPlaintext is returned when a client without TLS would dial an
+// address that is not loopback and Config.AllowPlaintext is not set.
+var ErrPlaintext = errors.New("client: refusing plaintext to a non-loopback address; set Config.TLS (or Config.AllowPlaintext)")
+
 // Config configures a Client. Start from DefaultConfig.
 type Config struct {
 	// Addrs are the client addresses ("host:port") of roam nodes. Dial
@@ -89,8 +96,16 @@ type Config struct {
 	// ends the session (EventDisconnected, then EventSessionEnded).
 	NoReconnect bool
 
-	// TLS, if set, makes the client speak TLS over TCP.
+	// TLS, if set, makes the client speak TLS over TCP. Unset fields get
+	// the protocol's values on each dial: ServerName the host of the
+	// address dialled, NextProtos ["roam/1"], MinVersion TLS 1.3.
 	TLS *tls.Config
+	// AllowPlaintext lets a client without TLS dial addresses that are
+	// not loopback. Without it such a dial fails with ErrPlaintext:
+	// session tokens and messages would cross the network in clear.
+	// Loopback addresses ("127.0.0.1", "::1", "localhost") are always
+	// allowed.
+	AllowPlaintext bool
 	// Logger receives debug and warning logs; nil discards them.
 	Logger *slog.Logger
 

@@ -55,6 +55,9 @@ type reply struct {
 
 // dial connects to addr, starts the reader and exchanges Hello/Welcome.
 func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
+	if c.cfg.TLS == nil && !c.cfg.AllowPlaintext && !loopback(addr) {
+		return nil, fmt.Errorf("%w: %s", ErrPlaintext, addr)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
 	d := net.Dialer{}
@@ -68,6 +71,12 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 			if host, _, err := net.SplitHostPort(addr); err == nil {
 				tc.ServerName = host
 			}
+		}
+		if len(tc.NextProtos) == 0 {
+			tc.NextProtos = []string{ALPN}
+		}
+		if tc.MinVersion == 0 {
+			tc.MinVersion = tls.VersionTLS13
 		}
 		tlsConn := tls.Client(nc, tc)
 		if err := tlsConn.HandshakeContext(ctx); err != nil {
@@ -402,6 +411,19 @@ func (w *waitList) stats(before int64) (n int, oldest int64, blocked bool) {
 		}
 	}
 	return n, oldest, blocked || sends >= serverSendWindow
+}
+
+// loopback reports whether addr's host is a loopback IP or "localhost".
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func isNetErr(err error) bool {

@@ -9,12 +9,18 @@
 // (a token saved from an earlier session):
 //
 //	cfg := client.DefaultConfig("node1:7400", "node2:7400")
+//	cfg.TLS = &tls.Config{RootCAs: clusterCA} // nil: plaintext, loopback only
 //	cfg.Device = savedDeviceID // stable per device; client.NewDeviceID() once
 //	c, err := client.Dial(ctx, cfg)
 //	...
 //	defer c.Close()
 //	err = c.Login(ctx, "alice", password)
 //	save(c.Token())
+//
+// With TLS set the client speaks TLS 1.3 with ALPN "roam/1" and the
+// dialled host as server name (PROTOCOL.md §1.5). Without it, dialling an
+// address that is not loopback fails with ErrPlaintext unless
+// Config.AllowPlaintext is set.
 //
 // Passwords never leave the process: Register sends SCRAM-SHA-256
 // credentials derived locally (DeriveCredentials), and Login runs the

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +20,35 @@ func startRoamdWith(t *testing.T, conf string) *proc {
 		t.Fatal(err)
 	}
 	return startRoamd(t, filepath.Join(dir, "data"), "-config", path)
+}
+
+// devCerts makes a CA and a node certificate for 127.0.0.1 and localhost
+// with the daemon's own roamd cert subcommands, as scripts/run-cluster.sh
+// does, and returns the directory holding ca.crt, node.crt and node.key.
+func devCerts(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "certs")
+	for _, args := range [][]string{
+		{"cert", "create-ca", "--certs-dir", dir},
+		{"cert", "create-node", "--certs-dir", dir, "--node-id", "local", "--host", "127.0.0.1,localhost"},
+	} {
+		if out, err := exec.Command(roamdBin, args...).CombinedOutput(); err != nil {
+			t.Fatalf("roamd %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return dir
+}
+
+// cleanEnv is the test process's environment without ROAM_* variables,
+// so a developer's exported settings do not leak into spawned commands.
+func cleanEnv(extra ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ROAM_") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, extra...)
 }
 
 // user is a logged-in raw connection.

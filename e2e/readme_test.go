@@ -9,8 +9,10 @@ import (
 )
 
 // TestREADMESession runs the CLI session of README.md verbatim (only the
-// node address and the binary path are substituted) against a spawned
-// roamd, so the README cannot drift from what the programs do.
+// node address, the CA file and the binary path are substituted) against
+// a spawned roamd whose client port speaks TLS with a certificate made by
+// roamd cert, as make run's, so the README cannot drift from what the
+// programs do and the CLI's TLS is what it uses.
 func TestREADMESession(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -22,12 +24,17 @@ func TestREADMESession(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", roam, "github.com/roamhq/roam/cmd/roam").CombinedOutput(); err != nil {
 		t.Fatalf("build roam: %v\n%s", err, out)
 	}
-	p := startRoamd(t, t.TempDir())
+	certs := devCerts(t)
+	p := startRoamd(t, t.TempDir(), "-client-cert", filepath.Join(certs, "node.crt"), "-client-key", filepath.Join(certs, "node.key"))
+	if !strings.Contains(script, "export ROAM_CA=.run/certs/ca.crt\n") {
+		t.Fatal("the README session does not export ROAM_CA=.run/certs/ca.crt")
+	}
 	script = strings.ReplaceAll(script, "ROAM_ADDR=127.0.0.1:7400", "ROAM_ADDR="+p.client)
 	script = strings.ReplaceAll(script, "/tmp/", dir+"/")
+	script = strings.ReplaceAll(script, "ROAM_CA=.run/certs/ca.crt", "ROAM_CA="+filepath.Join(certs, "ca.crt"))
 	script = strings.ReplaceAll(script, "bin/roam ", roam+" ")
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-	cmd.Env = append(os.Environ(), "HOME="+dir)
+	cmd.Env = cleanEnv("HOME=" + dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("README session failed: %v\n%s", err, out)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/roamhq/roam/hlr"
 	"github.com/roamhq/roam/node/mux"
+	"github.com/roamhq/roam/node/pki"
 	"github.com/roamhq/roam/vlr"
 )
 
@@ -54,8 +56,12 @@ type Config struct {
 	// with no stored cluster and an empty Join creates a new cluster.
 	Join []string
 	// ClusterKey encrypts gossip (16, 24 or 32 bytes) and must be the same
-	// on every node. Empty on the node that creates a cluster means a new
-	// random key (see Node.ClusterKey); a joining node must be given it.
+	// on every node. Unless InternalIdentity is set, it is also the root
+	// of trust of the internal port: every node derives the cluster's CA
+	// from it (package pki), so whoever holds it can join the cluster.
+	// Empty on the node that creates a cluster means a new random key,
+	// written to DataDir/cluster.key with mode 0600 (see
+	// Node.ClusterKeyFile); a joining node must be given it.
 	ClusterKey []byte
 	// ClusterLabel separates clusters that share a network.
 	ClusterLabel string
@@ -70,6 +76,29 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// GossipFast selects fast failure detection (tests, local clusters).
 	GossipFast bool
+
+	// InternalIdentity, if set, is the operator's CA and this node's
+	// certificate and key for the internal port (operator mode; see
+	// pki.LoadIdentity). The certificate must name NodeID (an empty
+	// NodeID becomes the certificate's). Nil means derived mode: the CA
+	// comes from the cluster key and the node issues itself a fresh
+	// certificate on every start.
+	InternalIdentity *pki.Identity
+	// InsecureInternalPlaintext turns TLS off on the internal port:
+	// anyone who can reach it is served as a cluster node and can read
+	// every credential and inbox, forge messages and logins, and depose
+	// partition leaders. It exists only so that benchmarks can measure
+	// what TLS costs. Never set it on a network you do not fully trust.
+	InsecureInternalPlaintext bool
+	// ClientCert, if set, is the certificate the client port serves:
+	// TLS 1.3 with ALPN "roam/1" (an operator's create-node certificate
+	// works, its hosts being the names clients dial).
+	ClientCert *tls.Certificate
+	// ClientInsecurePlaintext allows plaintext clients on a ClientAddr
+	// that is not loopback. Without ClientCert and without it, such an
+	// address is refused: tokens and messages would cross the network in
+	// clear. Plaintext on loopback is always allowed (tests, local tools).
+	ClientInsecurePlaintext bool
 	// DialInternal, if set, makes every outgoing node-to-node connection
 	// (Raft, gate, admin) go through it. Tests use it to cut nodes off.
 	DialInternal func(ctx context.Context, addr string) (net.Conn, error)
@@ -144,6 +173,14 @@ func (c *Config) Validate() error {
 		return errors.New("node: RaftMaxPool must be at least 1")
 	case c.RaftIOTimeout <= 0 || c.MuxHeaderTimeout <= 0:
 		return errors.New("node: RaftIOTimeout and MuxHeaderTimeout must be positive")
+	case c.InternalIdentity != nil && c.InsecureInternalPlaintext:
+		return errors.New("node: InternalIdentity and InsecureInternalPlaintext exclude each other")
+	case c.InternalIdentity != nil && c.NodeID != "" && c.InternalIdentity.NodeID() != c.NodeID:
+		return fmt.Errorf("%w: it names node %q, the node id is %q", ErrCertNodeID, c.InternalIdentity.NodeID(), c.NodeID)
+	case c.ClientCert != nil && c.ClientInsecurePlaintext:
+		return errors.New("node: ClientCert and ClientInsecurePlaintext exclude each other")
+	case c.ClientCert == nil && c.VLR.TLS == nil && !c.ClientInsecurePlaintext && !IsLoopback(c.ClientAddr):
+		return fmt.Errorf("%w: ClientAddr %s: give the client port a certificate (ClientCert; roamd -client-cert and -client-key) or allow plaintext explicitly (ClientInsecurePlaintext; roamd -client-insecure-plaintext)", ErrPlaintextClients, c.ClientAddr)
 	}
 	if err := validAddr("ClientAddr", c.ClientAddr, false); err != nil {
 		return err
@@ -183,6 +220,20 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("node: %w", err)
 	}
 	return nil
+}
+
+// IsLoopback reports whether the host of addr ("host:port") is a loopback
+// IP address or "localhost". A wildcard ("", "0.0.0.0", "::") is not.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // validNodeID accepts 1..MaxNodeIDLen letters, digits, '.', '_' and '-'.

@@ -19,4 +19,10 @@ var (
 	// ErrNoClusterKey means a node was asked to join a cluster without the
 	// cluster's key.
 	ErrNoClusterKey = errors.New("node: joining a cluster needs its ClusterKey")
+	// ErrCertNodeID means the operator's internal certificate
+	// (Config.InternalIdentity) names another node than Config.NodeID.
+	ErrCertNodeID = errors.New("node: the internal certificate is for another node")
+	// ErrPlaintextClients means the client port would serve plaintext on
+	// an address that is not loopback without being told to.
+	ErrPlaintextClients = errors.New("node: refusing plaintext clients on a non-loopback address")
 )

@@ -102,6 +102,8 @@ type heartbeats struct {
 	mu    sync.Mutex
 	peers map[string]*hbPeer
 	parts map[uint16]*hbTransport
+
+	refused atomic.Uint64 // heartbeats refused for a Raft id not the peer's
 }
 
 type hbItem struct {
@@ -263,9 +265,14 @@ func (h *heartbeats) exchange(c net.Conn, rd *bufio.Reader, batch []*hbItem) err
 	return nil
 }
 
-// serve answers heartbeat batches on one incoming connection.
+// serve answers heartbeat batches on one incoming connection. Each
+// heartbeat must carry the Raft server id of the node whose certificate
+// the connection proved: a node cannot send heartbeats as another.
 func (h *heartbeats) serve(c net.Conn, _ uint16) {
 	defer c.Close()
+	peer, verified := mux.PeerNodeID(c)
+	trusted := verified || h.n.mux.Insecure()
+	warned := false
 	rd := bufio.NewReader(c)
 	for {
 		c.SetReadDeadline(time.Now().Add(10 * h.timeout))
@@ -275,7 +282,17 @@ func (h *heartbeats) serve(c net.Conn, _ uint16) {
 		}
 		resps := make([]hbResp, len(reqs))
 		for i := range reqs {
-			resps[i] = h.deliver(&reqs[i])
+			q := &reqs[i]
+			if !trusted || (verified && string(q.ID) != peer) {
+				h.refused.Add(1)
+				if !warned {
+					warned = true
+					h.n.log.Warn("refused heartbeats: the Raft id is not the certificate's node", "peer", peer, "raft_id", string(q.ID), "remote", c.RemoteAddr().String())
+				}
+				resps[i] = hbResp{Err: fmt.Sprintf("heartbeat for raft id %q on a connection of node %q", q.ID, peer)}
+				continue
+			}
+			resps[i] = h.deliver(q)
 		}
 		c.SetWriteDeadline(time.Now().Add(h.timeout))
 		if err := writeHBFrame(c, resps); err != nil {
@@ -347,5 +364,3 @@ func readHBFrame(r *bufio.Reader, v any) error {
 	}
 	return wire.Decode(body, v) // bounds-checked: a peer's bytes are input too
 }
-
-var _ = mux.KindRaft

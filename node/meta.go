@@ -5,10 +5,13 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/cockroachdb/pebble"
 
@@ -147,6 +150,41 @@ func storeMeta(db *pebble.DB, kv map[string][]byte) error {
 		return fmt.Errorf("node: store metadata: %w", err)
 	}
 	return nil
+}
+
+// keyFileName is the file in the data directory that receives a cluster
+// key the node generated.
+const keyFileName = "cluster.key"
+
+// writeKeyFile writes a newly generated cluster key, base64 and a newline
+// (what roamd -cluster-key-file reads), to dir/cluster.key with mode 0600,
+// replacing a leftover file atomically, and returns the path.
+func writeKeyFile(dir string, key []byte) (string, error) {
+	path := filepath.Join(dir, keyFileName)
+	tmp, err := os.CreateTemp(dir, keyFileName+".tmp*")
+	if err != nil {
+		return "", fmt.Errorf("node: write cluster key: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
+	// CreateTemp makes the file 0600; Chmod in case a umask or platform
+	// did otherwise.
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("node: write cluster key: %w", err)
+	}
+	return path, nil
 }
 
 func randomHex(n int) string {

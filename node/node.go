@@ -60,6 +60,8 @@ type Node struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
+	keyFile string // where this start wrote a new cluster key, if it did
+
 	closed       atomic.Bool
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -89,21 +91,48 @@ func New(cfg Config) (_ *Node, err error) {
 	}()
 	start := time.Now()
 
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	// The data directory holds the cluster key and every credential:
+	// only the node's user may read it.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data dir: %w", err)
 	}
 	if cfg.FS != nil {
-		if err := cfg.FS.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		if err := cfg.FS.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("node: data dir: %w", err)
 		}
 	}
 	if n.db, err = openDB(cfg.DataDir, cfg.FS, cfg.Logger); err != nil {
 		return nil, err
 	}
+	if cfg.InternalIdentity != nil && cfg.NodeID == "" {
+		cfg.NodeID = cfg.InternalIdentity.NodeID() // the operator's certificate names the node
+	}
 	if n.meta, err = loadMeta(n.db, &cfg); err != nil {
 		return nil, err
 	}
 	n.log = n.log.With("node", n.meta.NodeID)
+
+	// The cluster key: stored, given, or (on the node that creates a
+	// cluster without one) new. It encrypts gossip and, in derived mode,
+	// is the root of trust of the internal port.
+	creating := n.meta.ClusterID == "" && len(cfg.Join) == 0
+	key := n.meta.ClusterKey
+	if len(key) == 0 {
+		key = cfg.ClusterKey
+	}
+	newKey := false
+	if len(key) == 0 && creating {
+		key = make([]byte, 32)
+		rand.Read(key)
+		newKey = true
+	}
+	if len(key) == 0 {
+		return nil, fmt.Errorf("%w: this node has no stored cluster and was asked to join %v", ErrNoClusterKey, cfg.Join)
+	}
+	sec, err := internalSecurity(&cfg, key, n.meta.NodeID)
+	if err != nil {
+		return nil, err
+	}
 
 	// Listen first, so that gossip can advertise the bound addresses.
 	ln, err := net.Listen("tcp", cfg.InternalAddr)
@@ -117,17 +146,19 @@ func New(cfg Config) (_ *Node, err error) {
 			n.log.Warn("internal address is a wildcard; set an advertised address before adding other nodes", "addr", n.internalAddr)
 		}
 	}
-	n.mux = mux.New(advertisedListener{ln, advertisedAddr(n.internalAddr)}, cfg.Logger, mux.WithHeaderTimeout(cfg.MuxHeaderTimeout), mux.WithDialer(cfg.DialInternal))
+	if n.mux, err = mux.New(advertisedListener{ln, advertisedAddr(n.internalAddr)}, sec, cfg.Logger,
+		mux.WithHeaderTimeout(cfg.MuxHeaderTimeout), mux.WithDialer(cfg.DialInternal)); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	if n.clientLn, err = net.Listen("tcp", cfg.ClientAddr); err != nil {
 		return nil, fmt.Errorf("node: listen on client address %s: %w", cfg.ClientAddr, err)
 	}
 
-	creating := n.meta.ClusterID == "" && len(cfg.Join) == 0
 	if creating {
-		key := cfg.ClusterKey
-		if len(key) == 0 {
-			key = make([]byte, 32)
-			rand.Read(key)
+		if newKey {
+			if n.keyFile, err = writeKeyFile(cfg.DataDir, key); err != nil {
+				return nil, err
+			}
 		}
 		p := cfg.Partitions
 		if p == 0 {
@@ -136,13 +167,6 @@ func New(cfg Config) (_ *Node, err error) {
 		if err := setCluster(n.db, &n.meta, randomHex(16), p, cfg.Replicas, key); err != nil {
 			return nil, err
 		}
-	}
-	key := n.meta.ClusterKey
-	if len(key) == 0 {
-		key = cfg.ClusterKey
-	}
-	if len(key) == 0 {
-		return nil, fmt.Errorf("%w: this node has no stored cluster and was asked to join %v", ErrNoClusterKey, cfg.Join)
 	}
 	if err := n.startGossip(key); err != nil {
 		return nil, err
@@ -189,6 +213,12 @@ func New(cfg Config) (_ *Node, err error) {
 	vc.ClientAddr = n.clientLn.Addr().String()
 	vc.Listener = n.clientLn
 	vc.Nodes = n.clientAddrs
+	if cfg.ClientCert != nil {
+		vc.TLS = clientTLS(*cfg.ClientCert)
+	}
+	if vc.TLS == nil && !IsLoopback(cfg.ClientAddr) {
+		n.log.Warn("INSECURE: the client port serves plaintext on a non-loopback address: session tokens and messages cross the network in clear", "addr", cfg.ClientAddr)
+	}
 	if len(vc.FakeSaltSecret) == 0 {
 		vc.FakeSaltSecret = fakeSaltSecret(n.meta.ClusterKey)
 	}
@@ -457,9 +487,12 @@ func (n *Node) ID() string { return n.meta.NodeID }
 // ClusterID returns the id of the cluster the node belongs to.
 func (n *Node) ClusterID() string { return n.meta.ClusterID }
 
-// ClusterKey returns the cluster's gossip key, which other nodes need to
-// join.
+// ClusterKey returns the cluster key, which other nodes need to join.
 func (n *Node) ClusterKey() []byte { return append([]byte(nil), n.meta.ClusterKey...) }
+
+// ClusterKeyFile returns the file this start wrote a newly generated
+// cluster key to (mode 0600), or "" if the key was given or stored.
+func (n *Node) ClusterKeyFile() string { return n.keyFile }
 
 // Partitions returns the cluster's partition count P.
 func (n *Node) Partitions() int { return n.meta.Partitions }

@@ -34,6 +34,9 @@ type app struct {
 	ctx context.Context
 
 	addrFlag      string
+	caFlag        string
+	insecure      bool
+	plaintext     bool
 	statePath     string
 	deviceFlag    string
 	json          bool
@@ -78,6 +81,9 @@ func (a *app) main(args []string) error {
 	fs := flag.NewFlagSet("roam", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&a.addrFlag, "addr", "", "")
+	fs.StringVar(&a.caFlag, "ca", "", "")
+	fs.BoolVar(&a.insecure, "insecure", false, "")
+	fs.BoolVar(&a.plaintext, "plaintext", false, "")
 	fs.StringVar(&a.statePath, "state", "", "")
 	fs.StringVar(&a.deviceFlag, "device", "", "")
 	fs.BoolVar(&a.json, "json", false, "")
@@ -94,6 +100,9 @@ func (a *app) main(args []string) error {
 	}
 	if a.deviceFlag != "" && !validDevice(a.deviceFlag) {
 		return usagef("--device must be 1-64 printable ASCII characters without spaces")
+	}
+	if a.plaintext && (a.caFlag != "" || a.insecure) {
+		return usagef("--plaintext excludes --ca and --insecure")
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
@@ -216,12 +225,16 @@ func (a *app) dial(inbox bool) (*client.Client, error) {
 	cfg.RequestTimeout = a.timeout
 	cfg.DialTimeout = min(5*time.Second, a.timeout)
 	cfg.SkipInbox = !inbox
+	if cfg.TLS, err = a.tlsConfig(); err != nil {
+		return nil, err
+	}
+	cfg.AllowPlaintext = cfg.TLS == nil // the user asked for plaintext by name
 	if a.getenv("ROAM_DEBUG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	c, err := client.Dial(a.ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, tlsHint(err, cfg.TLS != nil)
 	}
 	a.client, a.inbox = c, inbox
 	return c, nil

@@ -39,7 +39,9 @@ func TestE2E_CLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	environ := map[string]string{"ROAM_ADDR": n.ClientAddr()}
+	// The test node's client port is plaintext (loopback): say so, as
+	// the CLI speaks TLS by default.
+	environ := map[string]string{"ROAM_ADDR": n.ClientAddr(), "ROAM_PLAINTEXT": "1"}
 	alice := filepath.Join(dir, "alice.json")
 	bob := filepath.Join(dir, "bob.json")
 
@@ -59,6 +61,12 @@ func TestE2E_CLI(t *testing.T) {
 		if code != 1 || !strings.Contains(errs, want) {
 			t.Fatalf("roam %s: exit %d, stderr %q; want 1 and %q", strings.Join(argv, " "), code, errs, want)
 		}
+	}
+
+	// Without it, the CLI insists on TLS and says why it failed.
+	code, _, errs := runCLI(t, "pw\n", map[string]string{"ROAM_ADDR": n.ClientAddr()}, "--state", alice, "--password-stdin", "register", "nobody")
+	if code != 1 || !strings.Contains(errs, "does not speak TLS; use --plaintext") {
+		t.Fatalf("TLS to a plaintext node: exit %d, %q", code, errs)
 	}
 
 	ok(alice, "pw-alice\n", "--password-stdin", "register", "alice")
@@ -155,7 +163,7 @@ func TestE2E_CLI(t *testing.T) {
 	fails(bob, "", "roam: session_invalid (207):", "whoami")
 
 	// Delete.
-	code, _, errs := runCLI(t, "pw-alice-2\n", environ, "--state", alice, "--password-stdin", "delete")
+	code, _, errs = runCLI(t, "pw-alice-2\n", environ, "--state", alice, "--password-stdin", "delete")
 	if code != 0 {
 		t.Errorf("delete: exit %d: %s", code, errs)
 	}

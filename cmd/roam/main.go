@@ -1,6 +1,10 @@
 // Command roam is a scriptable command-line client for roam.
 //
-//	roam [--addr host:port,...] [--state FILE] [--device ID] [--json] COMMAND [ARGS]
+//	roam [--addr host:port,...] [--ca FILE] [--state FILE] [--device ID] [--json] COMMAND [ARGS]
+//
+// It speaks TLS to the nodes, verifying them against the system's roots
+// or the CA given with --ca (ROAM_CA); --plaintext (ROAM_PLAINTEXT=1) is
+// for servers without TLS.
 //
 // Run "roam help" for the commands. The session (user, device, token,
 // inbox cursor) is kept in a state file, so that every command after
@@ -45,6 +49,10 @@ const usageText = `usage: roam [flags] COMMAND [ARGS]
 Flags (before the command):
   --addr LIST        node addresses, comma-separated
                      (env ROAM_ADDR, else the saved ones, else 127.0.0.1:7400)
+  --ca FILE          verify the nodes' TLS certificates against this CA (PEM)
+                     (env ROAM_CA; default: the system's roots)
+  --insecure         TLS without verifying the nodes' certificates (testing only)
+  --plaintext        no TLS, for servers without it (env ROAM_PLAINTEXT=1)
   --state FILE       session file (env ROAM_STATE, else ~/.roam/session.json)
   --device ID        device id (default: generated once, kept in the state file)
   --json             machine-readable output: one JSON object per line

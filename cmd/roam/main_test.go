@@ -85,6 +85,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--nope", "whoami"}, "flag provided but not defined: -nope"},
 		{[]string{"--timeout", "0", "whoami"}, "--timeout must be positive"},
 		{[]string{"--device", "a b", "whoami"}, "--device"},
+		{[]string{"--plaintext", "--ca", "ca.crt", "whoami"}, "--plaintext excludes --ca and --insecure"},
+		{[]string{"--plaintext", "--insecure", "whoami"}, "--plaintext excludes"},
 		{[]string{"login"}, "login USER: missing argument"},
 		{[]string{"login", "a", "b"}, "too many arguments"},
 		{[]string{"register"}, "missing argument"},

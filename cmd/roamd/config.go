@@ -25,6 +25,11 @@ type settings struct {
 	logLevel  slog.Level
 	logJSON   bool
 	debugAddr string
+
+	// Files, read once every source has been applied.
+	keyFile                               string // cluster key, base64
+	internalCA, internalCert, internalKey string // operator-mode internal TLS
+	clientCert, clientKey                 string // client-port TLS
 }
 
 // option is one setting: a JSON key in the config file and, when flag is
@@ -34,6 +39,7 @@ type settings struct {
 type option struct {
 	key   string
 	flag  bool
+	bool  bool // a boolean flag (-name alone means true)
 	env   string
 	usage string
 	def   func(s *settings) string
@@ -72,7 +78,10 @@ var options = []option{
 			}
 			return nil
 		}},
-	{key: "cluster_key", flag: true, env: "ROAM_CLUSTER_KEY", usage: "gossip encryption `KEY`, base64 of 16, 24 or 32 bytes, the same on every node (generated and printed by the node that creates a cluster if empty)",
+	{key: "cluster_key_file", flag: true, env: "ROAM_CLUSTER_KEY_FILE", usage: "`FILE` holding the cluster key (base64, as the first node writes it to DATA/cluster.key); preferred to -cluster-key, which shows in ps",
+		def: func(s *settings) string { return "" },
+		set: func(s *settings, v string) error { s.keyFile = v; return nil }},
+	{key: "cluster_key", flag: true, env: "ROAM_CLUSTER_KEY", usage: "cluster `KEY`, base64 of 16, 24 or 32 bytes, the same on every node: it encrypts gossip and, without -internal-ca, is the root of trust of the internal port (if empty on the node that creates a cluster, a new key is written to DATA/cluster.key, mode 0600). Prefer -cluster-key-file",
 		def: func(s *settings) string { return "" },
 		set: func(s *settings, v string) error {
 			if v == "" {
@@ -92,16 +101,30 @@ var options = []option{
 	{key: "dead_grace", flag: true, env: "ROAM_DEAD_GRACE", usage: "how long a dead node keeps its replicas before they are re-created elsewhere",
 		def: func(s *settings) string { return s.node.DeadGrace.String() },
 		set: durationSetter(func(s *settings, d time.Duration) { s.node.DeadGrace = d })},
-	{key: "gossip_fast", flag: true, usage: "fast failure detection (local clusters and tests)",
+	{key: "internal_ca", flag: true, env: "ROAM_INTERNAL_CA", usage: "operator mode: the CA certificate `FILE` (PEM) that signs every node's internal certificate (roamd cert create-ca); default: a CA derived from the cluster key",
+		def: func(s *settings) string { return "" },
+		set: func(s *settings, v string) error { s.internalCA = v; return nil }},
+	{key: "internal_cert", flag: true, env: "ROAM_INTERNAL_CERT", usage: "operator mode: this node's certificate `FILE` (roamd cert create-node); it must name -node-id",
+		def: func(s *settings) string { return "" },
+		set: func(s *settings, v string) error { s.internalCert = v; return nil }},
+	{key: "internal_key", flag: true, env: "ROAM_INTERNAL_KEY", usage: "operator mode: the key `FILE` of -internal-cert",
+		def: func(s *settings) string { return "" },
+		set: func(s *settings, v string) error { s.internalKey = v; return nil }},
+	{key: "insecure_internal_plaintext", flag: true, bool: true, usage: "DANGEROUS, for benchmarks only: no TLS on the internal port; anyone who can reach it controls the cluster",
+		def: func(s *settings) string { return "false" },
+		set: boolSetter(func(s *settings, b bool) { s.node.InsecureInternalPlaintext = b })},
+	{key: "client_cert", flag: true, env: "ROAM_CLIENT_CERT", usage: "certificate `FILE` (PEM) served on the client port with TLS 1.3 (a roamd cert create-node certificate works)",
+		def: func(s *settings) string { return "" },
+		set: func(s *settings, v string) error { s.clientCert = v; return nil }},
+	{key: "client_key", flag: true, env: "ROAM_CLIENT_KEY", usage: "key `FILE` of -client-cert",
+		def: func(s *settings) string { return "" },
+		set: func(s *settings, v string) error { s.clientKey = v; return nil }},
+	{key: "client_insecure_plaintext", flag: true, bool: true, usage: "serve plaintext clients on a non-loopback -client address (tokens and messages in clear; behind a TLS-terminating proxy only)",
+		def: func(s *settings) string { return "false" },
+		set: boolSetter(func(s *settings, b bool) { s.node.ClientInsecurePlaintext = b })},
+	{key: "gossip_fast", flag: true, bool: true, usage: "fast failure detection (local clusters and tests)",
 		def: func(s *settings) string { return strconv.FormatBool(s.node.GossipFast) },
-		set: func(s *settings, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return errors.New("want true or false")
-			}
-			s.node.GossipFast = b
-			return nil
-		}},
+		set: boolSetter(func(s *settings, b bool) { s.node.GossipFast = b })},
 	{key: "partitions", flag: true, env: "ROAM_PARTITIONS", usage: "partition count `N`, fixed when the cluster is created (0: as stored, or 64 for a new node)",
 		def: func(s *settings) string { return strconv.Itoa(s.node.Partitions) },
 		set: intSetter(func(s *settings, n int) { s.node.Partitions = n })},
@@ -114,16 +137,9 @@ var options = []option{
 	{key: "debug_addr", flag: true, env: "ROAM_DEBUG_ADDR", usage: "`ADDR` for the Go profiler (net/http/pprof) over HTTP; empty = off. Bind it to loopback only",
 		def: func(s *settings) string { return s.debugAddr },
 		set: func(s *settings, v string) error { s.debugAddr = v; return nil }},
-	{key: "log_json", flag: true, usage: "log JSON lines instead of text",
+	{key: "log_json", flag: true, bool: true, usage: "log JSON lines instead of text",
 		def: func(s *settings) string { return strconv.FormatBool(s.logJSON) },
-		set: func(s *settings, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return errors.New("want true or false")
-			}
-			s.logJSON = b
-			return nil
-		}},
+		set: boolSetter(func(s *settings, b bool) { s.logJSON = b })},
 
 	// Limits, from the config file only.
 	{key: "max_body", usage: "largest message body in bytes",
@@ -286,6 +302,17 @@ var options = []option{
 		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxBlocks = n })},
 }
 
+func boolSetter(f func(*settings, bool)) func(*settings, string) error {
+	return func(s *settings, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		f(s, b)
+		return nil
+	}
+}
+
 func intSetter(f func(*settings, int)) func(*settings, string) error {
 	return func(s *settings, v string) error {
 		n, err := strconv.Atoi(v)
@@ -347,14 +374,14 @@ func loadSettings(args []string, getenv func(string) string, stderr io.Writer) (
 		if o.env != "" {
 			usage += " [$" + o.env + "]"
 		}
-		if o.key == "log_json" || o.key == "gossip_fast" {
+		if o.bool {
 			fs.Bool(o.flagName(), false, usage)
 		} else {
 			fs.String(o.flagName(), o.def(&s), usage)
 		}
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: roamd -data DIR [flags]\n\nPrecedence: flags > environment > -config file > defaults.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: roamd -data DIR [flags]\n       roamd cert create-ca|create-node|list --certs-dir DIR (roamd cert -h)\n\nPrecedence: flags > environment > -config file > defaults.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nConfig file keys besides the flags':\n")
 		for _, o := range options {
@@ -404,6 +431,9 @@ func loadSettings(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if s.node.DataDir == "" {
 		return s, errors.New("no data directory: give -data DIR, ROAM_DATA or \"data\" in the config file")
+	}
+	if err := s.readFiles(stderr); err != nil {
+		return s, err
 	}
 	if err := s.node.Validate(); err != nil {
 		return s, err

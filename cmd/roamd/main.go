@@ -1,17 +1,20 @@
 // Command roamd runs one roam node.
 //
-//	roamd -data /var/lib/roam -client 0.0.0.0:7400 -internal 10.0.0.5:7401
+//	roamd -data /var/lib/roam -client 0.0.0.0:7400 -client-cert node.crt -client-key node.key \
+//	      -internal 10.0.0.5:7401 -cluster-key-file /etc/roam/cluster.key
 //
 // Settings come from flags, then ROAM_* environment variables, then the
 // JSON file given with -config, then the defaults; run roamd -h for the
 // list. Bad settings exit with code 2, a failed start with 1. SIGTERM or
 // SIGINT shuts the node down gracefully and exits 0; a second signal kills
 // it at once.
+//
+// roamd cert makes the certificates of operator mode and of the client
+// port (see cert.go): create-ca, create-node, list.
 package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +36,9 @@ func main() {
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "cert" {
+		return runCert(args[1:], stdout, stderr)
+	}
 	s, err := loadSettings(args, getenv, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -81,8 +87,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if ctx.Err() == nil {
 		log.Info("ready", "node", n.ID(), "client", n.ClientAddr(), "internal", n.InternalAddr(), "gossip", n.GossipAddr(), "partitions", n.Partitions())
 		fmt.Fprintf(stdout, "roamd: node %s ready; clients connect to %s; other nodes join %s\n", n.ID(), n.ClientAddr(), n.GossipAddr())
-		if len(s.node.ClusterKey) == 0 && len(s.node.Join) == 0 {
-			fmt.Fprintf(stdout, "roamd: cluster key %s (give it to joining nodes with -cluster-key)\n", base64.StdEncoding.EncodeToString(n.ClusterKey()))
+		if f := n.ClusterKeyFile(); f != "" {
+			// The path only: the key itself is never printed.
+			fmt.Fprintf(stdout, "roamd: new cluster key written to %s (mode 0600); give joining nodes a copy with -cluster-key-file\n", f)
 		}
 		<-ctx.Done()
 	}

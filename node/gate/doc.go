@@ -25,7 +25,7 @@
 //
 // # Connections
 //
-// A gate keeps one TCP connection per destination, dialled on first use
+// A gate keeps one TLS connection per destination, dialled on first use
 // through the mux (kind 'G', argument = protocol version, now 1; an
 // acceptor closes a connection whose version it does not speak) and kept
 // open. It carries both directions of traffic the dialer starts: its
@@ -57,7 +57,8 @@
 //
 // The types are an append-only enum (see messages.go):
 //
-//	1 hello     dialer → acceptor, first frame: {n: node id}
+//	1 hello     dialer → acceptor, first frame: {n: node id}, which must be
+//	            the id of the dialer's certificate (see Security)
 //	2 exec      request {p: pid, t: ms until the caller's deadline, c: hlr.Cmd}
 //	3 query     request {p: pid, t: ms, q: hlr.Query}
 //	4 reply     acceptor → dialer, id = the request's id:
@@ -176,6 +177,14 @@
 //
 // # Security
 //
-// The gate trusts its port: it neither authenticates nor encrypts. Keep
-// the internal port on a private network until the mux grows mutual TLS.
+// The mux authenticates and encrypts every connection (mutual TLS 1.3
+// with the cluster's node certificates), so only cluster members reach
+// the gate. The gate adds one check: the node id of the hello must be the
+// one the peer's certificate names (mux.PeerNodeID), so a member cannot
+// speak as another — presence, for one, is recorded as coming from the
+// hello's node. A mismatched hello closes the connection before any
+// other frame is read, and is counted in Stats.Impostors. Beyond that a
+// member is trusted with every request (ARCHITECTURE.md, threat model). On
+// a mux built with InsecurePlaintext nothing can be checked and the hello
+// is believed.
 package gate

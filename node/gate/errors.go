@@ -20,6 +20,9 @@ var (
 	// ErrProtocol means a peer sent bytes that are not a valid frame
 	// sequence; the connection is closed.
 	ErrProtocol = errors.New("gate: protocol error")
+	// ErrImpostor means a peer's hello named another node than its
+	// certificate does; the connection is closed unserved.
+	ErrImpostor = errors.New("gate: hello does not match the peer's certificate")
 	// ErrRemote is a failure of the remote Handler that has no sentinel of
 	// its own; the message carries the remote's text.
 	ErrRemote = errors.New("gate: remote error")

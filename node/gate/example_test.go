@@ -9,6 +9,7 @@ import (
 	"github.com/roamhq/roam/hlr"
 	"github.com/roamhq/roam/node/gate"
 	"github.com/roamhq/roam/node/mux"
+	"github.com/roamhq/roam/node/pki"
 	"github.com/roamhq/roam/vlr"
 )
 
@@ -33,13 +34,25 @@ func (l *leader) Cancel(user string, loc hlr.Location, reason string)         {}
 func (l *leader) Notify(user string, locs []hlr.Location, event, peer string) {}
 func (l *leader) Presence(from string, ups []vlr.PresenceUpdate, full bool)   {}
 
+// exampleKey is the cluster key of the example's nodes.
+var exampleKey = []byte("an example cluster key, 32 bytes")
+
 // start runs a node's internal port with a gate on it.
 func start(id string, h gate.Handler) (*gate.Gate, *mux.Mux, string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
 	}
-	m := mux.New(ln, nil)
+	// Every node of the example derives its certificate from the same
+	// cluster key (pki's derived mode).
+	ident, err := pki.Derived(exampleKey, id)
+	if err != nil {
+		panic(err)
+	}
+	m, err := mux.New(ln, mux.Security{Identity: ident}, nil)
+	if err != nil {
+		panic(err)
+	}
 	cfg := gate.DefaultConfig()
 	cfg.NodeID, cfg.Mux, cfg.Handler = id, m, h
 	g, err := gate.New(cfg)

@@ -635,7 +635,7 @@ func TestServer_SurvivesGarbage(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			c, err := mux.Dial(ctx, b.addr, mux.KindGate, tc.version)
+			c, err := mux.Dial(ctx, testSec(t, "x"), b.addr, mux.KindGate, tc.version)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -687,7 +687,10 @@ func TestServer_SurvivesGarbage(t *testing.T) {
 }
 
 func TestConfig_Validate(t *testing.T) {
-	m := mux.New(mustListen(t), nil)
+	m, err := mux.New(mustListen(t), testSec(t, "n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer m.Close()
 	ok := DefaultConfig()
 	ok.NodeID, ok.Mux, ok.Handler = "n", m, &fakeHandler{}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/roamhq/roam/hlr"
 	"github.com/roamhq/roam/node/mux"
+	"github.com/roamhq/roam/node/pki"
 	"github.com/roamhq/roam/vlr"
 	"go.uber.org/goleak"
 )
@@ -153,7 +154,10 @@ func startNode(t testing.TB, id, addr string, h *fakeHandler, mod func(*Config))
 		t.Fatal(err)
 	}
 	logger := testLogger(t, slog.LevelInfo)
-	m := mux.New(ln, logger)
+	m, err := mux.New(ln, testSec(t, id), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if h == nil {
 		h = &fakeHandler{}
 	}
@@ -192,11 +196,27 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// testKey is the cluster key of the test nodes.
+var testKey = bytes.Repeat([]byte{7}, 32)
+
+// testSec is the internal-port security of node id in the test cluster:
+// mutual TLS with a certificate derived from testKey.
+func testSec(t testing.TB, id string) mux.Security {
+	t.Helper()
+	ident, err := pki.Derived(testKey, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mux.Security{Identity: ident}
+}
+
 // faultDialer records the connections it opens so tests can break them.
+// It dials as node "a" of the test cluster.
 type faultDialer struct {
 	mu    sync.Mutex
 	conns []net.Conn
 	block bool // dial blocks until its context ends
+	sec   mux.Security
 }
 
 func (d *faultDialer) dial(ctx context.Context, addr string) (net.Conn, error) {
@@ -207,7 +227,16 @@ func (d *faultDialer) dial(ctx context.Context, addr string) (net.Conn, error) {
 		<-ctx.Done()
 		return nil, fmt.Errorf("blackholed: %w", ctx.Err())
 	}
-	c, err := mux.Dial(ctx, addr, mux.KindGate, protoVersion)
+	if d.sec.Identity == nil {
+		id, err := pki.Derived(testKey, "a")
+		if err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		d.sec = mux.Security{Identity: id}
+		d.mu.Unlock()
+	}
+	c, err := mux.Dial(ctx, d.sec, addr, mux.KindGate, protoVersion)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/roamhq/roam/node/mux"
 )
 
 // serverConn is the accepting side of a connection from another node: the
@@ -78,6 +80,10 @@ func (sc *serverConn) readLoop(ctx context.Context) error {
 			if err == nil && ok {
 				err = sc.handle(ctx, f)
 			}
+			if errors.Is(err, ErrImpostor) {
+				sc.g.log.Warn("closing connection from peer: identity mismatch", "remote", sc.conn.RemoteAddr().String(), "err", err)
+				return err
+			}
 			if err != nil && !errors.Is(err, ErrProtocol) {
 				return err // closing
 			}
@@ -111,6 +117,9 @@ func (sc *serverConn) handle(ctx context.Context, f frame) error {
 		}
 		if h.Node == "" {
 			return fmt.Errorf("%w: hello without a node id", ErrProtocol)
+		}
+		if err := sc.checkIdentity(h.Node); err != nil {
+			return err
 		}
 		sc.from = h.Node
 		return nil
@@ -168,6 +177,25 @@ func (sc *serverConn) handle(ctx context.Context, f frame) error {
 		return sc.oneWay(func() { g.cfg.Handler.Presence(sc.from, b.Ups, b.Full) })
 	}
 	return fmt.Errorf("%w: unexpected %s frame (type %d)", ErrProtocol, frameName(f.typ), f.typ)
+}
+
+// checkIdentity refuses a hello whose node id is not the one the peer's
+// certificate names: a node's certificate does not let it speak as
+// another node (presence arrives "from" the hello's node). On a mux that
+// was deliberately built without TLS nothing can be checked.
+func (sc *serverConn) checkIdentity(claimed string) error {
+	proved, verified := mux.PeerNodeID(sc.conn)
+	switch {
+	case verified && proved == claimed:
+		return nil
+	case !verified && sc.g.cfg.Mux.Insecure():
+		return nil
+	}
+	sc.g.st.impostors.Add(1)
+	if !verified {
+		proved = "(none)"
+	}
+	return fmt.Errorf("%w: hello claims node %q, the certificate names %q", ErrImpostor, claimed, proved)
 }
 
 // oneWay runs a Handler call for a one-way item. A panic is logged and the

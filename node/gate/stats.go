@@ -19,6 +19,7 @@ type Stats struct {
 	DialErrors    uint64 // of those, failed
 	ConnsLost     uint64 // established outgoing connections that broke
 	BadFrames     uint64 // incoming connections closed for a malformed frame
+	Impostors     uint64 // incoming connections closed because the hello's node id is not the certificate's
 	Peers         int    // destinations known (dialled, or being dialled)
 }
 
@@ -33,6 +34,7 @@ func (s Stats) FramesPerBatch() float64 {
 type counters struct {
 	requests, requestErrors, served, sent, received, drops             atomic.Uint64
 	batches, frames, maxBatch, dials, dialErrors, connsLost, badFrames atomic.Uint64
+	impostors                                                          atomic.Uint64
 }
 
 // batch records one write of n frames.
@@ -62,5 +64,6 @@ func (c *counters) snapshot() Stats {
 		DialErrors:    c.dialErrors.Load(),
 		ConnsLost:     c.connsLost.Load(),
 		BadFrames:     c.badFrames.Load(),
+		Impostors:     c.impostors.Load(),
 	}
 }

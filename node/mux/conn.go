@@ -61,3 +61,6 @@ func (c *trackedConn) Close() error {
 	})
 	return c.err
 }
+
+// peerNodeID passes on the identity of the connection it wraps.
+func (c *trackedConn) peerNodeID() (string, bool) { return PeerNodeID(c.Conn) }

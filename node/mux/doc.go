@@ -1,5 +1,5 @@
 // Package mux lets every kind of node-to-node traffic share one internal TCP
-// port.
+// port, and authenticates every connection on it with mutual TLS 1.3.
 //
 // Each node listens on a single internal address. Every Raft group (one per
 // partition) and every other internal protocol gets its own connections on
@@ -7,9 +7,42 @@
 // the design of rqlite's tcp/mux.go, extended with a partition id because a
 // node runs one Raft group per partition.
 //
+// # Security
+//
+// Every connection, of every kind, starts with a TLS 1.3 handshake (ALPN
+// "roam-internal/1") in which both sides present a node certificate of
+// the cluster (package pki: a CA derived from the cluster key, or the
+// operator's). The accepting side requires a client certificate that
+// chains to the cluster CA, with the client-auth usage, naming a node id
+// (URI SAN roam://node/<id>); the dialling side requires the same of the
+// server, with the server-auth usage. Host names are not checked: nodes
+// dial IP addresses, and the node id is the identity. A peer that fails
+// — plaintext, no certificate, another cluster's, self-signed, expired —
+// gets a TLS alert or a close and nothing else: the mux never reads its
+// header, and no stream layer or handler sees the connection.
+//
+// The handshake runs in the connection's own goroutine under the header
+// timeout, never in the accept loop, so a silent or slow peer holds up
+// nobody else. Handshakes happen only when a connection opens: Raft keeps
+// a pool of connections per peer, the gate and the heartbeats one
+// persistent connection each way. Session tickets are off, so every
+// connection shows a certificate.
+//
+// PeerNodeID(conn) returns the node id the peer's certificate proved, on
+// both sides. Protocols that carry a node id of their own compare it: the
+// gate's hello, each coalesced heartbeat's Raft server id. Raft's own
+// streams cannot (hashicorp/raft decodes RPCs inside its transport, with
+// no hook per connection); they are authenticated as "a cluster member"
+// (see the threat model in ARCHITECTURE.md).
+//
+// Security{InsecurePlaintext: true} turns all of this off, for measuring
+// what TLS costs. PeerNodeID then reports verified = false, and Insecure
+// tells the protocols why.
+//
 // # Header
 //
-// The dialing side writes a fixed 3-byte header before anything else:
+// Inside TLS, the dialing side writes a fixed 3-byte header before
+// anything else:
 //
 //	+--------+--------+--------+
 //	|  kind  |  arg (uint16 BE) |
@@ -23,20 +56,23 @@
 // reused for another protocol:
 //
 //	'R' KindRaft   hashicorp/raft NetworkTransport RPCs of partition arg
-//	'G' KindGate   jump-gate traffic: forwarded messages, Cancel Location
-//	               and presence, batched per destination node (reserved)
-//	'A' KindAdmin  operator and membership requests (reserved)
+//	'G' KindGate   package gate: requests to partition leaders and the
+//	               jump gate (deliveries, Cancel Location, presence);
+//	               arg = gate protocol version
+//	'A' KindAdmin  package node: a partition's status, for the reconciler
+//	'H'            package node: coalesced Raft heartbeats (heartbeat.go)
 //
 // A protocol that changes incompatibly gets a new kind rather than a
 // version field. The header must arrive within the header timeout
-// (DefaultHeaderTimeout). A connection with a late or short header, an
+// (DefaultHeaderTimeout), counted from the connection's accept, handshake
+// included. A connection with a late or short header, an
 // unregistered kind, or a partition no stream layer is open for is closed
 // and logged; the mux keeps serving everybody else.
 //
 // # Goroutines
 //
 // The mux owns one accept loop and, per incoming connection, one goroutine
-// that reads the header and hands the connection over: to the partition's
+// that runs the handshake, reads the header and hands the connection over: to the partition's
 // stream layer (whose Accept returns it), or to a handler registered with
 // Handle, which then runs in that goroutine. Close stops the accept loop,
 // closes every connection the mux or its stream layers have handed out,

@@ -14,6 +14,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/goleak"
+
+	"github.com/roamhq/roam/node/pki"
 )
 
 // testLogger sends logs to t.Log.
@@ -28,15 +30,58 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// testKey is the cluster key of the test muxes.
+var testKey = bytes.Repeat([]byte{7}, 32)
+
+// testSec returns the security of node id in the test cluster (derived
+// from testKey), or of another cluster with another key.
+func testSec(t testing.TB, id string, key ...[]byte) Security {
+	t.Helper()
+	k := testKey
+	if len(key) > 0 {
+		k = key[0]
+	}
+	ident, err := pki.Derived(k, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Security{Identity: ident}
+}
+
+// newMux starts node "server" of the test cluster on a random port.
 func newMux(t *testing.T, opts ...Option) *Mux {
+	t.Helper()
+	return newMuxSec(t, testSec(t, "server"), opts...)
+}
+
+func newMuxSec(t *testing.T, sec Security, opts ...Option) *Mux {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := New(ln, testLogger(t), opts...)
+	m, err := New(ln, sec, testLogger(t), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { m.Close() })
 	return m
+}
+
+// dialAs opens an authenticated connection to the mux at addr as node id
+// of the test cluster without writing a header.
+func dialAs(t *testing.T, id, addr string) net.Conn {
+	t.Helper()
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := testSec(t, id).clientHandshake(context.Background(), raw)
+	if err != nil {
+		raw.Close()
+		t.Fatal(err)
+	}
+	return c
 }
 
 // acceptOne accepts a connection on l, failing the test after a timeout.
@@ -125,7 +170,7 @@ func TestRaftLayers_TwoPartitionsShareOnePort(t *testing.T) {
 
 func TestBadHeaders_AreDroppedAndMuxKeepsServing(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	m := newMux(t, WithHeaderTimeout(100*time.Millisecond))
+	m := newMux(t, WithHeaderTimeout(500*time.Millisecond))
 	l := m.Raft(7)
 	addr := m.Addr().String()
 
@@ -138,10 +183,7 @@ func TestBadHeaders_AreDroppedAndMuxKeepsServing(t *testing.T) {
 	}
 	for name, hdr := range bad {
 		t.Run(name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := dialAs(t, "client", addr)
 			defer c.Close()
 			if _, err := c.Write(hdr); err != nil {
 				t.Fatal(err)
@@ -150,10 +192,7 @@ func TestBadHeaders_AreDroppedAndMuxKeepsServing(t *testing.T) {
 		})
 	}
 	// A byte-at-a-time header is fine.
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialAs(t, "client", addr)
 	defer c.Close()
 	for _, b := range AppendHeader(nil, KindRaft, 7) {
 		c.Write([]byte{b})
@@ -181,7 +220,7 @@ func TestHandle_GetsKindArgAndConn(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, m.Addr().String(), KindGate, 0xBEEF)
+	c, err := Dial(ctx, testSec(t, "client"), m.Addr().String(), KindGate, 0xBEEF)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +309,7 @@ func TestRaftLayerClose_ClosesItsConnsAndReleasesPartition(t *testing.T) {
 	}
 	in := acceptOne(t, l)
 	// Raw client connections see the close of both ends of the layer.
-	raw, err := Dial(context.Background(), string(addr), KindRaft, 3)
+	raw, err := Dial(context.Background(), testSec(t, "client"), string(addr), KindRaft, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +328,7 @@ func TestRaftLayerClose_ClosesItsConnsAndReleasesPartition(t *testing.T) {
 	}
 	// The partition is free again: a new dial is dropped until a new
 	// layer is opened.
-	c, err := Dial(context.Background(), string(addr), KindRaft, 3)
+	c, err := Dial(context.Background(), testSec(t, "client"), string(addr), KindRaft, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
