@@ -59,7 +59,7 @@ func recvBacklog(t *testing.T, nodes, n int) {
 	defer cancel()
 	rcvAddr := cl.ClientAddr(nodes - 1)
 	bob := filepath.Join(t.TempDir(), "bob.json")
-	environ := map[string]string{"ROAM_ADDR": rcvAddr}
+	environ := map[string]string{"ROAM_ADDR": rcvAddr, "ROAM_PLAINTEXT": "1"}
 	cli := func(stdin string, argv ...string) {
 		t.Helper()
 		code, out, errs := runCLI(t, stdin, environ, append([]string{"--state", bob}, argv...)...)
