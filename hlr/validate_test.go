@@ -1,0 +1,109 @@
+package hlr
+
+import "testing"
+
+// TestSessionState_Table: every way a session stops being valid gets its
+// reason, and a session the records have not caught up with is NotYet.
+func TestSessionState_Table(t *testing.T) {
+	login := func(r *fsmRig, user, device, node, tok string) Result {
+		return r.one(Cmd{Op: OpLogin, User: user, Device: device, Node: node, Token: []byte(tok), TTLMS: 60_000, CredGen: 1})
+	}
+	cases := []struct {
+		name  string
+		setup func(r *fsmRig) SessionRef // leaves the state, returns the session asked about
+		node  string                     // the node asking
+		want  string
+	}{
+		{"attached here", func(r *fsmRig) SessionRef {
+			res := login(r, "bob", "phone", "n1", "t1")
+			return SessionRef{User: "bob", Device: "phone", Epoch: res.Epoch, CredGen: res.CredGen}
+		}, "n1", ""},
+		{"asked by another node", func(r *fsmRig) SessionRef {
+			res := login(r, "bob", "phone", "n1", "t1")
+			return SessionRef{User: "bob", Device: "phone", Epoch: res.Epoch, CredGen: 1}
+		}, "n2", RevokeReplaced},
+		{"same device logged in again elsewhere", func(r *fsmRig) SessionRef {
+			res := login(r, "bob", "phone", "n1", "t1")
+			login(r, "bob", "phone", "n2", "t2")
+			return SessionRef{User: "bob", Device: "phone", Epoch: res.Epoch, CredGen: 1}
+		}, "n1", RevokeReplaced},
+		{"same device logged in again on the same node", func(r *fsmRig) SessionRef {
+			res := login(r, "bob", "phone", "n1", "t1")
+			login(r, "bob", "phone", "n1", "t2")
+			return SessionRef{User: "bob", Device: "phone", Epoch: res.Epoch, CredGen: 1}
+		}, "n1", RevokeReplaced},
+		{"password changed from another device", func(r *fsmRig) SessionRef {
+			res := login(r, "bob", "phone", "n1", "t1")
+			login(r, "bob", "laptop", "n2", "t2")
+			r.one(Cmd{Op: OpSetCreds, User: "bob", Device: "laptop", Token: []byte("t2"), Creds: creds(9)})
+			return SessionRef{User: "bob", Device: "phone", Epoch: res.Epoch, CredGen: 1}
+		}, "n1", RevokePasswordChanged},
+		{"the device that changed the password stays", func(r *fsmRig) SessionRef {
+			res := login(r, "bob", "laptop", "n2", "t2")
+			r.one(Cmd{Op: OpSetCreds, User: "bob", Device: "laptop", Token: []byte("t2"), Creds: creds(9)})
+			return SessionRef{User: "bob", Device: "laptop", Epoch: res.Epoch, CredGen: 2}
+		}, "n2", ""},
+		{"account deleted", func(r *fsmRig) SessionRef {
+			res := login(r, "bob", "phone", "n1", "t1")
+			login(r, "bob", "laptop", "n2", "t2")
+			r.one(Cmd{Op: OpDeleteAccount, User: "bob", Device: "laptop"})
+			return SessionRef{User: "bob", Device: "phone", Epoch: res.Epoch, CredGen: 1}
+		}, "n1", RevokeAccountDeleted},
+		{"logged out", func(r *fsmRig) SessionRef {
+			res := login(r, "bob", "phone", "n1", "t1")
+			r.one(Cmd{Op: OpLogout, User: "bob", Device: "phone", Token: []byte("t1"), Epoch: res.Epoch})
+			return SessionRef{User: "bob", Device: "phone", Epoch: res.Epoch, CredGen: 1}
+		}, "n1", RevokeLoggedOut},
+		{"purged", func(r *fsmRig) SessionRef {
+			res := login(r, "bob", "phone", "n1", "t1")
+			r.one(Cmd{Op: OpPurge, User: "bob", Device: "phone", Epoch: res.Epoch})
+			return SessionRef{User: "bob", Device: "phone", Epoch: res.Epoch}
+		}, "n1", RevokeLoggedOut},
+		{"no record of the device", func(r *fsmRig) SessionRef {
+			return SessionRef{User: "bob", Device: "ghost", Epoch: 3, CredGen: 1}
+		}, "n1", RevokeReplaced},
+		{"records behind the session", func(r *fsmRig) SessionRef {
+			res := login(r, "bob", "phone", "n1", "t1")
+			return SessionRef{User: "bob", Device: "phone", Epoch: res.Epoch + 1, CredGen: 1}
+		}, "n1", NotYet},
+		{"no such account", func(r *fsmRig) SessionRef {
+			return SessionRef{User: "nobody", Device: "phone", Epoch: 1}
+		}, "n1", RevokeAccountDeleted},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, 1)
+			r.register("bob")
+			ref := tc.setup(r)
+			v := r.view()
+			got, err := v.SessionState(tc.node, ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("SessionState(%s, %+v) = %q, want %q", tc.node, ref, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestHeads_ListsInboxesWithMessages: Heads reports every inbox that holds
+// messages with its last sequence number, and nothing for users without.
+func TestHeads_ListsInboxesWithMessages(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob", "carol")
+	r.befriend("alice", "bob")
+	r.befriend("alice", "carol")
+	for i := uint64(1); i <= 3; i++ {
+		r.one(Cmd{Op: OpSend, User: "bob", Peer: "alice", Device: "d", CMID: i, Body: []byte("x"), TTLMS: 60_000})
+	}
+	r.one(Cmd{Op: OpSend, User: "carol", Peer: "alice", Device: "d", CMID: 9, Body: []byte("y"), TTLMS: 60_000})
+	v := r.view()
+	got := map[string]uint64{}
+	if err := v.Heads(func(u string, h uint64) bool { got[u] = h; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["bob"] != 3 || got["carol"] != 1 {
+		t.Fatalf("heads: %v", got)
+	}
+}
