@@ -55,6 +55,7 @@ type Node struct {
 	presence presenceBus // presence fan-out (presence.go)
 	hb       heartbeats  // coalesced Raft heartbeats (heartbeat.go)
 	hints    leaderHints // partition → leader address (remote.go)
+	dl       *delivery   // delivery repair (delivery.go)
 
 	ctx  context.Context // cancelled when Shutdown begins
 	stop context.CancelFunc
@@ -167,6 +168,7 @@ func New(cfg Config) (_ *Node, err error) {
 
 	n.eff = &effects{self: n.meta.NodeID}
 	n.rt = &router{partitions: n.meta.Partitions}
+	n.dl = newDelivery(n, cfg.Delivery)
 
 	hc := cfg.HLR
 	hc.NodeID = n.meta.NodeID
@@ -175,6 +177,7 @@ func New(cfg Config) (_ *Node, err error) {
 	hc.Partitions = n.meta.Partitions
 	hc.Effects = n.eff
 	hc.Router = n.rt
+	hc.OnLeader = n.dl.onLeader
 	hc.Logger = cfg.Logger
 	if n.host, err = hlr.New(hc); err != nil {
 		return nil, err
@@ -193,6 +196,7 @@ func New(cfg Config) (_ *Node, err error) {
 		vc.FakeSaltSecret = fakeSaltSecret(n.meta.ClusterKey)
 	}
 	vc.Logger = cfg.Logger
+	vc.Partitions = n.meta.Partitions
 	n.presence.init(n)
 	if n.vlr, err = vlr.New(vc, n.rt, &n.presence); err != nil {
 		return nil, err
@@ -208,6 +212,7 @@ func New(cfg Config) (_ *Node, err error) {
 	// connection, its view of our presence is rebuilt from scratch.
 	// (Lost deliveries need nothing: devices catch up from the inbox.)
 	gc.Resync = func(addr string) { n.gate.Presence(addr, n.vlr.LocalPresence(), true) }
+	gc.DropOneWay = cfg.GateDropOneWay
 	if n.gate, err = gate.New(gc); err != nil {
 		return nil, err
 	}
@@ -218,6 +223,7 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.goFunc(n.reconcileLoop)
+	n.goFunc(n.dl.loop)
 	n.log.Info("node started",
 		"client", n.ClientAddr(), "internal", n.internalAddr, "gossip", n.gossip.Addr(),
 		"partitions", n.meta.Partitions, "replicas", n.meta.Replicas,
