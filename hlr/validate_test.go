@@ -1,6 +1,9 @@
 package hlr
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestSessionState_Table: every way a session stops being valid gets its
 // reason, and a session the records have not caught up with is NotYet.
@@ -105,5 +108,28 @@ func TestHeads_ListsInboxesWithMessages(t *testing.T) {
 	}
 	if len(got) != 2 || got["bob"] != 3 || got["carol"] != 1 {
 		t.Fatalf("heads: %v", got)
+	}
+}
+
+// BenchmarkSessionState is the leader's cost per session of a lease
+// renewal (QueryValidate asks it for every session listed): the device's
+// location record, read from a view.
+func BenchmarkSessionState(b *testing.B) {
+	r := newRig(b, 1)
+	const users = 1000
+	refs := make([]SessionRef, users)
+	for i := range refs {
+		u := fmt.Sprintf("user%04d", i)
+		r.register(u)
+		res := r.one(Cmd{Op: OpLogin, User: u, Device: "phone", Node: "n1", Token: []byte("t" + u), TTLMS: 60_000, CredGen: 1})
+		refs[i] = SessionRef{User: u, Device: "phone", Epoch: res.Epoch, CredGen: 1}
+	}
+	v := r.view()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if s, err := v.SessionState("n1", refs[i%users]); err != nil || s != "" {
+			b.Fatalf("%q %v", s, err)
+		}
 	}
 }

@@ -86,6 +86,28 @@ func befriendOffline(t *testing.T, c *clustertest.Cluster, i int, user string, s
 	}
 }
 
+// stableLeader waits until user's home partition has had the same leader
+// for a second and a half, and returns its index.
+func stableLeader(t *testing.T, c *clustertest.Cluster, user string) int {
+	t.Helper()
+	last, since := -1, time.Now()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		cfg, ok := c.PartitionConfig(ring.PartitionOf(user, 8))
+		if !ok {
+			last = -1
+			continue
+		}
+		if l := nodeIndex(t, cfg.Leader); l != last {
+			last, since = l, time.Now()
+		}
+		if time.Since(since) >= 1500*time.Millisecond {
+			return last
+		}
+	}
+	t.Fatalf("%s's partition has no stable leader", user)
+	return -1
+}
+
 // latencies logs the distribution of commit-to-arrival times (arrival
 // minus the message's SentMS, which the leader stamps just before the
 // commit) and returns it sorted.
@@ -218,15 +240,15 @@ func TestDelivery_AllOneWayItemsDroppedForAWhile(t *testing.T) {
 func TestDelivery_LeaderFailoverBeforeForward(t *testing.T) {
 	faults := newOneWayFaults()
 	c := faultyCluster(t, faults, nil)
-	leader, at := awayFromLeader(t, c, "rcv")
-	from := (leader + 2) % 3
-	a := account(t, c, from, "snd")
+	a := account(t, c, 0, "snd")
+	// The message must be committed by the node about to die: wait until
+	// the start-up's leadership moves are over.
+	leader := stableLeader(t, c, "rcv")
+	at := (leader + 1) % 3
 	befriendOffline(t, c, at, "rcv", a)
 	rcv := rawLogin(t, c.ClientAddr(at), "rcv", "raw", 0)
 	faults.set(at, "deliver", 1)
 	faults.set(at, "notice", 1)
-	// The leader may have moved meanwhile: the message must be committed
-	// by the node about to die.
 	if l, _ := awayFromLeader(t, c, "rcv"); l != leader {
 		t.Skipf("leadership moved from node%d to node%d during set-up", leader, l)
 	}

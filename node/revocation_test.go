@@ -117,14 +117,18 @@ func TestRevocation_LostCancelStillRevokes(t *testing.T) {
 func TestRevocation_CancelBeforeAttach(t *testing.T) {
 	faults := newOneWayFaults()
 	c := faultyCluster(t, faults, func(cfg *node.Config) { cfg.VLR.Lease.TTL = 10 * time.Minute })
-	_, x := awayFromLeader(t, c, "vic")
-	y := (x + 1) % 3
-	vic := account(t, c, x, "vic")
+	vic := account(t, c, 0, "vic")
 	if err := vic.Logout(ctx30()); err != nil {
 		t.Fatal(err)
 	}
+	// A leadership change can make a login's commit ambiguous (retried,
+	// its Cancel Location never sent); that is the lease's case, not this
+	// test's. Start once leadership has settled, and skip a round whose
+	// epochs show a retried commit.
+	x := (stableLeader(t, c, "vic") + 1) % 3
+	y := (x + 1) % 3
 	const rounds = 12
-	refusedAtAttach := 0
+	refusedAtAttach, skipped := 0, 0
 	for round := 0; round < rounds; round++ {
 		device := fmt.Sprintf("phone-%d", round)
 		var wg sync.WaitGroup
@@ -139,6 +143,11 @@ func TestRevocation_CancelBeforeAttach(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
+		if res[0].s != nil && res[1].s != nil && absDiff(res[0].ok.Epoch, res[1].ok.Epoch) != 1 {
+			t.Logf("round %d: epochs %d and %d: a commit was retried; skipped", round, res[0].ok.Epoch, res[1].ok.Epoch)
+			skipped++
+			continue
+		}
 		for _, r := range res {
 			if r.code == wire.CodeSessionReplaced {
 				refusedAtAttach++
@@ -165,7 +174,17 @@ func TestRevocation_CancelBeforeAttach(t *testing.T) {
 			t.Fatalf("round %d: the earlier login (epoch %d) survived the later one (epoch %d)", round, w.ok.Epoch, res[1-live[0]].ok.Epoch)
 		}
 	}
-	t.Logf("%d rounds; %d losing logins refused at attach (the Cancel came first), the others cancelled after", rounds, refusedAtAttach)
+	t.Logf("%d rounds (%d skipped); %d losing logins refused at attach (the Cancel, or the leader's newer records, came first), the others cancelled after", rounds, skipped, refusedAtAttach)
+	if skipped > rounds/2 {
+		t.Fatalf("%d of %d rounds skipped", skipped, rounds)
+	}
+}
+
+func absDiff(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
 }
 
 // raceLogin is the outcome of one racing login.

@@ -105,3 +105,18 @@ func TestLease_WaitersWakeOnAnswer(t *testing.T) {
 		t.Fatalf("after a failure: %+v", l)
 	}
 }
+
+// BenchmarkLease_Act is what every send and push pays for the lease: the
+// check of a fresh lease (the background renewal at half-life is one
+// batched home-register read per session per TTL/2, not counted here).
+func BenchmarkLease_Act(b *testing.B) {
+	var l lease
+	now := time.Now()
+	l.grant(now)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if fresh, _ := l.act(now.Add(time.Duration(i%1000)*time.Microsecond), 3*time.Second); !fresh {
+			b.Fatal("stale")
+		}
+	}
+}
