@@ -92,6 +92,10 @@ func newDelivery(n *Node, cfg DeliveryConfig) *delivery {
 	return &delivery{n: n, cfg: cfg, pending: newPendingTable(cfg), acks: make(map[string]map[ackKey]vlr.DeliveryAck)}
 }
 
+// DeliveryStats returns the counters of this node's delivery repair
+// (as a partition leader).
+func (n *Node) DeliveryStats() DeliveryStats { return n.dl.pending.stats() }
+
 // forwarded records forwards to devices on another node (the gate path).
 func (d *delivery) forwarded(user string, locs []hlr.Location, seq uint64) {
 	pid := d.n.rt.partitionOf(user)

@@ -161,7 +161,7 @@ func TestDelivery_LostDeliverIsRepaired(t *testing.T) {
 	if st.Discarded == 0 {
 		t.Fatal("no Deliver was discarded: the test did not exercise the repair")
 	}
-	t.Logf("receiver's node discarded %d one-way items", st.Discarded)
+	t.Logf("receiver's node discarded %d one-way items; the leader's repair: %+v", st.Discarded, c.Node(leader).DeliveryStats())
 	latencies(t, "every Deliver lost", got)
 }
 

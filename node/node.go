@@ -219,11 +219,11 @@ func New(cfg Config) (_ *Node, err error) {
 	n.rt.remote = n
 	n.eff.gate = n
 
+	n.goFunc(n.dl.loop) // before any partition can report its leadership
 	if err := n.openInitial(creating); err != nil {
 		return nil, err
 	}
 	n.goFunc(n.reconcileLoop)
-	n.goFunc(n.dl.loop)
 	n.log.Info("node started",
 		"client", n.ClientAddr(), "internal", n.internalAddr, "gossip", n.gossip.Addr(),
 		"partitions", n.meta.Partitions, "replicas", n.meta.Replicas,

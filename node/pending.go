@@ -24,7 +24,7 @@ type pendingTable struct {
 
 	mu sync.Mutex
 	m  map[pendKey]*pendEntry
-	st pendingStats
+	st DeliveryStats
 }
 
 type pendKey struct{ user, device string }
@@ -40,8 +40,10 @@ type pendEntry struct {
 	attempts int       // notices sent since the last progress
 }
 
-// pendingStats count the table's work since start.
-type pendingStats struct {
+// DeliveryStats count a node's delivery repair since start (see
+// Node.DeliveryStats).
+type DeliveryStats struct {
+	Pending   int    // devices with an unacknowledged forward now
 	Tracked   uint64 // entries created (a device with an unacknowledged forward)
 	Untracked uint64 // forwards not tracked because the table was full
 	Notices   uint64 // notices sent
@@ -188,8 +190,10 @@ func (t *pendingTable) len() int {
 	return len(t.m)
 }
 
-func (t *pendingTable) stats() pendingStats {
+func (t *pendingTable) stats() DeliveryStats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.st
+	st := t.st
+	st.Pending = len(t.m)
+	return st
 }
