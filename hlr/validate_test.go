@@ -1,8 +1,11 @@
 package hlr
 
 import (
+	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/cockroachdb/pebble/vfs"
 )
 
 // TestSessionState_Table: every way a session stops being valid gets its
@@ -131,5 +134,56 @@ func BenchmarkSessionState(b *testing.B) {
 		if s, err := v.SessionState("n1", refs[i%users]); err != nil || s != "" {
 			b.Fatalf("%q %v", s, err)
 		}
+	}
+}
+
+// TestQuery_SessionBoundReadsAndValidate: at a real partition leader, a
+// session-bound read is answered while the session is valid and refused
+// with the reason once it is not, and QueryValidate judges many sessions
+// in one read.
+func TestQuery_SessionBoundReadsAndValidate(t *testing.T) {
+	n := newTestNode(t, "a", vfs.NewMem())
+	n.start()
+	p := n.open(testPID, n.self())
+	waitLeader(t, p)
+	ctx := ctxT(t)
+	for _, u := range []string{"bob", "cat"} {
+		if res, err := p.Exec(ctx, Cmd{Op: OpRegister, User: u, Creds: creds(1)}); err != nil || res.Status != StatusOK {
+			t.Fatalf("register %s: %v %v", u, res.Status, err)
+		}
+	}
+	login := func(user, node string) Result {
+		res, err := p.Exec(ctx, Cmd{Op: OpLogin, User: user, Device: "phone", Node: node, Token: []byte(user + node), TTLMS: 60_000, CredGen: 1})
+		if err != nil || res.Status != StatusOK {
+			t.Fatalf("login: %v %v", res.Status, err)
+		}
+		return res
+	}
+	first := login("bob", "n1")
+	cat := login("cat", "n1")
+	q := Query{Kind: QueryCursor, User: "bob", Device: "phone", Node: "n1", Epoch: first.Epoch, CredGen: 1}
+	if a, err := p.Query(ctx, q); err != nil || a.Revoked != "" {
+		t.Fatalf("valid session's read: %+v %v", a, err)
+	}
+	login("bob", "n2")
+	if a, err := p.Query(ctx, q); err != nil || a.Revoked != RevokeReplaced {
+		t.Fatalf("replaced session's read: %+v %v", a, err)
+	}
+	inbox := Query{Kind: QueryInbox, User: "bob", Device: "phone", Node: "n1", Epoch: first.Epoch, Linear: true}
+	if a, err := p.Query(ctx, inbox); err != nil || a.Revoked != RevokeReplaced || a.Inbox != nil {
+		t.Fatalf("replaced session's inbox read: %+v %v", a, err)
+	}
+	v := Query{Kind: QueryValidate, User: "bob", Node: "n1", Sessions: []SessionRef{
+		{User: "bob", Device: "phone", Epoch: first.Epoch, CredGen: 1},
+		{User: "cat", Device: "phone", Epoch: cat.Epoch, CredGen: 1},
+		{User: "dan", Device: "phone", Epoch: 1},
+	}}
+	a, err := p.Query(ctx, v)
+	if err != nil || len(a.Reasons) != 3 || a.Reasons[0] != RevokeReplaced || a.Reasons[1] != "" || a.Reasons[2] != RevokeAccountDeleted {
+		t.Fatalf("validate: %+v %v", a, err)
+	}
+	v.Sessions = make([]SessionRef, MaxValidate+1)
+	if _, err := p.Query(ctx, v); !errors.Is(err, ErrBadEntry) {
+		t.Fatalf("an oversized validate: %v", err)
 	}
 }

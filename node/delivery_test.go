@@ -62,15 +62,12 @@ func faultyCluster(t *testing.T, faults *oneWayFaults, tune func(cfg *node.Confi
 	}})
 }
 
-// awayFromLeader returns the index of user's home partition leader and of
-// another node, so that deliveries to a device there cross the gate.
+// awayFromLeader returns the index of user's home partition leader, once
+// leaderships have settled, and of another node, so that deliveries to a
+// device there cross the gate.
 func awayFromLeader(t *testing.T, c *clustertest.Cluster, user string) (leader, other int) {
 	t.Helper()
-	cfg, ok := c.PartitionConfig(ring.PartitionOf(user, 8))
-	if !ok {
-		t.Fatalf("%s's partition has no leader", user)
-	}
-	leader = nodeIndex(t, cfg.Leader)
+	leader = stableLeader(t, c, user)
 	return leader, (leader + 1) % 3
 }
 
@@ -86,25 +83,29 @@ func befriendOffline(t *testing.T, c *clustertest.Cluster, i int, user string, s
 	}
 }
 
-// stableLeader waits until user's home partition has had the same leader
-// for a second and a half, and returns its index.
+// stableLeader waits until the leaders of every partition have stayed the
+// same for a second and a half (the start-up's leadership moves are over)
+// and returns the index of user's home partition leader.
 func stableLeader(t *testing.T, c *clustertest.Cluster, user string) int {
 	t.Helper()
-	last, since := -1, time.Now()
+	var last [8]string
+	since := time.Now()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		cfg, ok := c.PartitionConfig(ring.PartitionOf(user, 8))
-		if !ok {
-			last = -1
+		var now [8]string
+		for pid := range now {
+			if cfg, ok := c.PartitionConfig(uint16(pid)); ok {
+				now[pid] = cfg.Leader
+			}
+		}
+		if now != last {
+			last, since = now, time.Now()
 			continue
 		}
-		if l := nodeIndex(t, cfg.Leader); l != last {
-			last, since = l, time.Now()
-		}
-		if time.Since(since) >= 1500*time.Millisecond {
-			return last
+		if l := last[ring.PartitionOf(user, 8)]; l != "" && time.Since(since) >= 1500*time.Millisecond {
+			return nodeIndex(t, l)
 		}
 	}
-	t.Fatalf("%s's partition has no stable leader", user)
+	t.Fatalf("the partitions' leaders did not settle")
 	return -1
 }
 
@@ -176,8 +177,10 @@ func TestDelivery_AllOneWayItemsDroppedForAWhile(t *testing.T) {
 	receivers := []string{"rcv0", "rcv1", "rcv2", "rcv3", "rcv4", "rcv5"}
 	a := account(t, c, 0, "snd")
 	sessions := make([]*rawSession, len(receivers))
+	stableLeader(t, c, receivers[0])
 	for i, u := range receivers {
-		_, at := awayFromLeader(t, c, u)
+		cfg, _ := c.PartitionConfig(ring.PartitionOf(u, 8))
+		at := (nodeIndex(t, cfg.Leader) + 1) % 3
 		befriendOffline(t, c, at, u, a)
 		sessions[i] = rawLogin(t, c.ClientAddr(at), u, "raw", 0)
 	}
@@ -249,8 +252,8 @@ func TestDelivery_LeaderFailoverBeforeForward(t *testing.T) {
 	rcv := rawLogin(t, c.ClientAddr(at), "rcv", "raw", 0)
 	faults.set(at, "deliver", 1)
 	faults.set(at, "notice", 1)
-	if l, _ := awayFromLeader(t, c, "rcv"); l != leader {
-		t.Skipf("leadership moved from node%d to node%d during set-up", leader, l)
+	if cfg, _ := c.PartitionConfig(ring.PartitionOf("rcv", 8)); cfg.Leader != fmt.Sprintf("node%d", leader) {
+		t.Skipf("leadership moved from node%d to %s during set-up", leader, cfg.Leader)
 	}
 	if _, err := a.Send(ctx30(), "rcv", []byte("last words")); err != nil {
 		t.Fatal(err)
