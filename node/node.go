@@ -210,7 +210,8 @@ func New(cfg Config) (_ *Node, err error) {
 	gc.NodeID, gc.Mux, gc.Handler, gc.Logger = n.meta.NodeID, n.mux, n, cfg.Logger
 	// After one-way items to a peer were dropped or lost with a
 	// connection, its view of our presence is rebuilt from scratch.
-	// (Lost deliveries need nothing: devices catch up from the inbox.)
+	// (Lost deliveries are repaired by acknowledgements and notices,
+	// delivery.go.)
 	gc.Resync = func(addr string) { n.gate.Presence(addr, n.vlr.LocalPresence(), true) }
 	gc.DropOneWay = cfg.GateDropOneWay
 	if n.gate, err = gate.New(gc); err != nil {

@@ -127,7 +127,8 @@
 //
 // The queue of each destination holds at most MaxQueueBytes. A one-way
 // item that does not fit is dropped and counted (Stats.Drops): delivery is
-// repaired by devices syncing from their inbox, and presence by
+// repaired by the node's acknowledgements and notices (sessions catch up
+// from their inbox), and presence by
 // Config.Resync, which the gate calls once the queue has room again after
 // items were lost, so that the node can send a full snapshot. A request
 // that does not fit waits for room until its context ends.
