@@ -33,6 +33,12 @@ type Host struct {
 	logOpts logstore.Options
 
 	kickCh chan struct{}
+
+	// The leadership hook (leader.go); nil without Config.OnLeader.
+	obs        *raft.Observer
+	obsCh      chan raft.Observation
+	leaderKick chan struct{}
+
 	ctx    context.Context // cancelled by Shutdown
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -60,6 +66,7 @@ func New(cfg Config) (*Host, error) {
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.wg.Add(1)
 	go h.maintainLoop()
+	h.startLeaderLoop()
 	return h, nil
 }
 
@@ -105,6 +112,7 @@ func (h *Host) Open(pid uint16, trans raft.Transport, bootstrap []raft.Server) (
 		return nil, ErrClosed
 	}
 	h.parts[pid] = p
+	h.kickLeaders()
 	return p, nil
 }
 
@@ -181,6 +189,7 @@ func (h *Host) openPartition(pid uint16, trans raft.Transport, bootstrap []raft.
 	if err != nil {
 		return nil, fmt.Errorf("hlr: start partition %d: %w", pid, err)
 	}
+	h.observe(r)
 	p := &Partition{
 		id: pid, raft: r, fsm: fsm, drop: store.Drop, trans: trans, snapDir: snapDir,
 		effects: h.cfg.Effects, kick: h.kick, log: log, now: h.cfg.Now,
@@ -255,6 +264,7 @@ func (h *Host) Close(pid uint16, drop bool) error {
 	if !ok {
 		return ErrUnknownPartition
 	}
+	h.kickLeaders()
 	err := p.shutdown()
 	if drop {
 		// Log first: without it raft sees no state to resume.

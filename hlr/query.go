@@ -15,6 +15,11 @@ const (
 	QueryCursor    QueryKind = 4 // stored cursor of (User, Device)
 	QueryLocations QueryKind = 5 // attached devices of User
 	QueryEdge      QueryKind = 6 // User's edge state toward Peer
+	// QueryValidate checks the sessions listed in Sessions, all of users
+	// of User's partition, against their location records: Answer.Reasons
+	// has one entry per session, "" while the device is still attached at
+	// Node with the session's epoch (see SessionState).
+	QueryValidate QueryKind = 7
 )
 
 // Query is a read of one user's data at the leader of the user's home
@@ -35,7 +40,26 @@ type Query struct {
 	// are followed by a conditional write (credentials for a login) can do
 	// without.
 	Linear bool `msgpack:"L,omitempty"`
+
+	// A session-bound read is made for one session of a visitor register
+	// (a sync, a catch-up, the cursor read of an attach): Epoch is the
+	// session's location epoch (non-zero), Device and Node where it is,
+	// CredGen the credential generation it logged in with. The leader
+	// answers it only while the device is still attached at Node with
+	// that epoch; otherwise the Answer carries nothing but Revoked.
+	// QueryValidate uses Node too.
+	Node    string `msgpack:"n,omitempty"`
+	Epoch   uint64 `msgpack:"e,omitempty"`
+	CredGen uint64 `msgpack:"g,omitempty"`
+	// Sessions are the sessions QueryValidate checks.
+	Sessions []SessionRef `msgpack:"s,omitempty"`
 }
+
+// sessionBound reports whether q is read for one session (or, for
+// QueryValidate, for many): such reads follow a Raft barrier, so that a
+// new leader answers from a state that holds every committed location
+// change.
+func (q *Query) sessionBound() bool { return q.Epoch != 0 || q.Kind == QueryValidate }
 
 // Answer carries the result of a Query; only the field for its kind is set.
 type Answer struct {
@@ -45,6 +69,12 @@ type Answer struct {
 	Cursor    uint64     `msgpack:"c,omitempty"`
 	Locations []Location `msgpack:"l,omitempty"`
 	Edge      byte       `msgpack:"e,omitempty"`
+	// Revoked refuses a session-bound read: why the session is no longer
+	// valid (one of the Revoke reasons, or NotYet).
+	Revoked string `msgpack:"r,omitempty"`
+	// Reasons answers QueryValidate: one per Query.Sessions entry, in
+	// order; "" means valid.
+	Reasons []string `msgpack:"R,omitempty"`
 }
 
 // MaxInboxPage bounds one inbox read.
@@ -52,12 +82,33 @@ const MaxInboxPage = 512
 
 // Query answers q from this node, which must lead the partition.
 func (p *Partition) Query(ctx context.Context, q Query) (*Answer, error) {
+	if q.sessionBound() && !q.Linear {
+		// A plain read after the term's barrier: every location change
+		// committed by an earlier leader is applied here. A leader that was
+		// deposed without knowing it steps down within its leader lease,
+		// so a stale answer is possible for at most that long.
+		if !p.IsLeader() {
+			return nil, ErrNotLeader
+		}
+		if _, err := p.barrier(ctx); err != nil {
+			return nil, err
+		}
+	}
 	v, err := p.View(ctx, q.Linear)
 	if err != nil {
 		return nil, err
 	}
 	defer v.Close()
 	a := &Answer{}
+	if q.Epoch != 0 {
+		reason, err := v.SessionState(q.Node, SessionRef{User: q.User, Device: q.Device, Epoch: q.Epoch, CredGen: q.CredGen})
+		if err != nil {
+			return nil, err
+		}
+		if reason != "" {
+			return &Answer{Revoked: reason}, nil
+		}
+	}
 	switch q.Kind {
 	case QueryAccount:
 		a.Account, err = v.Account(q.User)
@@ -75,6 +126,16 @@ func (p *Partition) Query(ctx context.Context, q Query) (*Answer, error) {
 		a.Locations, err = v.Locations(q.User)
 	case QueryEdge:
 		a.Edge, err = v.Edge(q.User, q.Peer)
+	case QueryValidate:
+		if len(q.Sessions) > MaxValidate {
+			return nil, ErrBadEntry
+		}
+		a.Reasons = make([]string, len(q.Sessions))
+		for i := range q.Sessions {
+			if a.Reasons[i], err = v.SessionState(q.Node, q.Sessions[i]); err != nil {
+				break
+			}
+		}
 	default:
 		return nil, ErrBadEntry
 	}

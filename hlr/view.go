@@ -152,6 +152,23 @@ func (v *View) InboxPage(user string, after uint64, limit, maxBytes int, nowMS i
 	return in, err
 }
 
+// Heads calls fn with every user of the partition whose inbox has ever
+// held a message, and the last sequence number of that inbox, in name
+// order, until fn returns false. A new leader uses it to tell the online
+// devices how far their streams go (the node's delivery repair).
+func (v *View) Heads(fn func(user string, head uint64) bool) error {
+	return v.st.scan([]byte{skHead}, func(sub, val []byte) (bool, error) {
+		var h inboxHead
+		if err := decodeRec(val, &h); err != nil {
+			return false, err
+		}
+		if h.Last == 0 {
+			return true, nil
+		}
+		return fn(string(sub[1:]), h.Last), nil
+	})
+}
+
 // Cursor returns the stored cursor of (user, device).
 func (v *View) Cursor(user, device string) (uint64, error) {
 	val, ok, err := v.st.get(cursorKey(user, device))

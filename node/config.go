@@ -128,6 +128,14 @@ type Config struct {
 	// Logger receives the node's logs; every component adds a
 	// "component" attribute. nil discards them.
 	Logger *slog.Logger
+
+	// Delivery tunes delivery repair: acknowledgements, notices and
+	// their back-off (delivery.go).
+	Delivery DeliveryConfig
+	// GateDropOneWay, if set, is the gate's fault hook (gate.Config.
+	// DropOneWay): one-way items this node receives of the kinds it picks
+	// are discarded, as if lost in transit. Tests and the simulator only.
+	GateDropOneWay func(kind string) bool
 }
 
 // DefaultConfig returns production settings. DataDir must still be set.
@@ -145,6 +153,7 @@ func DefaultConfig() Config {
 		RaftMaxPool:       3,
 		RaftIOTimeout:     10 * time.Second,
 		MuxHeaderTimeout:  mux.DefaultHeaderTimeout,
+		Delivery:          DefaultDeliveryConfig(),
 	}
 }
 
@@ -200,6 +209,9 @@ func (c *Config) Validate() error {
 		if err := validAddr("InternalAdvertise", c.InternalAdvertise, true); err != nil {
 			return err
 		}
+	}
+	if err := c.Delivery.validate(); err != nil {
+		return err
 	}
 	// The sub-configurations are validated with the fields New fills in
 	// set to stand-ins.

@@ -55,6 +55,7 @@ type Node struct {
 	presence presenceBus // presence fan-out (presence.go)
 	hb       heartbeats  // coalesced Raft heartbeats (heartbeat.go)
 	hints    leaderHints // partition → leader address (remote.go)
+	dl       *delivery   // delivery repair (delivery.go)
 
 	ctx  context.Context // cancelled when Shutdown begins
 	stop context.CancelFunc
@@ -191,6 +192,7 @@ func New(cfg Config) (_ *Node, err error) {
 
 	n.eff = &effects{self: n.meta.NodeID}
 	n.rt = &router{partitions: n.meta.Partitions}
+	n.dl = newDelivery(n, cfg.Delivery)
 
 	hc := cfg.HLR
 	hc.NodeID = n.meta.NodeID
@@ -199,6 +201,7 @@ func New(cfg Config) (_ *Node, err error) {
 	hc.Partitions = n.meta.Partitions
 	hc.Effects = n.eff
 	hc.Router = n.rt
+	hc.OnLeader = n.dl.onLeader
 	hc.Logger = cfg.Logger
 	if n.host, err = hlr.New(hc); err != nil {
 		return nil, err
@@ -223,6 +226,7 @@ func New(cfg Config) (_ *Node, err error) {
 		vc.FakeSaltSecret = fakeSaltSecret(n.meta.ClusterKey)
 	}
 	vc.Logger = cfg.Logger
+	vc.Partitions = n.meta.Partitions
 	n.presence.init(n)
 	if n.vlr, err = vlr.New(vc, n.rt, &n.presence); err != nil {
 		return nil, err
@@ -236,14 +240,17 @@ func New(cfg Config) (_ *Node, err error) {
 	gc.NodeID, gc.Mux, gc.Handler, gc.Logger = n.meta.NodeID, n.mux, n, cfg.Logger
 	// After one-way items to a peer were dropped or lost with a
 	// connection, its view of our presence is rebuilt from scratch.
-	// (Lost deliveries need nothing: devices catch up from the inbox.)
+	// (Lost deliveries are repaired by acknowledgements and notices,
+	// delivery.go.)
 	gc.Resync = func(addr string) { n.gate.Presence(addr, n.vlr.LocalPresence(), true) }
+	gc.DropOneWay = cfg.GateDropOneWay
 	if n.gate, err = gate.New(gc); err != nil {
 		return nil, err
 	}
 	n.rt.remote = n
 	n.eff.gate = n
 
+	n.goFunc(n.dl.loop) // before any partition can report its leadership
 	if err := n.openInitial(creating); err != nil {
 		return nil, err
 	}

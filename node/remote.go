@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/roamhq/roam/hlr"
 	"github.com/roamhq/roam/node/gate"
@@ -149,10 +150,26 @@ func (n *Node) Query(ctx context.Context, pid uint16, q hlr.Query) (*hlr.Answer,
 }
 
 // Deliver implements gate.Handler: a message forwarded through the jump
-// gate to the sessions of this node.
-func (n *Node) Deliver(user string, locs []hlr.Location, m *hlr.Message) {
-	n.vlr.Deliver(user, locs, m)
+// gate to the sessions of this node. The sessions' acknowledgements go
+// back to the leader that forwarded it, batched.
+func (n *Node) Deliver(from, user string, locs []hlr.Location, m *hlr.Message) {
+	n.dl.queueAcks(from, n.vlr.Deliver(user, locs, m))
 }
+
+// Notice implements gate.Handler: a partition leader's delivery-repair
+// notices, answered like deliveries.
+func (n *Node) Notice(from string, ns []vlr.Notice) {
+	n.dl.queueAcks(from, n.vlr.Notice(ns))
+}
+
+// Ack implements gate.Handler: what the devices at node from have taken
+// of what this node forwarded as a partition leader.
+func (n *Node) Ack(from string, acks []vlr.DeliveryAck) {
+	n.dl.pending.ack(from, acks, time.Now())
+}
+
+// GateStats returns the counters of this node's gate (tests, operators).
+func (n *Node) GateStats() gate.Stats { return n.gate.Stats() }
 
 // Cancel implements gate.Handler (Cancel Location).
 func (n *Node) Cancel(user string, loc hlr.Location, reason string) {
@@ -179,6 +196,7 @@ func (n *Node) Presence(from string, ups []vlr.PresenceUpdate, full bool) {
 func (n *Node) deliver(node, user string, locs []hlr.Location, m *hlr.Message) {
 	if addr := n.internalAddrOf(node); addr != "" {
 		n.gate.Deliver(addr, user, locs, m)
+		n.dl.forwarded(user, locs, m.Seq) // until the node acknowledges (delivery.go)
 	}
 }
 

@@ -146,6 +146,14 @@ type Config struct {
 	// ShutdownGrace bounds the logout work done on shutdown.
 	ShutdownGrace time.Duration
 
+	// Lease tunes session leases and Cancel Location tombstones
+	// (lease.go): how long a revoked session can act when its Cancel
+	// Location is lost.
+	Lease LeaseConfig
+	// Partitions is the cluster's partition count P; lease renewals are
+	// batched per home partition (ring.PartitionOf). 0 sends each alone.
+	Partitions int
+
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -195,6 +203,7 @@ func DefaultConfig() Config {
 		MaxBlocks:           1000,
 		CursorFlushInterval: time.Second,
 		ShutdownGrace:       5 * time.Second,
+		Lease:               DefaultLeaseConfig(),
 		Now:                 time.Now,
 	}
 }
@@ -249,6 +258,9 @@ func (c *Config) Validate() error {
 		return errors.New("vlr: TrustedProxies is set but ProxyProtocol is off")
 	case c.Now == nil:
 		return errors.New("vlr: Now is required")
+	}
+	if err := c.Lease.validate(); err != nil {
+		return err
 	}
 	for _, p := range c.TrustedProxies {
 		if !p.IsValid() {

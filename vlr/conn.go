@@ -250,6 +250,17 @@ func (c *conn) handle(f wire.Frame) bool {
 		c.fatal(0, refusef(wire.CodeBadFrame, "requests need a non-zero request id"))
 		return false
 	}
+	if c.loggedIn {
+		// Bounded revocation: a session acts only under a fresh lease
+		// (lease.go); see leaseGated.
+		if f.Type == wire.TPing {
+			c.sess.idleCheck()
+		} else if leaseGated(f.Type) {
+			if err := c.sess.awaitLease(); err != nil {
+				return c.respond(f.RID, 0, nil, err)
+			}
+		}
+	}
 	if f.Type == wire.TSend && c.loggedIn {
 		// Sends of one connection run concurrently, up to
 		// maxInflightSends (then the reader waits: backpressure), so a

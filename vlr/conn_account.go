@@ -169,7 +169,7 @@ func (c *conn) loginFinish(r *wire.LoginFinish) (wire.Type, any, error) {
 		return 0, nil, refuse(wire.CodeAuthFailed)
 	}
 	c.srv.limits.logins.success("user:" + ls.user)
-	ok, err := c.attach(ls.user, ls.device, res.Epoch, hash, "scram")
+	ok, err := c.attach(ls.user, ls.device, res.Epoch, res.CredGen, hash, "scram")
 	if err != nil {
 		return 0, nil, err
 	}
@@ -213,7 +213,7 @@ func (c *conn) resume(r *wire.Resume) (wire.Type, any, error) {
 		return 0, nil, refuse(wire.CodeSessionInvalid)
 	}
 	c.srv.limits.resume.spend(user, c.srv.cfg.Now())
-	lok, err := c.attach(user, r.Device, res.Epoch, hash, "resume")
+	lok, err := c.attach(user, r.Device, res.Epoch, res.CredGen, hash, "resume")
 	if err != nil {
 		return 0, nil, err
 	}
@@ -222,8 +222,12 @@ func (c *conn) resume(r *wire.Resume) (wire.Type, any, error) {
 }
 
 // attach makes the connection's session live: it reads the friend list and
-// the device's cursor and enters the session into the register.
-func (c *conn) attach(user, device string, epoch uint64, tokenHash []byte, auth string) (*wire.LoginOK, error) {
+// the device's cursor and enters the session into the register. The cursor
+// read is session-bound (the leader checks the session first), which
+// starts the session's lease; a login cancelled before it attaches (its
+// Cancel Location already here, or the leader's records already moved
+// on) is refused with the cancellation's code.
+func (c *conn) attach(user, device string, epoch, credGen uint64, tokenHash []byte, auth string) (*wire.LoginOK, error) {
 	fr, err := c.query(hlr.Query{Kind: hlr.QueryFriends, User: user})
 	if err != nil {
 		return nil, err
@@ -231,20 +235,22 @@ func (c *conn) attach(user, device string, epoch uint64, tokenHash []byte, auth 
 	// An old session of this device that is still writing its last
 	// cursor here goes first (see ending.go).
 	c.srv.waitEnding(user, device, c.srv.cfg.RequestTimeout)
-	cur, err := c.query(hlr.Query{Kind: hlr.QueryCursor, User: user, Device: device})
+	now := c.srv.cfg.Now()
+	s := &session{c: c, user: user, device: device, epoch: epoch, credGen: credGen, token: tokenHash, auth: auth, authAt: now, since: now}
+	cur, err := c.attachCursor(s)
 	if err != nil {
 		return nil, err
 	}
-	now := c.srv.cfg.Now()
-	s := &session{c: c, user: user, device: device, epoch: epoch, token: tokenHash, auth: auth, authAt: now, since: now}
 	s.acked, s.flushed = cur.Cursor, cur.Cursor
 	var friends []string
 	if fr.Friends != nil {
 		friends = fr.Friends.Friends
 	}
+	if reason := c.srv.reg.attach(s, friends, c.srv.cfg.Now()); reason != "" {
+		return nil, refusef(reasonCode(reason), "session ended: "+reason)
+	}
 	c.sess = s
 	c.loggedIn = true
-	c.srv.reg.attach(s, friends)
 	return &wire.LoginOK{
 		User: user, Device: device, Epoch: epoch, Cursor: cur.Cursor,
 		HeartbeatMS: uint32(c.srv.cfg.HeartbeatInterval / time.Millisecond),

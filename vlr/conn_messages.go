@@ -138,6 +138,9 @@ func (c *conn) send(s *session, m *wire.Send) (wire.Type, any, error) {
 	if ok, wait := c.srv.limits.send.take(s.user, cfg.Now()); !ok {
 		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "sending too fast", retry: wait}
 	}
+	if err := s.awaitLease(); err != nil { // bounded revocation (lease.go)
+		return 0, nil, err
+	}
 	res, err := c.exec(hlr.Cmd{
 		Op: hlr.OpSend, User: to, Peer: s.user, Device: s.device,
 		CMID: m.CMID, Body: m.Body, TTLMS: ttl.Milliseconds(),
@@ -162,7 +165,7 @@ func (c *conn) sync(r *wire.Sync) (wire.Type, any, error) {
 	}
 	budget := syncBudget(c.outMax)
 	s.beginSync()
-	ans, err := c.query(hlr.Query{Kind: hlr.QueryInbox, User: s.user, After: r.After, Limit: limit, MaxBytes: budget, Linear: true})
+	ans, err := s.homeQuery(hlr.Query{Kind: hlr.QueryInbox, After: r.After, Limit: limit, MaxBytes: budget, Linear: true}) // session-bound: checks the session
 	if err != nil || ans.Inbox == nil {
 		s.endSync(r.After+1, false)
 		if err == nil {
@@ -182,6 +185,8 @@ func reasonCode(reason string) wire.Code {
 		return wire.CodePasswordChanged
 	case "account_deleted":
 		return wire.CodeAccountDeleted
+	case "logged_out":
+		return wire.CodeLoggedOut
 	}
 	return wire.CodeSessionReplaced
 }

@@ -14,8 +14,9 @@
 //	cfg.TLS = tlsConfig // optional: the client port speaks TLS
 //	srv, err := vlr.New(cfg, home, bus)
 //	...
-//	srv.Deliver(user, locs, msg) // a committed message for local devices
-//	srv.Cancel(user, loc, why)   // Cancel Location
+//	acks := srv.Deliver(user, locs, msg) // a committed message for local devices; acks for its leader
+//	acks = srv.Notice(notices)           // a leader's delivery repair
+//	srv.Cancel(user, loc, why)           // Cancel Location
 //	st := srv.Stats()            // connections, queued output, slow consumers
 //	srv.Shutdown(redirect)       // goodbye to every client; safe twice
 //
@@ -57,6 +58,20 @@
 // messages stay in the inbox for its next sync. Stats().SlowConsumers
 // counts them.
 //
+// # Delivery repair and leases
+//
+// Deliver and Notice return one DeliveryAck per device for the partition
+// leader that sent them (the node sends them back, batched): what each
+// session has taken responsibility for (delivery.go). A session acts —
+// sends, gets pushes — only under a fresh lease, the time of its last
+// validated contact with its home partition (lease.go); the renewer
+// (lease_renew.go) validates leases in batches per partition, and every
+// inbox read made for a session is session-bound, so the leader refuses
+// it for a revoked session. A Cancel Location that finds no session
+// leaves a tombstone that the attach of that epoch finds
+// (tombstones.go). Config.Lease tunes all of it; ARCHITECTURE.md, "How
+// delivery and revocation are bounded", explains the bounds.
+//
 // # Goroutines
 //
 //	accept loop          one; Server.acceptLoop
@@ -64,7 +79,9 @@
 //	connection writer    one per connection while output is pending; outQueue.flush
 //	send                 one per send being committed (at most 64 per connection)
 //	cursor flusher       one; Server.cursorLoop
-//	catch-up, logout     short-lived, per session
+//	lease renewer        one; renewer.loop, and one per renewal query in flight (at most 64)
+//	catch-up             per session while it is behind; retries until caught up or the session ends
+//	logout               short-lived, per session
 //
 // All are started with Server.goFunc and awaited by Shutdown.
 //
@@ -76,7 +93,8 @@
 //
 // (pushes are queued under registry.mu and session.mu; an enqueue that
 // finds the budget full takes Server.mu to find a victim and then the
-// victim's outQueue.mu, holding no other outQueue.mu). dirtyMu, endingMu
+// victim's outQueue.mu, holding no other outQueue.mu). dirtyMu, endingMu,
+// renewer.mu (taken under session.mu when a session queues its renewal)
 // and the limiters' mutexes are leaves.
 //
 // Server.mu guards the connection set and the per-address counts;

@@ -3,6 +3,7 @@ package vlr
 import (
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/roamhq/roam/hlr"
 )
@@ -12,7 +13,8 @@ import (
 // cluster as this node knows it. One mutex guards it; it is never held
 // while doing I/O (pushes only enqueue).
 //
-// Lock order: registry.mu, then session.mu, then outQueue.mu.
+// Lock order: registry.mu, then session.mu, then renewer.mu or
+// outQueue.mu.
 type registry struct {
 	mu    sync.Mutex
 	users map[string]*localUser
@@ -22,6 +24,9 @@ type registry struct {
 	// remote[u][node] is u's visible status as announced by another node.
 	remote map[string]map[string]string
 	bus    PresenceBus
+	// cancelled remembers Cancel Locations that found no session, for
+	// attaches still running (tombstones.go).
+	cancelled tombstones
 }
 
 // localUser is one user with at least one session at this node.
@@ -32,20 +37,26 @@ type localUser struct {
 	status   string // chosen status at this node
 }
 
-func newRegistry(bus PresenceBus) *registry {
+func newRegistry(bus PresenceBus, lc LeaseConfig) *registry {
 	return &registry{
-		users:    make(map[string]*localUser),
-		friendOf: make(map[string]map[*localUser]struct{}),
-		remote:   make(map[string]map[string]string),
-		bus:      bus,
+		users:     make(map[string]*localUser),
+		friendOf:  make(map[string]map[*localUser]struct{}),
+		remote:    make(map[string]map[string]string),
+		bus:       bus,
+		cancelled: newTombstones(lc.TombstoneTTL, lc.MaxTombstones),
 	}
 }
 
-// attach adds a session. friends is the user's friend list as read from the
-// home register. It returns the presence change to announce, if any.
-func (r *registry) attach(s *session, friends []string) {
+// attach adds a session, unless a Cancel Location for its (user, device,
+// epoch) came first: it then returns the cancellation's reason and adds
+// nothing. friends is the user's friend list as read from the home
+// register.
+func (r *registry) attach(s *session, friends []string, now time.Time) (cancelled string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if reason, ok := r.cancelled.find(tombKey{s.user, s.device, s.epoch}, now); ok {
+		return reason
+	}
 	u := r.users[s.user]
 	before := StatusOffline
 	if u == nil {
@@ -60,6 +71,20 @@ func (r *registry) attach(s *session, friends []string) {
 	u.sessions = append(u.sessions, s)
 	s.u = u
 	r.announceLocked(s.user, before)
+	return ""
+}
+
+// cancel returns the local sessions that Cancel Location for (user, loc)
+// ends; if there are none, it remembers the cancellation for an attach of
+// that epoch still on its way.
+func (r *registry) cancel(user string, loc hlr.Location, reason, node string, now time.Time) []*session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.sessionsAtLocked(user, []hlr.Location{loc}, node)
+	if len(out) == 0 && loc.Node == node {
+		r.cancelled.add(tombKey{user, loc.Device, loc.Epoch}, reason, now)
+	}
+	return out
 }
 
 // detach removes a session; the last session of a user takes the user's
@@ -290,11 +315,15 @@ func (r *registry) statusOf(user string) string {
 	return r.visibleLocked(user)
 }
 
-// sessionsFor returns the local sessions of user that match a location
-// (device and epoch).
+// sessionsAt returns the local sessions of user that match a location
+// (device and epoch) at node.
 func (r *registry) sessionsAt(user string, locs []hlr.Location, node string) []*session {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.sessionsAtLocked(user, locs, node)
+}
+
+func (r *registry) sessionsAtLocked(user string, locs []hlr.Location, node string) []*session {
 	u := r.users[user]
 	if u == nil {
 		return nil

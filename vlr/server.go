@@ -52,6 +52,7 @@ type Server struct {
 	ending   map[string]*endings // devices whose old session is writing its last cursor
 
 	limits *limits
+	renew  *renewer // session lease renewals (lease_renew.go)
 }
 
 // New starts a visitor register listening on cfg.ClientAddr.
@@ -82,7 +83,7 @@ func New(cfg Config, home Home, bus PresenceBus) (*Server, error) {
 		cfg:      cfg,
 		home:     home,
 		log:      cfg.Logger.With("component", "vlr"),
-		reg:      newRegistry(bus),
+		reg:      newRegistry(bus, cfg.Lease),
 		ln:       ln,
 		conns:    make(map[*conn]struct{}),
 		perIP:    make(map[string]int),
@@ -95,8 +96,10 @@ func New(cfg Config, home Home, bus PresenceBus) (*Server, error) {
 	s.out.limit = cfg.OutputBudget
 	s.out.victim = s.largestQueue
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.renew = newRenewer(s)
 	s.goFunc(s.acceptLoop)
 	s.goFunc(s.cursorLoop)
+	s.goFunc(s.renew.loop)
 	return s, nil
 }
 
@@ -282,19 +285,48 @@ func (s *Server) Stats() Stats {
 func (s *Server) QueuedBytes() int64 { return s.out.used.Load() }
 
 // Deliver pushes a committed message to the local sessions at locs (called
-// by the home partition's leader, here or through a jump gate).
-func (s *Server) Deliver(user string, locs []hlr.Location, m *hlr.Message) {
-	for _, sess := range s.reg.sessionsAt(user, locs, s.cfg.NodeID) {
-		sess.offer(m)
+// by the home partition's leader, here or through a jump gate). It
+// returns one acknowledgement per location at this node, for the leader
+// that forwarded it (see delivery.go).
+func (s *Server) Deliver(user string, locs []hlr.Location, m *hlr.Message) []DeliveryAck {
+	var acks []DeliveryAck
+	for _, l := range locs {
+		if l.Node != s.cfg.NodeID {
+			continue
+		}
+		ack := DeliveryAck{User: user, Device: l.Device, Epoch: l.Epoch, Gone: true}
+		for _, sess := range s.reg.sessionsAt(user, []hlr.Location{l}, s.cfg.NodeID) {
+			ack = sess.offer(m)
+		}
+		acks = append(acks, ack)
 	}
+	return acks
 }
 
-// Cancel closes the session of (user, loc.Device) if it is still at epoch
-// loc.Epoch here (Cancel Location).
+// Notice hands the partition leader's delivery-repair notices to the local
+// sessions they name, which catch up if they are behind, and returns one
+// acknowledgement per notice.
+func (s *Server) Notice(ns []Notice) []DeliveryAck {
+	acks := make([]DeliveryAck, 0, len(ns))
+	for _, n := range ns {
+		ack := DeliveryAck{User: n.User, Device: n.Device, Epoch: n.Epoch, Gone: true}
+		loc := []hlr.Location{{Device: n.Device, Node: s.cfg.NodeID, Epoch: n.Epoch}}
+		for _, sess := range s.reg.sessionsAt(n.User, loc, s.cfg.NodeID) {
+			ack = sess.notice(n.Head)
+		}
+		acks = append(acks, ack)
+	}
+	return acks
+}
+
+// Cancel ends the session of (user, loc.Device) if it is still at epoch
+// loc.Epoch here (Cancel Location): its queued output is dropped and the
+// client gets the goodbye for reason. A Cancel that finds no session is
+// remembered for a while, so that a login of that epoch still attaching
+// does not come up.
 func (s *Server) Cancel(user string, loc hlr.Location, reason string) {
-	for _, sess := range s.reg.sessionsAt(user, []hlr.Location{loc}, s.cfg.NodeID) {
-		sess.end()
-		sess.c.kick(reasonCode(reason), "session ended: "+reason)
+	for _, sess := range s.reg.cancel(user, loc, reason, s.cfg.NodeID, s.cfg.Now()) {
+		sess.revoke(reason)
 	}
 }
 
@@ -308,7 +340,7 @@ func (s *Server) Notify(user string, locs []hlr.Location, event, peer string) {
 		s.reg.friendRemoved(user, peer)
 	}
 	for _, sess := range s.reg.sessionsAt(user, locs, s.cfg.NodeID) {
-		sess.c.pushFriendEvent(event, peer)
+		sess.pushFriendEvent(event, peer)
 	}
 }
 

@@ -75,9 +75,19 @@ type Config struct {
 	// lost — dropped because the queue was full or the peer unreachable,
 	// or written on a connection that then broke — once the connection is
 	// up again and the queue has room. The node answers with a full
-	// presence snapshot (Presence with full=true); deliveries need nothing,
-	// as devices sync from the inbox.
+	// presence snapshot (Presence with full=true); deliveries need nothing
+	// here: the node's acknowledgements and notices repair them.
 	Resync func(addr string)
+
+	// DropOneWay, if set, is a fault hook for tests and the simulator:
+	// the receiving side asks it about every one-way item (after decoding
+	// it, before handing it to the Handler) with the item's kind —
+	// "deliver", "cancel", "notify", "presence", "notice" or "ack" — and
+	// discards the item when it returns true, as if it had been lost on
+	// the way while the connection stayed up. Discarded items are counted
+	// in Stats.Discarded. It is called from connection readers, possibly
+	// concurrently, and must not block.
+	DropOneWay func(kind string) bool
 }
 
 // DefaultConfig returns production defaults. NodeID, Mux and Handler must

@@ -20,8 +20,10 @@
 //	g.Close()      // then mx.Close(); safe twice
 //
 // Exec and Query run Handler.Exec and Handler.Query on the node at addr
-// and return their result. Deliver, Cancel, Notify and Presence queue a
-// one-way item and return; the node at addr hands it to its Handler.
+// and return their result. Deliver, Cancel, Notify, Presence, Notice and
+// Ack queue a one-way item and return; the node at addr hands it to its
+// Handler, with the sender's node id where the Handler needs it (Deliver,
+// Presence, Notice, Ack: the node answers a delivery with an Ack to it).
 //
 // # Connections
 //
@@ -67,8 +69,19 @@
 //	6 cancel    one-way {u: user, l: hlr.Location, r: reason}
 //	7 notify    one-way {u: user, l: []hlr.Location, e: event, p: peer}
 //	8 presence  one-way {u: []vlr.PresenceUpdate, f: full}
+//	9 notice    one-way {n: []vlr.Notice}        (level 2) delivery repair: how far streams go
+//	10 ack      one-way {a: []vlr.DeliveryAck}   (level 2) what devices have taken
 //
-// The id of one-way frames and the hello is 0. A full presence list
+// The id of one-way frames and the hello is 0. The acceptor's first frame
+// is a welcome: a reply with id 0 and {v: level}, the frame types it
+// speaks (1: types 1..8; 2: also notice and ack). A dialer sends a type
+// only once the connection's welcome announced its level; before that,
+// and to an older acceptor (which sends no welcome and would close the
+// connection on a type it does not know), such items are dropped and
+// counted — delivery repair retries them — and the connection is brought
+// up so that the next ones go. An older dialer reads the welcome as a
+// reply nobody waits for, and ignores it. Notices and acks longer than
+// 4096 entries travel as several frames. A full presence list
 // longer than 4096 updates travels as several frames, the first with
 // full set and the rest adding to it.
 //
@@ -103,9 +116,20 @@
 // BatchDelay. The acceptor's replies share a writer per connection in the
 // same way, so 1000 concurrent requests take a few dozen writes each way.
 //
+// # Faults
+//
+// Config.DropOneWay is a fault hook for tests and the simulator: the
+// receiving side asks it about every one-way item, by kind ("deliver",
+// "cancel", "notify", "presence", "notice", "ack"), once the item is
+// decoded and before it reaches the Handler, and discards the ones it
+// picks, counted in Stats.Discarded. To the rest of the system this is
+// an item lost in transit on a connection that stays up, the one loss a
+// reset connection or a restarting peer cannot show.
+//
 // The queue of each destination holds at most MaxQueueBytes. A one-way
 // item that does not fit is dropped and counted (Stats.Drops): delivery is
-// repaired by devices syncing from their inbox, and presence by
+// repaired by the node's acknowledgements and notices (sessions catch up
+// from their inbox), and presence by
 // Config.Resync, which the gate calls once the queue has room again after
 // items were lost, so that the node can send a full snapshot. A request
 // that does not fit waits for room until its context ends.
@@ -149,7 +173,10 @@
 //
 // Guarantees: one-way items to one destination are handed to its Handler
 // in the order they were queued, at most once, with gaps where items were
-// dropped or lost with a connection. A request that fails with
+// dropped or lost with a connection. Repairing the gaps is the caller's
+// business: the node acknowledges deliveries and re-notices what is not
+// acknowledged (ARCHITECTURE.md, "How delivery and revocation are
+// bounded"). A request that fails with
 // ErrUnreachable may or may not have run; retried commands must be
 // idempotent (sends carry a dedup key).
 //

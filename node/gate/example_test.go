@@ -27,12 +27,14 @@ func (l *leader) Query(ctx context.Context, pid uint16, q hlr.Query) (*hlr.Answe
 	return &hlr.Answer{Cursor: 41}, nil
 }
 
-func (l *leader) Deliver(user string, locs []hlr.Location, m *hlr.Message) {
-	l.delivered <- fmt.Sprintf("deliver to %s: %s", user, m.Body)
+func (l *leader) Deliver(from, user string, locs []hlr.Location, m *hlr.Message) {
+	l.delivered <- fmt.Sprintf("deliver from %s to %s: %s", from, user, m.Body)
 }
 func (l *leader) Cancel(user string, loc hlr.Location, reason string)         {}
 func (l *leader) Notify(user string, locs []hlr.Location, event, peer string) {}
 func (l *leader) Presence(from string, ups []vlr.PresenceUpdate, full bool)   {}
+func (l *leader) Notice(from string, ns []vlr.Notice)                         {}
+func (l *leader) Ack(from string, acks []vlr.DeliveryAck)                     {}
 
 // exampleKey is the cluster key of the example's nodes.
 var exampleKey = []byte("an example cluster key, 32 bytes")
@@ -87,5 +89,5 @@ func Example() {
 	// Output:
 	// ok 1 <nil>
 	// retry at n3 10.0.0.3:7001
-	// deliver to ann: hi
+	// deliver from n1 to ann: hi
 }

@@ -31,6 +31,9 @@ func sampleStream(t testing.TB) []byte {
 	add(frameCancel, 0, &cancelBody{User: "ann", Loc: hlr.Location{Device: "d"}, Reason: "session_replaced"})
 	add(frameNotify, 0, &notifyBody{User: "ann", Event: "request", Peer: "bob"})
 	add(framePresence, 0, &presenceBody{Ups: []vlr.PresenceUpdate{{User: "ann", Status: "online"}}, Full: true})
+	add(frameNotice, 0, &noticeBody{Notices: []vlr.Notice{{User: "ann", Device: "d", Epoch: 2, Head: 7}}})
+	add(frameAck, 0, &ackBody{Acks: []vlr.DeliveryAck{{User: "ann", Device: "d", Epoch: 2, Seq: 7}, {User: "bo", Gone: true}}})
+	add(frameReply, 0, &replyBody{Level: gateLevel})
 	return b
 }
 
@@ -103,6 +106,10 @@ func decodeAny(typ byte, body []byte) (any, error) {
 		v = &notifyBody{}
 	case framePresence:
 		v = &presenceBody{}
+	case frameNotice:
+		v = &noticeBody{}
+	case frameAck:
+		v = &ackBody{}
 	default:
 		return nil, ErrProtocol
 	}
@@ -112,7 +119,7 @@ func decodeAny(typ byte, body []byte) (any, error) {
 func TestDecoder_SplitAtEveryOffset(t *testing.T) {
 	stream := sampleStream(t)
 	want, err := decodeAll(&chunks{bytes.Clone(stream)}, 1<<20)
-	if err != nil || len(want) != 9 {
+	if err != nil || len(want) != 12 {
 		t.Fatalf("%d frames, %v", len(want), err)
 	}
 	for _, f := range want {

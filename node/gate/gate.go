@@ -22,15 +22,22 @@ type Handler interface {
 	Exec(ctx context.Context, pid uint16, cmd hlr.Cmd) (hlr.Result, error)
 	// Query answers q at this node's local leader of pid.
 	Query(ctx context.Context, pid uint16, q hlr.Query) (*hlr.Answer, error)
-	// Deliver, Cancel, Notify and Presence are one-way items. They are
-	// called from the connection's reader goroutine, in the order the
-	// sender queued them, and must not block.
-	Deliver(user string, locs []hlr.Location, m *hlr.Message)
+	// Deliver, Cancel, Notify, Presence, Notice and Ack are one-way
+	// items. They are called from the connection's reader goroutine, in
+	// the order the sender queued them, and must not block. from is the
+	// sending node's id (from its hello).
+	Deliver(from, user string, locs []hlr.Location, m *hlr.Message)
 	Cancel(user string, loc hlr.Location, reason string)
 	Notify(user string, locs []hlr.Location, event, peer string)
 	// Presence: full=true is the sender's complete local presence
 	// (replace everything from `from`).
 	Presence(from string, ups []vlr.PresenceUpdate, full bool)
+	// Notice: a partition leader at from says how far the streams of
+	// devices held here go (delivery repair).
+	Notice(from string, ns []vlr.Notice)
+	// Ack: the node from says what its devices have taken of what this
+	// node forwarded or noticed.
+	Ack(from string, acks []vlr.DeliveryAck)
 }
 
 // protoVersion is the argument of the mux header of gate connections. An
@@ -267,6 +274,29 @@ func (g *Gate) Presence(addr string, ups []vlr.PresenceUpdate, full bool) {
 	}
 }
 
+// Notice sends delivery-repair notices to the node at addr
+// (Handler.Notice), in frames of at most repairChunk. One-way, like
+// Deliver; a peer whose gate level lacks notices (an older node, or a
+// connection whose welcome has not arrived yet) drops them, counted, and
+// the next use connects it.
+func (g *Gate) Notice(addr string, ns []vlr.Notice) {
+	for len(ns) > 0 {
+		n := min(len(ns), repairChunk)
+		g.oneWay(addr, frameNotice, &noticeBody{Notices: ns[:n]})
+		ns = ns[n:]
+	}
+}
+
+// Ack sends delivery acknowledgements to the node at addr (Handler.Ack),
+// like Notice.
+func (g *Gate) Ack(addr string, acks []vlr.DeliveryAck) {
+	for len(acks) > 0 {
+		n := min(len(acks), repairChunk)
+		g.oneWay(addr, frameAck, &ackBody{Acks: acks[:n]})
+		acks = acks[n:]
+	}
+}
+
 // oneWay encodes a one-way item and queues it for addr.
 func (g *Gate) oneWay(addr string, typ byte, body any) {
 	g.st.sent.Add(1)
@@ -283,7 +313,7 @@ func (g *Gate) oneWay(addr string, typ byte, body any) {
 		g.log.Error("dropped item that cannot be sent", "peer", addr, "type", frameName(typ), "err", err)
 		return
 	}
-	p.push(*scratch)
+	p.push(*scratch, levelOf(typ))
 }
 
 // Forget closes the connection to addr (a node that left) and discards

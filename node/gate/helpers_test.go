@@ -46,17 +46,19 @@ func testLogger(t testing.TB, level slog.Level) *slog.Logger {
 
 // item is one one-way call received by a fakeHandler.
 type item struct {
-	Kind   string
-	User   string
-	Locs   []hlr.Location
-	Msg    *hlr.Message
-	Loc    hlr.Location
-	Reason string
-	Event  string
-	Peer   string
-	From   string
-	Ups    []vlr.PresenceUpdate
-	Full   bool
+	Kind    string
+	User    string
+	Locs    []hlr.Location
+	Msg     *hlr.Message
+	Loc     hlr.Location
+	Reason  string
+	Event   string
+	Peer    string
+	From    string
+	Ups     []vlr.PresenceUpdate
+	Full    bool
+	Notices []vlr.Notice
+	Acks    []vlr.DeliveryAck
 }
 
 // fakeHandler stands in for the node. exec and query default to echoing
@@ -97,8 +99,8 @@ func (h *fakeHandler) add(it item) {
 	h.mu.Unlock()
 }
 
-func (h *fakeHandler) Deliver(user string, locs []hlr.Location, m *hlr.Message) {
-	h.add(item{Kind: "deliver", User: user, Locs: locs, Msg: m})
+func (h *fakeHandler) Deliver(from, user string, locs []hlr.Location, m *hlr.Message) {
+	h.add(item{Kind: "deliver", From: from, User: user, Locs: locs, Msg: m})
 }
 
 func (h *fakeHandler) Cancel(user string, loc hlr.Location, reason string) {
@@ -111,6 +113,14 @@ func (h *fakeHandler) Notify(user string, locs []hlr.Location, event, peer strin
 
 func (h *fakeHandler) Presence(from string, ups []vlr.PresenceUpdate, full bool) {
 	h.add(item{Kind: "presence", From: from, Ups: ups, Full: full})
+}
+
+func (h *fakeHandler) Notice(from string, ns []vlr.Notice) {
+	h.add(item{Kind: "notice", From: from, Notices: ns})
+}
+
+func (h *fakeHandler) Ack(from string, acks []vlr.DeliveryAck) {
+	h.add(item{Kind: "ack", From: from, Acks: acks})
 }
 
 func (h *fakeHandler) received() []item {

@@ -19,9 +19,27 @@ const (
 	frameCancel   byte = 6 // one-way: Handler.Cancel
 	frameNotify   byte = 7 // one-way: Handler.Notify
 	framePresence byte = 8 // one-way: Handler.Presence
+	// Since gate level 2 (a peer that announced level 2 in its welcome
+	// gets them; see levelOf):
+	frameNotice byte = 9  // one-way: Handler.Notice (delivery repair: how far streams go)
+	frameAck    byte = 10 // one-way: Handler.Ack (what the devices have taken)
 )
 
-var frameNames = [...]string{"invalid", "hello", "exec", "query", "reply", "deliver", "cancel", "notify", "presence"}
+// gateLevel is the frame set this gate speaks, announced to every dialer
+// in a welcome (a reply with id 0, which a level-1 dialer reads and
+// ignores): 1 = types 1..8, 2 = also notice and ack. A dialer sends a
+// type only to an acceptor whose level has it.
+const gateLevel uint16 = 2
+
+// levelOf is the gate level that introduced frame type t.
+func levelOf(t byte) uint16 {
+	if t >= frameNotice {
+		return 2
+	}
+	return 1
+}
+
+var frameNames = [...]string{"invalid", "hello", "exec", "query", "reply", "deliver", "cancel", "notify", "presence", "notice", "ack"}
 
 func frameName(t byte) string {
 	if int(t) < len(frameNames) {
@@ -62,6 +80,8 @@ type replyBody struct {
 	LeaderAddr string      `msgpack:"la,omitempty"`
 	Result     *hlr.Result `msgpack:"r,omitempty"`
 	Answer     *hlr.Answer `msgpack:"a,omitempty"`
+	// Level is set in the welcome only (id 0): the acceptor's gate level.
+	Level uint16 `msgpack:"v,omitempty"`
 }
 
 type deliverBody struct {
@@ -87,6 +107,18 @@ type presenceBody struct {
 	Ups  []vlr.PresenceUpdate `msgpack:"u"`
 	Full bool                 `msgpack:"f,omitempty"`
 }
+
+type noticeBody struct {
+	Notices []vlr.Notice `msgpack:"n"`
+}
+
+type ackBody struct {
+	Acks []vlr.DeliveryAck `msgpack:"a"`
+}
+
+// repairChunk is the most notices or acks one frame carries (a notice
+// takes well under 200 bytes, so a frame stays far below MaxFrameBytes).
+const repairChunk = 4096
 
 // presenceChunk is the most updates one presence frame carries; a longer
 // list (a full snapshot) travels as several frames, the first with the

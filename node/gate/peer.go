@@ -63,6 +63,7 @@ type peer struct {
 	retryAt time.Time // no dial before this
 	upSince time.Time // when the current connection came up
 	lost    bool      // one-way items may have been lost since the last Resync
+	level   uint16    // the acceptor's gate level on this connection (0 until its welcome)
 	failing bool      // the last dial failed (for logging once per streak)
 }
 
@@ -122,10 +123,21 @@ func (p *peer) send(ctx context.Context, frame []byte, c *call) error {
 	return nil
 }
 
-// push queues a one-way frame, or drops it if the queue is full or the
-// peer closed.
-func (p *peer) push(frame []byte) {
+// push queues a one-way frame of a type that needs gate level need, or
+// drops it if the queue is full, the peer closed, or the current
+// connection's acceptor has not announced that level (an older node, or a
+// welcome still on its way: the frame could close the connection, so it
+// is dropped, counted, and the connection brought up for the next one).
+func (p *peer) push(frame []byte, need uint16) {
 	p.mu.Lock()
+	if need > 1 && p.level < need {
+		if p.state == peerIdle {
+			p.kickLocked()
+		}
+		p.mu.Unlock()
+		p.g.st.drops.Add(1)
+		return
+	}
 	if p.state == peerClosed || len(p.q.buf)+len(frame) > p.g.cfg.MaxQueueBytes {
 		p.lost = p.state != peerClosed
 		p.mu.Unlock()
@@ -289,6 +301,7 @@ func (p *peer) connected(conn net.Conn) (uint64, bool) {
 	}
 	p.failing = false
 	p.state, p.err, p.conn, p.upSince = peerUp, nil, conn, time.Now()
+	p.level = 0 // until this connection's welcome
 	p.gen++
 	hello := p.g.hello
 	p.q.buf = append(p.q.buf, hello...) // grow, then shift everything right
@@ -450,6 +463,17 @@ func (p *peer) readLoop(conn net.Conn) error {
 func (p *peer) reply(f frame) error {
 	if f.typ != frameReply {
 		return fmt.Errorf("%w: unexpected %s frame from %s", ErrProtocol, frameName(f.typ), p.addr)
+	}
+	if f.id == 0 {
+		// The acceptor's welcome (ids of requests are never 0).
+		var r replyBody
+		if err := decodeBody(f.body, &r); err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.level = r.Level
+		p.mu.Unlock()
+		return nil
 	}
 	p.mu.Lock()
 	c := p.calls[f.id]

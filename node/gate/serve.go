@@ -122,6 +122,10 @@ func (sc *serverConn) handle(ctx context.Context, f frame) error {
 			return err
 		}
 		sc.from = h.Node
+		// The welcome: this gate's level, before any other reply, so that
+		// the dialer knows which frame types it may send (see gateLevel).
+		// Only a peer whose hello matched its certificate gets it.
+		sc.reply(ctx, 0, &replyBody{Level: gateLevel})
 		return nil
 	}
 	switch f.typ {
@@ -156,25 +160,37 @@ func (sc *serverConn) handle(ctx context.Context, f frame) error {
 		if err := decodeBody(f.body, &b); err != nil {
 			return err
 		}
-		return sc.oneWay(func() { g.cfg.Handler.Deliver(b.User, b.Locs, b.Msg) })
+		return sc.oneWay(f.typ, func() { g.cfg.Handler.Deliver(sc.from, b.User, b.Locs, b.Msg) })
 	case frameCancel:
 		var b cancelBody
 		if err := decodeBody(f.body, &b); err != nil {
 			return err
 		}
-		return sc.oneWay(func() { g.cfg.Handler.Cancel(b.User, b.Loc, b.Reason) })
+		return sc.oneWay(f.typ, func() { g.cfg.Handler.Cancel(b.User, b.Loc, b.Reason) })
 	case frameNotify:
 		var b notifyBody
 		if err := decodeBody(f.body, &b); err != nil {
 			return err
 		}
-		return sc.oneWay(func() { g.cfg.Handler.Notify(b.User, b.Locs, b.Event, b.Peer) })
+		return sc.oneWay(f.typ, func() { g.cfg.Handler.Notify(b.User, b.Locs, b.Event, b.Peer) })
 	case framePresence:
 		var b presenceBody
 		if err := decodeBody(f.body, &b); err != nil {
 			return err
 		}
-		return sc.oneWay(func() { g.cfg.Handler.Presence(sc.from, b.Ups, b.Full) })
+		return sc.oneWay(f.typ, func() { g.cfg.Handler.Presence(sc.from, b.Ups, b.Full) })
+	case frameNotice:
+		var b noticeBody
+		if err := decodeBody(f.body, &b); err != nil {
+			return err
+		}
+		return sc.oneWay(f.typ, func() { g.cfg.Handler.Notice(sc.from, b.Notices) })
+	case frameAck:
+		var b ackBody
+		if err := decodeBody(f.body, &b); err != nil {
+			return err
+		}
+		return sc.oneWay(f.typ, func() { g.cfg.Handler.Ack(sc.from, b.Acks) })
 	}
 	return fmt.Errorf("%w: unexpected %s frame (type %d)", ErrProtocol, frameName(f.typ), f.typ)
 }
@@ -198,9 +214,14 @@ func (sc *serverConn) checkIdentity(claimed string) error {
 	return fmt.Errorf("%w: hello claims node %q, the certificate names %q", ErrImpostor, claimed, proved)
 }
 
-// oneWay runs a Handler call for a one-way item. A panic is logged and the
-// item skipped, rather than taking the process down.
-func (sc *serverConn) oneWay(fn func()) error {
+// oneWay runs a Handler call for a one-way item of type typ, unless the
+// DropOneWay fault hook discards it. A panic is logged and the item
+// skipped, rather than taking the process down.
+func (sc *serverConn) oneWay(typ byte, fn func()) error {
+	if drop := sc.g.cfg.DropOneWay; drop != nil && drop(frameName(typ)) {
+		sc.g.st.discarded.Add(1)
+		return nil
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			sc.g.log.Error("handler panicked on a one-way item", "from", sc.from, "panic", r)

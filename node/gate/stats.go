@@ -11,7 +11,8 @@ type Stats struct {
 	Served        uint64 // requests from other nodes handed to the Handler
 	Sent          uint64 // one-way items queued for other nodes (a presence list counts once per frame)
 	Received      uint64 // one-way items from other nodes handed to the Handler
-	Drops         uint64 // one-way items dropped: queue full, peer unreachable or forgotten, gate closed
+	Drops         uint64 // one-way items dropped: queue full, peer unreachable or forgotten, gate closed, or a peer whose level lacks the item's type
+	Discarded     uint64 // one-way items received and discarded by Config.DropOneWay (fault injection)
 	Batches       uint64 // writes to connections; each carries every frame queued at that moment
 	Frames        uint64 // frames written: hellos, requests, replies, one-way items
 	MaxBatch      uint64 // most frames carried by one write
@@ -32,7 +33,7 @@ func (s Stats) FramesPerBatch() float64 {
 }
 
 type counters struct {
-	requests, requestErrors, served, sent, received, drops             atomic.Uint64
+	requests, requestErrors, served, sent, received, drops, discarded  atomic.Uint64
 	batches, frames, maxBatch, dials, dialErrors, connsLost, badFrames atomic.Uint64
 	impostors                                                          atomic.Uint64
 }
@@ -57,6 +58,7 @@ func (c *counters) snapshot() Stats {
 		Sent:          c.sent.Load(),
 		Received:      c.received.Load(),
 		Drops:         c.drops.Load(),
+		Discarded:     c.discarded.Load(),
 		Batches:       c.batches.Load(),
 		Frames:        c.frames.Load(),
 		MaxBatch:      c.maxBatch.Load(),
