@@ -54,11 +54,21 @@ const maxTransfersPerRound = 4
 func (n *Node) reconcileLoop() {
 	t := time.NewTicker(n.cfg.ReconcileInterval)
 	defer t.Stop()
+	boost := newElectionBoost() // see boost.go
+	bt := time.NewTicker(boostCheck)
+	defer bt.Stop()
 	n.reconcileOnce()
 	for {
+		var boostC <-chan time.Time
+		if boost.pending() {
+			boostC = bt.C
+		}
 		select {
 		case <-n.ctx.Done():
 			return
+		case <-boostC:
+			boost.tick(n)
+			continue
 		case <-t.C:
 		case <-n.gossip.Changes():
 		}
