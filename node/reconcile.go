@@ -35,6 +35,9 @@ import (
 //     one when this node leads more than its share; a few per round;
 //  6. tells presence about new and gone nodes, and gossips its load and
 //     how many partitions it leads.
+//
+// Right after the node starts it also shortens the election timing of
+// the partitions that know no leader, until they have one (boost.go).
 
 // catchUpSlack is how many log entries a non-voter may trail the leader
 // by and still be promoted.
