@@ -13,7 +13,8 @@ import (
 // clusterView turns gossip membership into the ring placement. A member
 // counts for placement while it is alive or suspect, and for DeadGrace
 // after gossip declares it dead (so a short outage does not move its
-// replicas); a member that left gracefully stops counting at once.
+// replicas); a member that leaves gracefully stops counting as soon as it
+// announces its leave.
 type clusterView struct {
 	mu        sync.Mutex
 	sig       uint64 // signature of the eligible member set
@@ -61,7 +62,9 @@ func (n *Node) refreshView() *ring.Placement {
 func (n *Node) eligible(m gossip.Member, now time.Time) bool {
 	switch m.State {
 	case gossip.StateAlive, gossip.StateSuspect:
-		return true
+		// A node that announced its leave is out at once, before its
+		// leave completes (and even if this node misses that message).
+		return !m.Leaving
 	case gossip.StateDead:
 		return now.Sub(m.Since) < n.cfg.DeadGrace
 	}
@@ -102,13 +105,14 @@ func (n *Node) internalAddrOf(id string) string {
 	return ""
 }
 
-// aliveMembers returns the members gossip reports alive, this node first.
+// aliveMembers returns the members gossip reports alive, this node first;
+// other nodes that are leaving are left out.
 func (n *Node) aliveMembers() []gossip.Member {
 	n.view.mu.Lock()
 	defer n.view.mu.Unlock()
 	var out []gossip.Member
 	for _, m := range n.view.members {
-		if m.State == gossip.StateAlive {
+		if m.State == gossip.StateAlive && (!m.Leaving || m.ID == n.meta.NodeID) {
 			out = append(out, m)
 		}
 	}

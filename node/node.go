@@ -342,7 +342,16 @@ func (n *Node) openPartition(pid uint16, bootstrap []raft.Server) error {
 		Stream:  n.mux.Raft(pid),
 		MaxPool: n.cfg.RaftMaxPool,
 		Timeout: n.cfg.RaftIOTimeout,
-		Logger:  newHclog(n.cfg.Logger.With("component", "raft-net", "partition", pid)),
+		// No pipelined replication: in raft v1.7.3 a follower that answers
+		// one pipelined append with a failure (a stale log after a pause,
+		// a read timeout while it was frozen) can leave the leader's
+		// sender and the pipeline's decoder waiting on each other for
+		// good — the follower then gets heartbeats but no entries, and
+		// the leader's Shutdown hangs (the same deadlock as
+		// grafana/pyroscope#5518). raft#541 measured pipelining to gain
+		// little with batching, which the proposer does.
+		MaxRPCsInFlight: 1,
+		Logger:          newHclog(n.cfg.Logger.With("component", "raft-net", "partition", pid)),
 	})
 	trans := &hbTransport{NetworkTransport: nt, pid: pid, hb: &n.hb}
 	n.hb.register(trans)

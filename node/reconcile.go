@@ -1,11 +1,15 @@
 package node
 
 import (
+	"context"
 	"slices"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/roamhq/roam/hlr"
 	"github.com/roamhq/roam/node/gossip"
 	"github.com/roamhq/roam/ring"
 )
@@ -25,11 +29,15 @@ import (
 //     node is replaced only after DeadGrace, when placement drops it;
 //  4. deletes its copy of a partition it is not placed on once the leader
 //     confirms this node is no longer a member;
-//  5. hands the leadership of a settled partition (voters = placement) to
-//     the placement's preferred replica, a few partitions per round, so
-//     leaders — and so the write load — spread over the nodes instead of
-//     staying on the node that created the cluster;
-//  6. tells presence about new and gone nodes, and gossips its load.
+//  5. balances leaderships (balance.go): a leader hands a settled
+//     partition to another voter that leads at least two fewer, the
+//     placement's preferred replica if it qualifies, or the least loaded
+//     one when this node leads more than its share; a few per round;
+//  6. tells presence about new and gone nodes, and gossips its load and
+//     how many partitions it leads.
+//
+// Right after the node starts it also shortens the election timing of
+// the partitions that know no leader, until they have one (boost.go).
 
 // catchUpSlack is how many log entries a non-voter may trail the leader
 // by and still be promoted.
@@ -38,18 +46,32 @@ const catchUpSlack = 64
 // changeTimeout bounds one membership change.
 const changeTimeout = 5 * time.Second
 
-// maxTransfersPerRound bounds the leadership hand-offs to preferred
-// replicas one node starts per reconcile round.
+// transferCheckTimeout bounds the question whether a transfer target has
+// caught up.
+const transferCheckTimeout = 500 * time.Millisecond
+
+// maxTransfersPerRound bounds the leadership hand-offs for balance one
+// node starts per reconcile round (at most one to each other node).
 const maxTransfersPerRound = 4
 
 func (n *Node) reconcileLoop() {
 	t := time.NewTicker(n.cfg.ReconcileInterval)
 	defer t.Stop()
+	boost := newElectionBoost() // see boost.go
+	bt := time.NewTicker(boostCheck)
+	defer bt.Stop()
 	n.reconcileOnce()
 	for {
+		var boostC <-chan time.Time
+		if boost.pending() {
+			boostC = bt.C
+		}
 		select {
 		case <-n.ctx.Done():
 			return
+		case <-boostC:
+			boost.tick(n)
+			continue
 		case <-t.C:
 		case <-n.gossip.Changes():
 		}
@@ -65,10 +87,11 @@ func (n *Node) reconcileOnce() {
 	n.presence.membersChanged(members)
 	n.gossip.SetLoad(uint32(n.vlr.Sessions()))
 	if pl == nil {
+		n.gossip.SetLeaders(n.countLeaders())
 		return
 	}
 	me := n.meta.NodeID
-	transfers := 0
+	var settled []uint16
 	for pid := 0; pid < n.meta.Partitions && n.ctx.Err() == nil; pid++ {
 		pid := uint16(pid)
 		placed := slices.Contains(pl.Replicas(pid), me)
@@ -79,15 +102,160 @@ func (n *Node) reconcileOnce() {
 				n.log.Warn("open placed partition", "partition", pid, "err", err)
 			}
 		case open && p.IsLeader():
-			if settled := n.reconcilePartition(pid, p.Raft(), pl); settled && transfers < maxTransfersPerRound {
-				if n.preferLeader(pid, p.Raft(), pl) {
-					transfers++
-				}
+			if n.reconcilePartition(pid, p.Raft(), pl) {
+				settled = append(settled, pid)
 			}
 		case open && !placed:
 			n.maybeDrop(pid)
 		}
 	}
+	n.balanceLeaders(pl, settled)
+}
+
+// countLeaders counts the partitions this node leads.
+func (n *Node) countLeaders() int {
+	led := 0
+	n.host.Each(func(p *hlr.Partition) {
+		if p.IsLeader() {
+			led++
+		}
+	})
+	return led
+}
+
+// leaderCounts returns the leader counts other live nodes gossip (nodes
+// that say nothing are left out) and how many nodes are live, this one
+// included. A node that is leaving is not live.
+func (n *Node) leaderCounts() (map[string]int, int) {
+	counts := map[string]int{}
+	live := 0
+	for _, m := range n.aliveMembers() {
+		if m.Leaving {
+			continue
+		}
+		live++
+		if m.ID != n.meta.NodeID && m.Meta.Leaders >= 0 {
+			counts[m.ID] = m.Meta.Leaders
+		}
+	}
+	return counts, max(live, 1)
+}
+
+// liveVoters lists the voters of r's configuration, other than this node,
+// that gossip reports alive and not leaving.
+func (n *Node) liveVoters(r *raft.Raft) []string {
+	f := r.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range f.Configuration().Servers {
+		id := string(s.ID)
+		if s.Suffrage != raft.Voter || id == n.meta.NodeID {
+			continue
+		}
+		if m, ok := n.member(id); ok && m.State == gossip.StateAlive && !m.Leaving {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// balanceLeaders hands some of the settled partitions this node leads to
+// other voters (see balance.go), and gossips the count it leads.
+func (n *Node) balanceLeaders(pl *ring.Placement, settled []uint16) {
+	mine := n.countLeaders()
+	n.gossip.SetLeaders(mine)
+	if len(settled) == 0 {
+		return
+	}
+	counts, live := n.leaderCounts()
+	limit := leadershipLimit(n.meta.Partitions, live)
+	used := map[string]bool{}
+	moves := 0
+	for _, pid := range settled {
+		if moves >= maxTransfersPerRound || n.ctx.Err() != nil {
+			break
+		}
+		p, ok := n.host.Partition(pid)
+		if !ok || !p.IsLeader() {
+			continue
+		}
+		r := p.Raft()
+		for _, to := range transferTargets(mine, n.liveVoters(r), pl.Leader(pid), counts, limit) {
+			if used[to] {
+				continue
+			}
+			used[to] = true // one hand-off (or failed try) per node and round
+			started, tried := n.transferTo(pid, r, to, "balance")
+			if started {
+				mine--
+				counts[to]++
+				moves++
+				n.gossip.SetLeaders(mine)
+			}
+			if tried {
+				break
+			}
+		}
+	}
+}
+
+// transferTo hands the leadership of pid to voter to, if it has caught up.
+// tried is false when it had not (the caller may pick another voter);
+// started says the transfer went through.
+func (n *Node) transferTo(pid uint16, r *raft.Raft, to, why string) (started, tried bool) {
+	addr := n.internalAddrOf(to)
+	if addr == "" || n.rt.health.suspect(addr, time.Now()) {
+		return false, false
+	}
+	// A live node answers at once; one that does not (stopped, cut off)
+	// must not hold the reconciler for the whole admin timeout.
+	ctx, cancel := context.WithTimeout(n.ctx, transferCheckTimeout)
+	st, err := n.askStatus(ctx, addr, pid)
+	cancel()
+	if err != nil || !st.Open || st.LastIndex+catchUpSlack < r.LastIndex() {
+		return false, false
+	}
+	if err := r.LeadershipTransferToServer(raft.ServerID(to), raft.ServerAddress(addr)).Error(); err != nil {
+		n.log.Debug("leadership transfer failed", "partition", pid, "to", to, "why", why, "err", err)
+		return false, true
+	}
+	n.log.Info("leadership transferred", "partition", pid, "to", to, "why", why)
+	return true, true
+}
+
+// handOff hands the leadership of pid, which this node leads, to the live
+// voter that leads the fewest partitions and has caught up, else to
+// whichever voter raft picks. It reports whether a transfer went through.
+func (n *Node) handOff(pid uint16, r *raft.Raft, why string) bool {
+	counts, _ := n.leaderCounts()
+	voters := n.liveVoters(r)
+	if len(voters) > 1 {
+		// Rotate by partition, so that many hand-offs in one round (with
+		// the same, stale, counts) do not all pick the same node.
+		k := int(pid) % len(voters)
+		voters = append(voters[k:], voters[:k]...)
+	}
+	sort.SliceStable(voters, func(i, j int) bool {
+		ci, oki := counts[voters[i]]
+		cj, okj := counts[voters[j]]
+		if oki != okj {
+			return oki
+		}
+		return ci < cj
+	})
+	for _, to := range voters {
+		if started, tried := n.transferTo(pid, r, to, why); tried {
+			return started
+		}
+	}
+	if err := r.LeadershipTransfer().Error(); err != nil {
+		n.log.Debug("leadership transfer failed", "partition", pid, "why", why, "err", err)
+		return false
+	}
+	n.log.Info("leadership transferred", "partition", pid, "why", why)
+	return true
 }
 
 // reconcilePartition makes at most one membership change of pid, which
@@ -152,11 +320,7 @@ func (n *Node) reconcilePartition(pid uint16, r *raft.Raft, pl *ring.Placement) 
 		}
 		if string(s.ID) == n.meta.NodeID {
 			// Hand leadership to a placed voter; the new leader removes us.
-			if err := r.LeadershipTransfer().Error(); err != nil {
-				log.Debug("leadership transfer failed", "err", err)
-			} else {
-				log.Info("leadership transferred before leaving the partition")
-			}
+			n.handOff(pid, r, "leaving the partition")
 			return false
 		}
 		change("remove", r.RemoveServer(s.ID, idx, changeTimeout), string(s.ID))
@@ -170,33 +334,6 @@ func (n *Node) reconcilePartition(pid uint16, r *raft.Raft, pl *ring.Placement) 
 			return false
 		}
 	}
-	return true
-}
-
-// preferLeader hands the leadership of pid to the placement's preferred
-// replica (its first) when that is another voter that has caught up. It
-// reports whether a transfer was started.
-func (n *Node) preferLeader(pid uint16, r *raft.Raft, pl *ring.Placement) bool {
-	reps := pl.Replicas(pid)
-	if len(reps) == 0 || reps[0] == n.meta.NodeID {
-		return false
-	}
-	addr := n.internalAddrOf(reps[0])
-	if addr == "" {
-		return false
-	}
-	if m, ok := n.member(reps[0]); !ok || m.State != gossip.StateAlive {
-		return false
-	}
-	st, err := n.askStatus(n.ctx, addr, pid)
-	if err != nil || !st.Open || st.LastIndex+catchUpSlack < r.LastIndex() {
-		return false
-	}
-	if err := r.LeadershipTransferToServer(raft.ServerID(reps[0]), raft.ServerAddress(addr)).Error(); err != nil {
-		n.log.Debug("leadership transfer to the preferred replica failed", "partition", pid, "to", reps[0], "err", err)
-		return false
-	}
-	n.log.Info("leadership moved to the preferred replica", "partition", pid, "to", reps[0])
 	return true
 }
 
@@ -243,44 +380,75 @@ func (n *Node) stillMember(pid uint16) (member, known bool) {
 }
 
 // drain hands this node's leaderships and replicas to the others before a
-// graceful shutdown: gossip announces the leave (placement drops this node
-// at once on every node), this node transfers the leadership of what it
-// leads, and waits — up to the drain time — until the leaders have removed
-// it from every partition.
+// graceful shutdown: gossip announces the leave (the leaving flag, then
+// the leave, each also pushed to every live node over TCP, so no node
+// misses it and takes this one for dead; placement drops a leaving node
+// at once on every node, and no node hands it a leadership), this node
+// transfers the leadership of what it leads to the least loaded live
+// voters, several at a time, and waits — up to the drain time — until the
+// leaders have removed it from every partition.
 func (n *Node) drain() {
 	if len(n.aliveMembers()) < 2 {
 		return // alone: nobody to hand anything to
 	}
-	deadline := time.Now().Add(n.drainTime())
+	start := time.Now()
+	deadline := start.Add(n.drainTime())
 	n.gossip.Leave(2 * time.Second)
+	out := map[uint16]bool{} // partitions whose leader confirmed this node is out
 	for time.Now().Before(deadline) {
 		n.refreshView()
 		if len(n.aliveMembers()) < 2 {
 			n.log.Info("drain: no other live node to hand off to")
 			return // the others are leaving too (a whole-cluster stop)
 		}
+		var lead []uint16
 		busy := 0
 		for _, pid := range n.openPids() {
 			p, ok := n.host.Partition(pid)
-			if !ok {
+			if !ok || out[pid] {
 				continue
 			}
 			if p.IsLeader() {
+				lead = append(lead, pid)
 				busy++
-				p.Raft().LeadershipTransfer()
 				continue
 			}
 			if member, known := n.stillMember(pid); member || !known {
 				busy++
+			} else {
+				out[pid] = true
 			}
 		}
+		n.handOffAll(lead)
 		if busy == 0 {
-			n.log.Info("drained: no partition has this node any more")
+			n.log.Info("drained: no partition has this node any more", "took", time.Since(start).Round(time.Millisecond))
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	n.log.Warn("drain time ran out; stopping with replicas still here")
+}
+
+// handOffAll hands off the leadership of pids, a few at a time, and
+// returns when every transfer has ended.
+func (n *Node) handOffAll(pids []uint16) {
+	const parallel = 8
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for _, pid := range pids {
+		p, ok := n.host.Partition(pid)
+		if !ok || !p.IsLeader() {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			n.handOff(pid, p.Raft(), "leaving the cluster")
+		}()
+	}
+	wg.Wait()
 }
 
 // drainTime bounds the hand-off at graceful shutdown.

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -16,98 +17,173 @@ import (
 // nodes) and the router's remoteCaller (asking them).
 
 // leaderHints remembers where each partition's leader was last seen, from
-// "not leader" replies and local Raft state.
+// replies ("not leader" hints, and successes) to this node's requests.
 type leaderHints struct {
 	mu sync.Mutex
-	m  map[uint16]string // pid → internal address
+	m  map[uint16]hint // pid → where and since when
+}
+
+type hint struct {
+	addr string    // internal address
+	at   time.Time // when the hint last changed
 }
 
 func (h *leaderHints) get(pid uint16) string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.m[pid]
+	a, _ := h.getAt(pid)
+	return a
 }
 
-func (h *leaderHints) set(pid uint16, addr string) {
+// getAt returns the hint for pid and when it was learned.
+func (h *leaderHints) getAt(pid uint16) (string, time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	x := h.m[pid]
+	return x.addr, x.at
+}
+
+// set records addr as pid's leader ("" forgets the hint). It reports
+// whether the hint changed.
+func (h *leaderHints) set(pid uint16, addr string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
-		h.m = make(map[uint16]string)
+		h.m = make(map[uint16]hint)
+	}
+	if h.m[pid].addr == addr {
+		return false
 	}
 	if addr == "" {
 		delete(h.m, pid)
 	} else {
-		h.m[pid] = addr
+		h.m[pid] = hint{addr: addr, at: time.Now()}
+	}
+	return true
+}
+
+// forget drops pid's hint if it still names addr.
+func (h *leaderHints) forget(pid uint16, addr string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m[pid].addr == addr {
+		delete(h.m, pid)
 	}
 }
 
 // leaderAddr picks where to send a request for pid on the given attempt:
-// the local partition's view of its leader, the last hint, or else the
-// placement's replicas in turn. It returns "" when nothing is known.
+// the local Raft group's view of its leader, the last hint (skipped on
+// every fourth attempt, so that a stale hint cannot hold a request), or
+// else the placement's replicas in turn. A candidate that is suspect
+// (silent lately, see attempt.go) or that gossip reports dead is passed
+// over while another one is left. It returns "" when nothing is known.
 func (n *Node) leaderAddr(pid uint16, attempt int) string {
-	if p, ok := n.host.Partition(pid); ok {
-		if id, addr := p.Leader(); id != "" && id != n.meta.NodeID {
+	now := time.Now()
+	first := ""
+	ok := func(a string) bool {
+		if a == "" || a == n.internalAddr {
+			return false
+		}
+		if first == "" {
+			first = a
+		}
+		return !n.avoid(a, now)
+	}
+	if p, open := n.host.Partition(pid); open {
+		if id, addr := p.Leader(); id != "" && id != n.meta.NodeID && ok(addr) {
 			return addr
 		}
 	}
-	if a := n.hints.get(pid); a != "" && attempt%4 != 3 {
+	if a := n.hints.get(pid); attempt%4 != 3 && ok(a) {
 		return a
 	}
-	pl := n.currentPlacement()
-	if pl == nil {
-		return ""
-	}
-	reps := pl.Replicas(pid)
-	for i := range reps {
-		id := reps[(attempt+i)%len(reps)]
-		if id == n.meta.NodeID {
-			continue
-		}
-		if a := n.internalAddrOf(id); a != "" {
-			return a
+	if pl := n.currentPlacement(); pl != nil {
+		reps := pl.Replicas(pid)
+		for i := range reps {
+			id := reps[(attempt+i)%len(reps)]
+			if id == n.meta.NodeID {
+				continue
+			}
+			if a := n.internalAddrOf(id); ok(a) {
+				return a
+			}
 		}
 	}
-	return ""
+	return first // every candidate is suspect: the best of them
 }
 
 // exec implements remoteCaller.
-func (n *Node) exec(ctx context.Context, pid uint16, cmd hlr.Cmd, attempt int) (hlr.Result, bool, error) {
+func (n *Node) exec(ctx context.Context, pid uint16, cmd hlr.Cmd, attempt int) (hlr.Result, sendOutcome, error) {
 	addr := n.leaderAddr(pid, attempt)
 	if addr == "" {
-		return hlr.Result{}, false, nil
+		return hlr.Result{}, notSent, nil
 	}
-	res, err := n.gate.Exec(ctx, addr, pid, cmd)
-	return res, true, n.remoteErr(pid, addr, err)
+	actx, cancel := context.WithCancel(ctx)
+	w := n.watchAttempt(pid, addr, cancel)
+	res, err := n.gate.Exec(actx, addr, pid, cmd)
+	cut := w.stop()
+	cancel()
+	out, err := n.remoteErr(ctx, pid, addr, err, cut)
+	return res, out, err
 }
 
 // query implements remoteCaller.
-func (n *Node) query(ctx context.Context, pid uint16, q hlr.Query, attempt int) (*hlr.Answer, bool, error) {
+func (n *Node) query(ctx context.Context, pid uint16, q hlr.Query, attempt int) (*hlr.Answer, sendOutcome, error) {
 	addr := n.leaderAddr(pid, attempt)
 	if addr == "" {
-		return nil, false, nil
+		return nil, notSent, nil
 	}
-	ans, err := n.gate.Query(ctx, addr, pid, q)
-	return ans, true, n.remoteErr(pid, addr, err)
+	actx, cancel := context.WithCancel(ctx)
+	w := n.watchAttempt(pid, addr, cancel)
+	ans, err := n.gate.Query(actx, addr, pid, q)
+	cut := w.stop()
+	cancel()
+	out, err := n.remoteErr(ctx, pid, addr, err, cut)
+	return ans, out, err
 }
 
-// remoteErr learns from a remote answer: a "not leader" reply with a hint
-// moves the hint; an unreachable node drops it. Both become ErrNotLeader,
-// which the router retries.
-func (n *Node) remoteErr(pid uint16, addr string, err error) error {
-	if err == nil {
-		n.hints.set(pid, addr)
-		return nil
+// remoteErr learns from the outcome of an attempt at addr: any answer
+// shows the node alive; a "not leader" reply with a hint moves the hint;
+// an unreachable or silent node, or one without the partition, loses it.
+// Every failure worth another attempt becomes ErrNotLeader, which the
+// router retries; the outcome says whether the next attempt may go at
+// once (the leader is known to be elsewhere now).
+func (n *Node) remoteErr(ctx context.Context, pid uint16, addr string, err error, cut cutReason) (sendOutcome, error) {
+	now := time.Now()
+	if answered(err) {
+		n.rt.health.replied(addr, now)
 	}
 	var nl *gate.NotLeaderError
 	switch {
+	case err == nil:
+		n.hints.set(pid, addr)
+		return sent, nil
 	case errors.As(err, &nl):
-		n.hints.set(pid, nl.LeaderAddr)
-		return hlr.ErrNotLeader
+		if nl.LeaderAddr != "" && nl.LeaderAddr != addr {
+			n.hints.set(pid, nl.LeaderAddr)
+			return redirected, hlr.ErrNotLeader
+		}
+		n.hints.forget(pid, addr)
+		return sent, hlr.ErrNotLeader
+	case cut != cutNone && ctx.Err() == nil:
+		n.hints.forget(pid, addr)
+		return redirected, fmt.Errorf("%w: attempt at %s cut (%s)", hlr.ErrNotLeader, addr, cut)
 	case errors.Is(err, gate.ErrUnreachable), errors.Is(err, hlr.ErrUnknownPartition), errors.Is(err, hlr.ErrClosed):
-		n.hints.set(pid, "")
-		return hlr.ErrNotLeader
+		n.hints.forget(pid, addr)
+		return sent, hlr.ErrNotLeader
 	}
-	return err
+	return sent, err
+}
+
+// answered reports whether err (or nil) is something the remote node
+// said, as opposed to a failure to reach it or to hear back in time.
+func answered(err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, gate.ErrUnreachable), errors.Is(err, gate.ErrClosed),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	}
+	return true
 }
 
 // notLeader describes this node's view of pid's leader for a caller.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,70 +12,149 @@ import (
 )
 
 // router sends each home-register command or query to the leader of the
-// partition that is home to its user. A partition with no leader yet (an
-// election is running) is retried with backoff until the context ends.
+// partition that is home to its user: the local partition when this node
+// leads it, else another node through the gate (remote.go picks which, and
+// cuts an attempt at a silent node or a deposed leader short, attempt.go).
+// A partition with no leader yet (an election is running) is retried with
+// backoff until the context ends.
 type router struct {
 	host       *hlr.Host
 	partitions int
 	remote     remoteCaller // nil on a single node
+	health     peerHealth   // which peers answer (attempt.go)
 }
 
+// sendOutcome says how far a remote attempt got.
+type sendOutcome uint8
+
+const (
+	notSent    sendOutcome = iota // no node to send to
+	sent                          // sent (it may have been applied)
+	redirected                    // sent, and the leader is known to be elsewhere now: retry at once
+)
+
 // remoteCaller forwards a request to the leader of a partition on another
-// node; ok is false when no other node is known to lead it.
+// node. Failures worth another attempt come back as hlr.ErrNotLeader.
 type remoteCaller interface {
-	exec(ctx context.Context, pid uint16, cmd hlr.Cmd, attempt int) (res hlr.Result, ok bool, err error)
-	query(ctx context.Context, pid uint16, q hlr.Query, attempt int) (ans *hlr.Answer, ok bool, err error)
+	exec(ctx context.Context, pid uint16, cmd hlr.Cmd, attempt int) (hlr.Result, sendOutcome, error)
+	query(ctx context.Context, pid uint16, q hlr.Query, attempt int) (*hlr.Answer, sendOutcome, error)
 }
+
+// quickRetries bounds the retries without backoff after redirects, so
+// that two nodes pointing at each other cannot spin a request.
+const quickRetries = 3
 
 func (r *router) partitionOf(user string) uint16 {
 	return ring.PartitionOf(user, r.partitions)
 }
 
 // Exec implements hlr.Router and vlr.Home.
+//
+// A command may reach the state machine more than once: an attempt that
+// failed (cut, connection lost, leadership lost while proposing) may still
+// have been applied. Sends carry their dedup key and most commands are
+// idempotent; settle corrects the answer of the few that are not.
 func (r *router) Exec(ctx context.Context, cmd hlr.Cmd) (hlr.Result, error) {
 	pid := r.partitionOf(cmd.User)
 	var last error
+	tried := false // an earlier attempt may have applied cmd
+	backoff, quick := 0, 0
 	for attempt := 0; ; attempt++ {
+		out := notSent
+		var res hlr.Result
+		var err error
 		if p, ok := r.host.Partition(pid); ok && p.IsLeader() {
-			res, err := p.Exec(ctx, cmd)
-			if !errors.Is(err, hlr.ErrNotLeader) {
-				return res, err
-			}
-			last = err
+			res, err = p.Exec(ctx, cmd)
+			out = sent
 		} else if r.remote != nil {
-			res, ok, err := r.remote.exec(ctx, pid, cmd, attempt)
-			if ok && !errors.Is(err, hlr.ErrNotLeader) {
-				return res, err
-			}
-			last = err
+			res, out, err = r.remote.exec(ctx, pid, cmd, attempt)
 		}
-		if err := wait(ctx, attempt); err != nil {
+		if out != notSent && !errors.Is(err, hlr.ErrNotLeader) {
+			if err == nil && tried {
+				return r.settle(ctx, cmd, res)
+			}
+			return res, err
+		}
+		if out != notSent {
+			tried, last = true, err
+		}
+		if out == redirected && quick < quickRetries && ctx.Err() == nil {
+			quick++
+			backoff = 0
+			continue
+		}
+		if err := wait(ctx, backoff); err != nil {
 			return hlr.Result{}, unavailable(pid, last, err)
 		}
+		backoff++
 	}
 }
 
-// Query implements vlr.Home.
+// settle corrects the answer of a command that succeeded on a retry after
+// an attempt that may itself have been applied: for the commands a second
+// application answers differently, the answer of the first is given.
+//
+//   - delete_account: the account is gone either way (not_found means an
+//     earlier attempt deleted it; the session asking exists, so the
+//     account did);
+//   - friend_decline: no_request means an earlier attempt declined it;
+//   - resume: not_found can mean an earlier attempt rotated the token to
+//     NewToken; then the session under NewToken is resumed again (which
+//     rotates it to itself and attaches the device once more). If no
+//     earlier attempt was applied, that session does not exist and
+//     not_found stands. An earlier attempt can only be applied before the
+//     retry, never after: a retry commits at a leader whose log orders
+//     every surviving earlier entry before it.
+//
+// logout and purge answer "stale" on a second application, which callers
+// ignore; login and set_creds bump the epoch or credential generation once
+// more, which is harmless; every other command (send by its dedup key) is
+// idempotent.
+func (r *router) settle(ctx context.Context, cmd hlr.Cmd, res hlr.Result) (hlr.Result, error) {
+	switch {
+	case cmd.Op == hlr.OpDeleteAccount && res.Status == hlr.StatusNotFound,
+		cmd.Op == hlr.OpFriendDecline && res.Status == hlr.StatusNoRequest:
+		return hlr.Result{}, nil
+	case cmd.Op == hlr.OpResume && res.Status == hlr.StatusNotFound &&
+		len(cmd.NewToken) > 0 && !bytes.Equal(cmd.Token, cmd.NewToken):
+		again := cmd
+		again.Token = cmd.NewToken
+		return r.Exec(ctx, again)
+	}
+	return res, nil
+}
+
+// Query implements vlr.Home. Reads change nothing, so any attempt may be
+// retried.
 func (r *router) Query(ctx context.Context, q hlr.Query) (*hlr.Answer, error) {
 	pid := r.partitionOf(q.User)
 	var last error
+	backoff, quick := 0, 0
 	for attempt := 0; ; attempt++ {
+		out := notSent
+		var ans *hlr.Answer
+		var err error
 		if p, ok := r.host.Partition(pid); ok && p.IsLeader() {
-			ans, err := p.Query(ctx, q)
-			if !errors.Is(err, hlr.ErrNotLeader) {
-				return ans, err
-			}
-			last = err
+			ans, err = p.Query(ctx, q)
+			out = sent
 		} else if r.remote != nil {
-			ans, ok, err := r.remote.query(ctx, pid, q, attempt)
-			if ok && !errors.Is(err, hlr.ErrNotLeader) {
-				return ans, err
-			}
+			ans, out, err = r.remote.query(ctx, pid, q, attempt)
+		}
+		if out != notSent && !errors.Is(err, hlr.ErrNotLeader) {
+			return ans, err
+		}
+		if out != notSent {
 			last = err
 		}
-		if err := wait(ctx, attempt); err != nil {
+		if out == redirected && quick < quickRetries && ctx.Err() == nil {
+			quick++
+			backoff = 0
+			continue
+		}
+		if err := wait(ctx, backoff); err != nil {
 			return nil, unavailable(pid, last, err)
 		}
+		backoff++
 	}
 }
 

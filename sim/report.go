@@ -65,6 +65,9 @@ func (rep *Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "    not converged: %s\n", m)
 		}
 	}
+	if rep.Leaders != nil {
+		fmt.Fprintf(w, "  leaders      %v\n", rep.Leaders)
+	}
 	if a := rep.Accounts; a.Ops > 0 {
 		fmt.Fprintf(w, "  accounts     %d operations on %d accounts (%d with unknown outcome): linearizable %s (porcupine)\n",
 			a.Ops, a.Users, a.Unknown, a.Linearizable)

@@ -82,6 +82,7 @@ type Report struct {
 	Series       []Second       `json:"series"`
 	Dir          string         `json:"dir,omitempty"`
 	Errors       map[string]int `json:"send_errors,omitempty"`
+	Leaders      *LeaderBalance `json:"leaders,omitempty"` // at the end (sim/leaders.go)
 }
 
 // Second is one second of the run, for the chart.
@@ -287,6 +288,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Incomplete = r.waitCaughtUp(cfg.Quiet)
 	r.phase.Store("presence")
 	rep.Presence = r.measurePresence(cfg.Quiet, r.lastFaultEnd())
+	if r.cl != nil {
+		rep.Leaders = r.cl.LeaderBalance()
+	}
 	r.phase.Store("final-read")
 	r.finalRead()
 	r.closeAll()

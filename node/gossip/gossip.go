@@ -265,6 +265,21 @@ func (g *Gossip) SetLoad(load uint32) {
 	g.pushMeta()
 }
 
+// SetLeaders updates the count of partitions this node leads in its meta
+// and queues the update for gossip, like SetLoad.
+func (g *Gossip) SetLeaders(n int) {
+	n = max(0, min(n, MaxPartitions))
+	g.mu.Lock()
+	if g.self.Leaders == n {
+		g.mu.Unlock()
+		return
+	}
+	g.self.Leaders = n
+	g.mu.Unlock()
+	g.log.Info("leader count", "leaders", n) // read by roamsim's report
+	g.pushMeta()
+}
+
 // pushMeta has memberlist re-advertise this node's meta. UpdateNode queues
 // the alive message before it waits for the broadcast, so a tiny timeout
 // queues the update without blocking (the timeout error is expected).
@@ -314,15 +329,62 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 	// First gossip the leaving flag and wait until it has been sent its
 	// full number of times: memberlist drops a node's pending alive
 	// broadcast as soon as its leave (dead) message is queued.
-	if err := ml.UpdateNode(timeout / 2); err != nil {
+	if err := ml.UpdateNode(timeout / 4); err != nil {
 		g.log.Debug("leave: leaving flag not fully gossiped", "err", err)
 	}
-	rest := max(time.Until(deadline), 50*time.Millisecond) // 0 would wait forever
+	// Gossip is UDP and each broadcast is sent a few times only: a node
+	// that missed both the flag and the leave would take this node for
+	// dead, keep it in the placement for the grace period and never
+	// release its replicas. A push/pull (TCP) with every live member,
+	// before and after the leave, hands them this node's state for sure.
+	g.pushPullAll(ml, time.Now().Add(timeout/4))
+	rest := max(time.Until(deadline)/2, 50*time.Millisecond) // 0 would wait forever
 	if err := ml.Leave(rest); err != nil {
 		return fmt.Errorf("gossip: leave: %w", err)
 	}
+	g.pushPullAll(ml, deadline)
 	g.log.Info("left the cluster")
 	return nil
+}
+
+// pushPullAll runs a push/pull state exchange with every other member
+// that is alive, waiting until deadline at most (the exchanges go on in
+// the background, bounded by memberlist's TCP timeout).
+func (g *Gossip) pushPullAll(ml *memberlist.Memberlist, deadline time.Time) {
+	var addrs []string
+	g.mu.Lock()
+	for id, m := range g.members {
+		if id != g.cfg.NodeID && m.State == StateAlive && m.GossipAddr != "" {
+			addrs = append(addrs, m.GossipAddr)
+		}
+	}
+	g.mu.Unlock()
+	if len(addrs) == 0 {
+		return
+	}
+	done := make(chan struct{})
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		defer close(done)
+		var wg sync.WaitGroup
+		for _, a := range addrs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := ml.Join([]string{a}); err != nil {
+					g.log.Debug("leave: state exchange failed", "peer", a, "err", err)
+				}
+			}()
+		}
+		wg.Wait()
+	}()
+	t := time.NewTimer(max(time.Until(deadline), time.Millisecond))
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // Shutdown stops gossip at once, without telling anyone (call Leave first

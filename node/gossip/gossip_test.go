@@ -152,6 +152,30 @@ func TestShutdown_SeenDead_Leave_SeenLeft(t *testing.T) {
 	}
 }
 
+// TestLeave_SeenLeftWhenItsBroadcastsAreLost: a node whose UDP gossip is
+// lost while it leaves (the leaving flag and the leave itself are UDP
+// broadcasts, sent a few times each) is still seen as Left, not as alive
+// and then Dead: such a node would be kept in every placement for the
+// dead-node grace period and its hand-off would never complete.
+func TestLeave_SeenLeftWhenItsBroadcastsAreLost(t *testing.T) {
+	checkLeaks(t)
+	nodes := cluster(t, "a", "b", "c")
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	c.tr.dropPackets.Store(true)
+	if err := c.Leave(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []*Gossip{a, b} {
+		waitFor(t, 3*time.Second, g.cfg.NodeID+" sees c left", func() bool {
+			m, _ := member(g, "c")
+			if m.State == StateDead {
+				t.Fatalf("%s sees c dead, not left", g.cfg.NodeID)
+			}
+			return m.State == StateLeft && m.Leaving
+		})
+	}
+}
+
 func TestJoin_WrongKeyOrLabelCannotJoin(t *testing.T) {
 	checkLeaks(t)
 	p := testParams

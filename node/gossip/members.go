@@ -47,6 +47,9 @@ type Member struct {
 	Meta       Meta      // last metadata received
 	State      State     // current state
 	Since      time.Time // when it entered State, by this node's clock
+	// Leaving: the node has announced that it is leaving (Leave) and is
+	// handing off its work; it is still Alive until its leave completes.
+	Leaving bool
 }
 
 // forgetAfter is how long a Dead or Left member is still listed.
@@ -66,7 +69,7 @@ func (g *Gossip) observe(n *memberlist.Node, st State) {
 		g.members[n.Name] = m
 	}
 	if err == nil {
-		m.Meta = nm.Meta
+		m.Meta, m.Leaving = nm.Meta, nm.leaving()
 	}
 	m.GossipAddr = n.Address()
 	changed := !ok || m.State != st

@@ -26,6 +26,9 @@ type Meta struct {
 	ClientAddr   string // host:port clients connect to
 	InternalAddr string // host:port of the node's internal (mux) port
 	Load         uint32 // opaque load figure, updated with SetLoad
+	// Leaders is how many partitions the node leads, updated with
+	// SetLeaders; -1 when its meta does not say (an older node).
+	Leaders int
 }
 
 // ClusterParams are fixed when a cluster is created and learned by every
@@ -54,7 +57,7 @@ func (p ClusterParams) Validate() error {
 // Wire formats. Both start with a version byte; decoders ignore bytes after
 // the fields they know, so fields can be appended without a new version.
 //
-// meta   = 0x01 flags:u8 clusterID:str clientAddr:str internalAddr:str load:u32be
+// meta   = 0x01 flags:u8 clusterID:str clientAddr:str internalAddr:str load:u32be [leaders+1:uvarint]
 // params = 0x01 clusterID:str partitions:uvarint replicas:uvarint
 // str    = len:uvarint bytes
 const (
@@ -75,12 +78,16 @@ type nodeMeta struct {
 func (m nodeMeta) leaving() bool { return m.Flags&flagLeaving != 0 }
 
 func (m nodeMeta) encode() []byte {
-	b := make([]byte, 0, 2+3*binary.MaxVarintLen16+len(m.ClusterID)+len(m.ClientAddr)+len(m.InternalAddr)+4)
+	b := make([]byte, 0, 2+4*binary.MaxVarintLen32+len(m.ClusterID)+len(m.ClientAddr)+len(m.InternalAddr)+4)
 	b = append(b, metaVersion, m.Flags)
 	b = appendStr(b, m.ClusterID)
 	b = appendStr(b, m.ClientAddr)
 	b = appendStr(b, m.InternalAddr)
-	return binary.BigEndian.AppendUint32(b, m.Load)
+	b = binary.BigEndian.AppendUint32(b, m.Load)
+	if m.Leaders >= 0 {
+		b = binary.AppendUvarint(b, uint64(m.Leaders)+1)
+	}
+	return b
 }
 
 // metaSize is the size of m's own fields on the wire, as checked against
@@ -98,6 +105,14 @@ func decodeMeta(b []byte) (nodeMeta, error) {
 	m.ClientAddr = d.str(MaxMetaSize)
 	m.InternalAddr = d.str(MaxMetaSize)
 	m.Load = d.u32()
+	m.Leaders = -1
+	if d.err == nil && len(d.b) > 0 {
+		if v := d.uvarint(MaxPartitions + 1); v > 0 {
+			m.Leaders = int(v) - 1
+		} else {
+			d.fail("leader count") // encode writes the field only with a count
+		}
+	}
 	if d.err != nil {
 		return nodeMeta{}, fmt.Errorf("%w: meta: %v", errBadEncoding, d.err)
 	}

@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"testing"
 )
@@ -10,6 +11,9 @@ func TestMeta_RoundTrip(t *testing.T) {
 	for _, m := range []nodeMeta{
 		{},
 		{Meta: Meta{ClientAddr: "10.0.0.1:5222", InternalAddr: "10.0.0.1:7000", Load: 1<<32 - 1}, ClusterID: "c1", Flags: flagLeaving},
+		{Meta: Meta{ClientAddr: "a", Leaders: 64}},
+		{Meta: Meta{ClientAddr: "a", Leaders: MaxPartitions}},
+		{Meta: Meta{ClientAddr: "a", Leaders: -1}}, // an older node's meta
 	} {
 		got, err := decodeMeta(m.encode())
 		if err != nil || got != m {
@@ -17,18 +21,32 @@ func TestMeta_RoundTrip(t *testing.T) {
 		}
 	}
 	// Fields appended by a later version are ignored.
-	m := nodeMeta{Meta: Meta{ClientAddr: "a", Load: 9}}
+	m := nodeMeta{Meta: Meta{ClientAddr: "a", Load: 9, Leaders: 7}}
 	if got, err := decodeMeta(append(m.encode(), 1, 2, 3)); err != nil || got != m {
 		t.Errorf("with trailing bytes: %+v, %v", got, err)
+	}
+	// A meta without the leader count (an older node) says nothing about it.
+	old := nodeMeta{Meta: Meta{ClientAddr: "a", Load: 9, Leaders: -1}}.encode()
+	if got, err := decodeMeta(old); err != nil || got.Leaders != -1 || got.Load != 9 {
+		t.Errorf("older meta: %+v, %v", got, err)
 	}
 }
 
 func TestMeta_DecodeRejectsGarbage(t *testing.T) {
-	full := nodeMeta{Meta: Meta{ClientAddr: "x:1", InternalAddr: "y:2", Load: 3}, ClusterID: "c"}.encode()
+	// The required fields (the leader count after them is optional).
+	full := nodeMeta{Meta: Meta{ClientAddr: "x:1", InternalAddr: "y:2", Load: 3, Leaders: -1}, ClusterID: "c"}.encode()
 	for i := range full { // every truncation
 		if _, err := decodeMeta(full[:i]); !errors.Is(err, errBadEncoding) {
 			t.Errorf("truncated to %d bytes: err = %v", i, err)
 		}
+	}
+	// A leader count cut in the middle of its varint, or out of range.
+	withLeaders := nodeMeta{Meta: Meta{ClientAddr: "x:1", Leaders: 300}, ClusterID: "c"}.encode()
+	if _, err := decodeMeta(withLeaders[:len(withLeaders)-1]); !errors.Is(err, errBadEncoding) {
+		t.Errorf("truncated leader count: err = %v", err)
+	}
+	if _, err := decodeMeta(binary.AppendUvarint(append([]byte(nil), full...), MaxPartitions+2)); !errors.Is(err, errBadEncoding) {
+		t.Errorf("leader count out of range: err = %v", err)
 	}
 	for _, b := range [][]byte{
 		{2, 0, 0, 0, 0, 0, 0, 0, 0},                   // unknown version

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -21,6 +22,10 @@ type transport struct {
 	*memberlist.NetTransport
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// dropPackets makes every outgoing UDP packet vanish (tests: a lossy
+	// network).
+	dropPackets atomic.Bool
 
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
@@ -50,6 +55,22 @@ func newTransport(host string, port int, stdlog *log.Logger) (*transport, error)
 		stdlog.Printf("[DEBUG] memberlist: bind %s:%d: %v (retrying)", host, port, err)
 	}
 	return nil, fmt.Errorf("gossip: bind %s: %w", net.JoinHostPort(host, fmt.Sprint(port)), lastErr)
+}
+
+// WriteTo implements memberlist.Transport.
+func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
+	if t.dropPackets.Load() {
+		return time.Now(), nil
+	}
+	return t.NetTransport.WriteTo(b, addr)
+}
+
+// WriteToAddress implements memberlist.NodeAwareTransport.
+func (t *transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	if t.dropPackets.Load() {
+		return time.Now(), nil
+	}
+	return t.NetTransport.WriteToAddress(b, a)
 }
 
 // DialTimeout implements memberlist.Transport.

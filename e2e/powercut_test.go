@@ -1,0 +1,268 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roamhq/roam/client"
+)
+
+// freeAddr returns a loopback address that was free a moment ago. A
+// cluster that restarts at the same addresses needs fixed ports (another
+// process could take one meanwhile; the test would then fail to start).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+const e2eClusterKey = "cm9hbS1lMmUtbG9jYWwta2V5LTMyLWJ5dGVzLW9rISE="
+
+// startCluster spawns n roamd processes with production settings (64
+// partitions, default Raft timing, fast gossip as make sim uses) on fixed
+// loopback ports; the first creates the cluster.
+func startCluster(t *testing.T, n int) []*proc {
+	t.Helper()
+	root := t.TempDir()
+	gossip := make([]string, n)
+	var procs []*proc
+	for i := 0; i < n; i++ {
+		gossip[i] = freeAddr(t)
+	}
+	for i := 0; i < n; i++ {
+		p := &proc{t: t, dir: filepath.Join(root, fmt.Sprintf("n%d", i+1)), logs: &lockedBuf{}}
+		p.args = []string{"-data", p.dir, "-node-id", fmt.Sprintf("n%d", i+1),
+			"-client", freeAddr(t), "-internal", freeAddr(t), "-gossip", gossip[i],
+			"-cluster-key", e2eClusterKey, "-gossip-fast", "-log-level", logLevel()}
+		var others []string
+		for j := 0; j < n; j++ {
+			if j != i {
+				others = append(others, gossip[j])
+			}
+		}
+		if i > 0 {
+			p.args = append(p.args, "-join", strings.Join(others[:i], ","))
+		}
+		p.start()
+		// Later restarts know every other node.
+		p.args = append(p.args, "-join", strings.Join(others, ","))
+		t.Cleanup(func() {
+			p.kill()
+			if t.Failed() {
+				t.Logf("%s logs:\n%s", p.dir, p.logs.String())
+			}
+		})
+		procs = append(procs, p)
+	}
+	return procs
+}
+
+func clientAt(ctx context.Context, addr, device string) (*client.Client, error) {
+	cfg := client.DefaultConfig(addr)
+	cfg.Device = device
+	cfg.DialTimeout = time.Second
+	cfg.RequestTimeout = 2 * time.Second
+	cfg.MaxSendAttempts = 1
+	return client.Dial(ctx, cfg)
+}
+
+// TestPowerCut_FirstSendFast: every node of a 3-node cluster is killed
+// with SIGKILL (a power cut) and all are started again at once; the time
+// from the restart to the first acknowledged send is logged, with the
+// phases (processes ready, login, send), and must stay within a generous
+// bound.
+func TestPowerCut_FirstSendFast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a cluster")
+	}
+	procs := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := clientAt(ctx, procs[0].client, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := clientAt(ctx, procs[1].client, "b1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, r := range []struct {
+		c    *client.Client
+		user string
+	}{{a, "alice"}, {b, "bob"}} {
+		if err := r.c.Register(ctx, r.user, "pw-"+r.user); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.c.Login(ctx, r.user, "pw-"+r.user); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.FriendRequest(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	waitFriendEvent(t, b, "request")
+	if err := b.FriendAccept(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	waitFriendEvent(t, a, "accepted")
+	if _, err := a.Send(ctx, "bob", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b.Close()
+
+	addrs := make([]string, len(procs))
+	for i, p := range procs {
+		addrs[i] = p.client
+		p.kill()
+	}
+	restart := time.Now()
+	var readies []<-chan struct{}
+	for _, p := range procs {
+		readies = append(readies, p.spawn())
+	}
+	// A client tries every 50 ms, at each node in turn, to log in and
+	// send; each try has a short deadline.
+	var loggedIn, acked time.Duration
+	var lastErr error
+	for i := 0; acked == 0; i++ {
+		if time.Since(restart) > 30*time.Second {
+			t.Fatalf("no send acknowledged within 30s of the restart (last error: %v)", lastErr)
+		}
+		tctx, tcancel := context.WithTimeout(ctx, 2*time.Second)
+		c, err := clientAt(tctx, addrs[i%len(addrs)], fmt.Sprintf("a-%d", i))
+		if err == nil {
+			err = c.Login(tctx, "alice", "pw-alice")
+			if err == nil {
+				if loggedIn == 0 {
+					loggedIn = time.Since(restart)
+				}
+				if _, err = c.Send(tctx, "bob", []byte("after")); err == nil {
+					acked = time.Since(restart)
+				}
+			}
+			c.Close()
+		}
+		tcancel()
+		if err != nil {
+			lastErr = err
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	var ready []time.Duration
+	for _, r := range readies {
+		select {
+		case <-r:
+		case <-time.After(30 * time.Second):
+			t.Fatal("a node did not print its ready line within 30s of the restart")
+		}
+	}
+	for _, p := range procs {
+		ready = append(ready, p.readyAfter(restart))
+	}
+	var opened []string
+	for _, p := range procs {
+		opened = append(opened, lastMatch(p.logs.String(), startedRE))
+	}
+	t.Logf("power cut: nodes open after %v, ready (every partition led) %v after the restart; first login %v, first send acknowledged %v",
+		opened, ready, loggedIn.Round(time.Millisecond), acked.Round(time.Millisecond))
+	if acked > 15*time.Second {
+		t.Errorf("first send acknowledged %v after the restart", acked)
+	}
+}
+
+var startedRE = regexp.MustCompile(`msg="node started".* took=(\S+)`)
+
+func lastMatch(s string, re *regexp.Regexp) string {
+	m := re.FindAllStringSubmatch(s, -1)
+	if len(m) == 0 {
+		return "?"
+	}
+	return m[len(m)-1][1]
+}
+
+// spawn starts p again without waiting; the channel is closed when its
+// ready line is printed.
+func (p *proc) spawn() <-chan struct{} {
+	ready := make(chan struct{})
+	p.cmd = exec.Command(roamdBin, p.args...)
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd.Stderr = logWriter{p.logs}
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatalf("start roamd: %v", err)
+	}
+	exited := make(chan struct{})
+	p.exited = exited
+	cmd := p.cmd
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := false
+		for sc.Scan() {
+			line := sc.Text()
+			p.logs.add(fmt.Sprintf("%s (+%v)", line, time.Now().Format("15:04:05.000")))
+			if !once && readyRE.MatchString(line) {
+				once = true
+				p.logs.add("e2e: ready at " + time.Now().Format(time.RFC3339Nano))
+				close(ready)
+			}
+		}
+	}()
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	return ready
+}
+
+// readyAfter is how long after t the last ready line of p came.
+func (p *proc) readyAfter(t time.Time) time.Duration {
+	logs := p.logs.String()
+	i := strings.LastIndex(logs, "e2e: ready at ")
+	if i < 0 {
+		return -1
+	}
+	line := logs[i+len("e2e: ready at "):]
+	if j := strings.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	at, err := time.Parse(time.RFC3339Nano, line)
+	if err != nil {
+		return -1
+	}
+	return at.Sub(t).Round(time.Millisecond)
+}
+
+func waitFriendEvent(t *testing.T, c *client.Client, kind string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e, ok := <-c.Events():
+			if !ok {
+				t.Fatal("events closed")
+			}
+			if e.Kind == client.EventFriend && e.Friend == kind {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no friend event %q in 10s", kind)
+		}
+	}
+}
