@@ -1,5 +1,7 @@
 package hlr
 
+import "bytes"
+
 // Sessions and locations: Update Location (login, resume), Purge (logout,
 // detach) and the Cancel Location facts the leader acts on.
 
@@ -61,7 +63,10 @@ func applyResume(t *txn, c *Cmd) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if !ok || s.Device != c.Device || s.CredGen != a.CredGen {
+	if !ok {
+		return retriedResume(t, a, c)
+	}
+	if s.Device != c.Device || s.CredGen != a.CredGen {
 		return Result{Status: StatusNotFound}, nil
 	}
 	if s.ExpiresMS <= t.now {
@@ -82,6 +87,7 @@ func applyResume(t *txn, c *Cmd) (Result, error) {
 		return Result{}, err
 	}
 	s.ExpiresMS = t.now + c.TTLMS
+	s.RotatedMS = t.now
 	if err := t.putSession(c.User, ds, d, c.NewToken, &s); err != nil {
 		return Result{}, err
 	}
@@ -122,4 +128,45 @@ func purge(ds *deviceSet, c *Cmd) Result {
 	}
 	d.Node = ""
 	return Result{}
+}
+
+// ResumeRetryWindowMS bounds how long after a resume rotated a token the
+// same resume, retried with the old token, is granted again.
+const ResumeRetryWindowMS = 2 * 60 * 1000
+
+// retriedResume answers a resume whose token is gone because an earlier
+// attempt of the same resume already rotated it (its reply was lost: the
+// client retries with the token it still has). The caller derives
+// NewToken from the old token (vlr's rotateToken), so a retry asks for the
+// session the first attempt created; if that session exists, for the same
+// device, was made by a rotation within ResumeRetryWindowMS and is still
+// current, the device is attached again and the answer is the first
+// one's: the same new token, a fresh epoch. Anything else is not found.
+// Only the first rotation is repeatable: once the client resumed with the
+// new token, the old one predicts a session that no longer exists.
+func retriedResume(t *txn, a *Account, c *Cmd) (Result, error) {
+	if len(c.NewToken) == 0 || c.Node == "" || bytes.Equal(c.Token, c.NewToken) {
+		return Result{Status: StatusNotFound}, nil
+	}
+	var s Session
+	ok, err := t.getRec(sessionKey(c.User, c.NewToken), &s)
+	if err != nil || !ok {
+		return Result{Status: StatusNotFound}, err
+	}
+	if s.Device != c.Device || s.CredGen != a.CredGen || s.RotatedMS == 0 ||
+		t.now-s.RotatedMS > ResumeRetryWindowMS || s.ExpiresMS <= t.now {
+		return Result{Status: StatusNotFound}, nil
+	}
+	ds, err := t.devices(c.User)
+	if err != nil {
+		return Result{}, err
+	}
+	if ds.find(c.Device) == nil {
+		return Result{Status: StatusNotFound}, nil
+	}
+	d, cancel, err := t.attach(c.User, ds, c.Device, c.Node, c.Limit)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Epoch: d.Epoch, CredGen: a.CredGen, Cancel: cancel}, t.putDevices(c.User, ds)
 }

@@ -503,3 +503,50 @@ func TestMessageIDs_BelowTwoTo53(t *testing.T) {
 		t.Fatalf("message id %d", res.MsgID)
 	}
 }
+
+// TestResume_RetriedWithOldTokenGetsTheSameSession: a resume whose reply
+// was lost is retried with the same old token, and so (vlr derives the new
+// token from the old one) asks for the same new token; it is granted
+// again, attaching the device once more, instead of logging the user out
+// with not_found (issue 12.4). Only within the retry window, only for the
+// same successor and device, and not once the successor was itself
+// rotated.
+func TestResume_RetriedWithOldTokenGetsTheSameSession(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("bob")
+	r.one(Cmd{Op: OpLogin, User: "bob", Device: "d", Node: "n1", Token: []byte("t0"), TTLMS: 600_000, CredGen: 1})
+	first := r.one(Cmd{Op: OpResume, User: "bob", Device: "d", Node: "n2", Token: []byte("t0"), NewToken: []byte("t1"), TTLMS: 600_000})
+	if first.Status != StatusOK {
+		t.Fatalf("resume: %+v", first)
+	}
+	r.now += 1_000
+	retry := r.one(Cmd{Op: OpResume, User: "bob", Device: "d", Node: "n3", Token: []byte("t0"), NewToken: []byte("t1"), TTLMS: 600_000})
+	if retry.Status != StatusOK || retry.Epoch != first.Epoch+1 {
+		t.Fatalf("retried resume: %+v (first %+v)", retry, first)
+	}
+	if len(retry.Cancel) != 1 || retry.Cancel[0].Node != "n2" || retry.Cancel[0].Epoch != first.Epoch {
+		t.Fatalf("the first attempt's location is not cancelled: %+v", retry.Cancel)
+	}
+	for _, bad := range []Cmd{
+		{Op: OpResume, User: "bob", Device: "d", Node: "n3", Token: []byte("t0"), NewToken: []byte("other"), TTLMS: 600_000}, // another successor
+		{Op: OpResume, User: "bob", Device: "e", Node: "n3", Token: []byte("t0"), NewToken: []byte("t1"), TTLMS: 600_000},    // another device
+	} {
+		if res := r.one(bad); res.Status != StatusNotFound {
+			t.Fatalf("%s/%s→%s granted: %+v", bad.Device, bad.Token, bad.NewToken, res)
+		}
+	}
+	// Past the window the old token is dead.
+	r.now += ResumeRetryWindowMS
+	if res := r.one(Cmd{Op: OpResume, User: "bob", Device: "d", Node: "n3", Token: []byte("t0"), NewToken: []byte("t1"), TTLMS: 600_000}); res.Status != StatusNotFound {
+		t.Fatalf("retry after the window: %+v", res)
+	}
+	// Once the successor rotated on, the old token predicts nothing.
+	r2 := newRig(t, 1)
+	r2.register("bob")
+	r2.one(Cmd{Op: OpLogin, User: "bob", Device: "d", Node: "n1", Token: []byte("t0"), TTLMS: 600_000, CredGen: 1})
+	r2.one(Cmd{Op: OpResume, User: "bob", Device: "d", Node: "n2", Token: []byte("t0"), NewToken: []byte("t1"), TTLMS: 600_000})
+	r2.one(Cmd{Op: OpResume, User: "bob", Device: "d", Node: "n2", Token: []byte("t1"), NewToken: []byte("t2"), TTLMS: 600_000})
+	if res := r2.one(Cmd{Op: OpResume, User: "bob", Device: "d", Node: "n3", Token: []byte("t0"), NewToken: []byte("t1"), TTLMS: 600_000}); res.Status != StatusNotFound {
+		t.Fatalf("replay of a token two rotations old: %+v", res)
+	}
+}

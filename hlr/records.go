@@ -24,6 +24,10 @@ type Session struct {
 	CreatedMS int64  `msgpack:"c"`
 	ExpiresMS int64  `msgpack:"e"`
 	CredGen   uint64 `msgpack:"g"`
+	// RotatedMS is when a resume rotated an older token into this one
+	// (0 for a login's session): a retry of that resume with the old
+	// token is granted within ResumeRetryWindowMS of it.
+	RotatedMS int64 `msgpack:"r,omitempty"`
 }
 
 // Location says where one device of a user is attached (Update Location).

@@ -228,6 +228,9 @@ func (c *Config) Validate() error {
 	if len(v.FakeSaltSecret) == 0 {
 		v.FakeSaltSecret = make([]byte, fakeSaltLen)
 	}
+	if len(v.TokenSecret) == 0 {
+		v.TokenSecret = make([]byte, fakeSaltLen)
+	}
 	if err := v.Validate(); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}

@@ -140,6 +140,15 @@ func fakeSaltSecret(clusterKey []byte) []byte {
 	return h.Sum(nil)
 }
 
+// tokenSecret derives the resume-token rotation secret from the cluster
+// key, so every node rotates a token to the same successor (vlr
+// Config.TokenSecret) without sending the secret anywhere.
+func tokenSecret(clusterKey []byte) []byte {
+	h := hmac.New(sha256.New, clusterKey)
+	h.Write([]byte("roam token-rotation secret v1"))
+	return h.Sum(nil)
+}
+
 func storeMeta(db *pebble.DB, kv map[string][]byte) error {
 	b := db.NewBatch()
 	defer b.Close()

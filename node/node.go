@@ -225,6 +225,9 @@ func New(cfg Config) (_ *Node, err error) {
 	if len(vc.FakeSaltSecret) == 0 {
 		vc.FakeSaltSecret = fakeSaltSecret(n.meta.ClusterKey)
 	}
+	if len(vc.TokenSecret) == 0 {
+		vc.TokenSecret = tokenSecret(n.meta.ClusterKey)
+	}
 	vc.Logger = cfg.Logger
 	vc.Partitions = n.meta.Partitions
 	n.presence.init(n)

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -98,13 +97,10 @@ func (r *router) Exec(ctx context.Context, cmd hlr.Cmd) (hlr.Result, error) {
 //     earlier attempt deleted it; the session asking exists, so the
 //     account did);
 //   - friend_decline: no_request means an earlier attempt declined it;
-//   - resume: not_found can mean an earlier attempt rotated the token to
-//     NewToken; then the session under NewToken is resumed again (which
-//     rotates it to itself and attaches the device once more). If no
-//     earlier attempt was applied, that session does not exist and
-//     not_found stands. An earlier attempt can only be applied before the
-//     retry, never after: a retry commits at a leader whose log orders
-//     every surviving earlier entry before it.
+//
+// (A retried resume needs nothing here: the home register itself grants a
+// resume whose token an earlier attempt of the same resume rotated, see
+// hlr's retriedResume, which also covers the client retrying.)
 //
 // logout and purge answer "stale" on a second application, which callers
 // ignore; login and set_creds bump the epoch or credential generation once
@@ -115,11 +111,6 @@ func (r *router) settle(ctx context.Context, cmd hlr.Cmd, res hlr.Result) (hlr.R
 	case cmd.Op == hlr.OpDeleteAccount && res.Status == hlr.StatusNotFound,
 		cmd.Op == hlr.OpFriendDecline && res.Status == hlr.StatusNoRequest:
 		return hlr.Result{}, nil
-	case cmd.Op == hlr.OpResume && res.Status == hlr.StatusNotFound &&
-		len(cmd.NewToken) > 0 && !bytes.Equal(cmd.Token, cmd.NewToken):
-		again := cmd
-		again.Token = cmd.NewToken
-		return r.Exec(ctx, again)
 	}
 	return res, nil
 }

@@ -135,6 +135,19 @@ func newToken() (token, hash []byte) {
 	return token, hashToken(token)
 }
 
+// rotateToken is the token a resume presenting old rotates to: the first
+// 16 bytes of HMAC-SHA-256(secret, "resume" || old). A retry of the same
+// resume (same old token) therefore asks for the same new token, which
+// the home register grants again within its retry window; without the
+// cluster's secret nobody can compute it from the old token.
+func rotateToken(secret, old []byte) (token, hash []byte) {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("resume"))
+	m.Write(old)
+	token = m.Sum(nil)[:16]
+	return token, hashToken(token)
+}
+
 func hashToken(t []byte) []byte {
 	h := sha256.Sum256(t)
 	return h[:]

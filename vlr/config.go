@@ -85,6 +85,12 @@ type Config struct {
 	// FakeSaltSecret derives the salts shown for accounts that do not
 	// exist. It must be the same on every node of a cluster.
 	FakeSaltSecret []byte
+	// TokenSecret derives the token a resume rotates to from the token
+	// it presents (HMAC), so that a resume retried with the same token
+	// after an unknown outcome gets the same new token (PROTOCOL.md
+	// §5.3). It must be the same on every node of a cluster and secret:
+	// with it, an old token predicts the next one.
+	TokenSecret []byte
 	// SessionTTL is how long a session token can be resumed.
 	SessionTTL time.Duration
 	// RecentAuth is how recent a password login must be for password
@@ -217,6 +223,8 @@ func (c *Config) Validate() error {
 		return errors.New("vlr: ClientAddr or Listener is required")
 	case len(c.FakeSaltSecret) < 16:
 		return errors.New("vlr: FakeSaltSecret must be at least 16 bytes")
+	case len(c.TokenSecret) < 16:
+		return errors.New("vlr: TokenSecret must be at least 16 bytes")
 	case c.MaxFrame < 1024:
 		return errors.New("vlr: MaxFrame must be at least 1024")
 	case c.PreLoginMaxFrame < 2048 || c.PreLoginMaxFrame > c.MaxFrame:

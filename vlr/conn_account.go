@@ -199,7 +199,7 @@ func (c *conn) resume(r *wire.Resume) (wire.Type, any, error) {
 	if ok, wait := c.srv.limits.resume.check(user, now); !ok {
 		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "too many resumes for this user; try later", retry: wait}
 	}
-	token, hash := newToken()
+	token, hash := rotateToken(c.srv.cfg.TokenSecret, r.Token)
 	res, err := c.exec(hlr.Cmd{
 		Op: hlr.OpResume, User: user, Device: r.Device, Node: c.srv.cfg.NodeID,
 		Token: hashToken(r.Token), NewToken: hash, TTLMS: c.srv.cfg.SessionTTL.Milliseconds(),
