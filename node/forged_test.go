@@ -17,6 +17,9 @@ import (
 	"github.com/roamhq/roam/node/pki"
 )
 
+// forgedTerm is the lowest term the attacker forges.
+const forgedTerm = 1 << 60
+
 // raftView is every partition's leader and, per node hosting it, the
 // term there.
 type raftView map[string]string
@@ -79,7 +82,7 @@ func hammer(c *clustertest.Cluster, partitions int, d time.Duration, dial func(a
 				if err != nil {
 					continue
 				}
-				batch := node.ForgedHeartbeats(partitions, 1<<60+uint64(k), ids[k%len(ids)], addrs[k%len(addrs)])
+				batch := node.ForgedHeartbeats(partitions, forgedTerm+uint64(k), ids[k%len(ids)], addrs[k%len(addrs)])
 				conn.SetDeadline(time.Now().Add(time.Second))
 				conn.Write(append(mux.AppendHeader(nil, node.KindHeartbeat, 0), batch...))
 				io.Copy(io.Discard, io.LimitReader(conn, 1<<16))
@@ -132,10 +135,25 @@ func TestForgedHeartbeats_CannotDeposeLeaders(t *testing.T) {
 			t.Errorf("%s: the attack sent nothing", name)
 		}
 	}
+	// The attack's mark is a forged term (at least 2^60) reaching a
+	// replica. A few legitimate elections may happen meanwhile on this
+	// shared 2-core machine (a starved process misses heartbeats), which
+	// move a term by one or two: those are logged, not failures.
 	after := viewOf(c, partitions)
 	for k, v := range before {
-		if after[k] != v {
-			t.Errorf("%s: %s → %s", k, v, after[k])
+		if after[k] == v {
+			continue
+		}
+		var b, a uint64
+		if _, err := fmt.Sscan(v, &b); err != nil {
+			t.Logf("%s: %s → %s (a legitimate election)", k, v, after[k])
+			continue // a leader entry
+		}
+		fmt.Sscan(after[k], &a)
+		if a >= forgedTerm || a > b+100 {
+			t.Errorf("%s: %s → %s: a forged term was accepted", k, v, after[k])
+		} else {
+			t.Logf("%s: %s → %s (a legitimate election)", k, v, after[k])
 		}
 	}
 
@@ -146,15 +164,19 @@ func TestForgedHeartbeats_CannotDeposeLeaders(t *testing.T) {
 		before := settledView(t, p, partitions)
 		hammer(p, partitions, time.Second, attackers["plaintext"])
 		after := viewOf(p, partitions)
-		moved := 0
+		moved, forged := 0, 0
 		for k, v := range before {
 			if after[k] != v {
 				moved++
+				var a uint64
+				if _, err := fmt.Sscan(after[k], &a); err == nil && a >= forgedTerm {
+					forged++
+				}
 			}
 		}
-		if moved == 0 {
-			t.Fatal("forged heartbeats changed nothing on a plaintext cluster: the attack is not real")
+		if forged == 0 {
+			t.Fatal("forged heartbeats planted no forged term on a plaintext cluster: the attack is not real")
 		}
-		t.Logf("%d of %d leaders and terms moved", moved, len(before))
+		t.Logf("%d of %d leaders and terms moved, %d replicas took a forged term", moved, len(before), forged)
 	})
 }
