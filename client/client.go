@@ -637,7 +637,11 @@ func (c *Client) reconnect() {
 			}
 			cn.close(err)
 			switch CodeOf(err) {
-			case wire.CodeSessionInvalid, wire.CodeAuthFailed, wire.CodeBadName, wire.CodeBadRequest, wire.CodeAlreadyLogged:
+			case wire.CodeSessionInvalid, wire.CodeAuthFailed, wire.CodeBadName, wire.CodeBadRequest, wire.CodeAlreadyLogged,
+				// The session was revoked while the resume was made (the
+				// device logged in elsewhere, the password changed, the
+				// account went): no point resuming again.
+				wire.CodeSessionReplaced, wire.CodePasswordChanged, wire.CodeAccountDeleted, wire.CodeLoggedOut:
 				c.mu.Lock()
 				if c.sess == s {
 					c.endSessionLocked()

@@ -580,3 +580,35 @@ func TestErrorFormatAndIs(t *testing.T) {
 		t.Fatal("retryable")
 	}
 }
+
+// TestReconnect_RevokedResumeEndsTheSession: a resume answered with a
+// session-ending code (the device logged in elsewhere, the password
+// changed, the account was deleted) ends the session at once, with that
+// error, instead of resuming again.
+func TestReconnect_RevokedResumeEndsTheSession(t *testing.T) {
+	for _, code := range []wire.Code{wire.CodeSessionReplaced, wire.CodePasswordChanged, wire.CodeAccountDeleted} {
+		t.Run(code.Name(), func(t *testing.T) {
+			cl := newFakeCluster(t, 1)
+			cl.addUser(t, "alice", "pw")
+			c := dialT(t, testConfig(t, cl.addr(0)))
+			if err := c.Login(ctxT(t), "alice", "pw"); err != nil {
+				t.Fatal(err)
+			}
+			cl.mu.Lock()
+			cl.resumeCode = code
+			cl.mu.Unlock()
+			cl.nodes[0].dropAll()
+			ev := nextEvent(t, c, EventSessionEnded)
+			if CodeOf(ev.Err) != code {
+				t.Fatalf("session ended with %v, want %s", ev.Err, code.Name())
+			}
+			time.Sleep(300 * time.Millisecond) // a client that retried would have by now
+			cl.mu.Lock()
+			n := cl.resumes
+			cl.mu.Unlock()
+			if n != 1 {
+				t.Fatalf("%d resumes, want 1", n)
+			}
+		})
+	}
+}

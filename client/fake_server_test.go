@@ -36,6 +36,9 @@ type fakeCluster struct {
 	hellos         []wire.Hello
 	bigFriends     int         // friend_list answers with this many made-up friends
 	sendAt         []time.Time // when each TSend frame arrived
+	// resumeCode, if set, answers every Resume with this error.
+	resumeCode wire.Code
+	resumes    int // Resume frames received
 }
 
 type fakeAction int
@@ -263,6 +266,11 @@ func (c *fakeConn) handle(t wire.Type, rid uint32, body any) bool {
 		c.attach(rid, u, c.ldev, "scram", final)
 	case wire.TResume:
 		r := body.(*wire.Resume)
+		cl.resumes++
+		if cl.resumeCode != 0 {
+			c.fail(rid, cl.resumeCode)
+			return true
+		}
 		u := cl.users[r.User]
 		if u == nil || string(u.tokens[r.Device]) != string(r.Token) || len(r.Token) != 16 {
 			c.fail(rid, wire.CodeSessionInvalid)
