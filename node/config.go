@@ -73,6 +73,11 @@ type Config struct {
 	// DialInternal, if set, makes every outgoing node-to-node connection
 	// (Raft, gate, admin) go through it. Tests use it to cut nodes off.
 	DialInternal func(ctx context.Context, addr string) (net.Conn, error)
+	// DropOneWay, if set, is the gate's Config.DropOneWay: it may drop
+	// one-way items (deliver, cancel, notify, presence) this node
+	// receives from other nodes. Fault injection only (roamd
+	// -fault-control, the simulator); nil in production.
+	DropOneWay func(kind string) bool
 	// FS is the file system of the Pebble database; nil means the OS.
 	// Raft snapshots always go to the OS file system under DataDir.
 	FS vfs.FS

@@ -204,6 +204,7 @@ func New(cfg Config) (_ *Node, err error) {
 	// the vlr, so it starts once both exist.
 	gc := gate.DefaultConfig()
 	gc.NodeID, gc.Mux, gc.Handler, gc.Logger = n.meta.NodeID, n.mux, n, cfg.Logger
+	gc.DropOneWay = cfg.DropOneWay
 	// After one-way items to a peer were dropped or lost with a
 	// connection, its view of our presence is rebuilt from scratch.
 	// (Lost deliveries need nothing: devices catch up from the inbox.)

@@ -78,6 +78,14 @@ type Config struct {
 	// presence snapshot (Presence with full=true); deliveries need nothing,
 	// as devices sync from the inbox.
 	Resync func(addr string)
+
+	// DropOneWay, if set, is asked about every one-way item this gate
+	// receives, with the item's kind ("deliver", "cancel", "notify",
+	// "presence"), before the item is handed to the Handler; true drops
+	// it, as if it had been lost on the way. It is called from the
+	// connection's reader goroutine and must not block. For fault
+	// injection only (roamd -fault-control); nil in production.
+	DropOneWay func(kind string) bool
 }
 
 // DefaultConfig returns production defaults. NodeID, Mux and Handler must

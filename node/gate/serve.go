@@ -147,32 +147,36 @@ func (sc *serverConn) handle(ctx context.Context, f frame) error {
 		if err := decodeBody(f.body, &b); err != nil {
 			return err
 		}
-		return sc.oneWay(func() { g.cfg.Handler.Deliver(b.User, b.Locs, b.Msg) })
+		return sc.oneWay("deliver", func() { g.cfg.Handler.Deliver(b.User, b.Locs, b.Msg) })
 	case frameCancel:
 		var b cancelBody
 		if err := decodeBody(f.body, &b); err != nil {
 			return err
 		}
-		return sc.oneWay(func() { g.cfg.Handler.Cancel(b.User, b.Loc, b.Reason) })
+		return sc.oneWay("cancel", func() { g.cfg.Handler.Cancel(b.User, b.Loc, b.Reason) })
 	case frameNotify:
 		var b notifyBody
 		if err := decodeBody(f.body, &b); err != nil {
 			return err
 		}
-		return sc.oneWay(func() { g.cfg.Handler.Notify(b.User, b.Locs, b.Event, b.Peer) })
+		return sc.oneWay("notify", func() { g.cfg.Handler.Notify(b.User, b.Locs, b.Event, b.Peer) })
 	case framePresence:
 		var b presenceBody
 		if err := decodeBody(f.body, &b); err != nil {
 			return err
 		}
-		return sc.oneWay(func() { g.cfg.Handler.Presence(sc.from, b.Ups, b.Full) })
+		return sc.oneWay("presence", func() { g.cfg.Handler.Presence(sc.from, b.Ups, b.Full) })
 	}
 	return fmt.Errorf("%w: unexpected %s frame (type %d)", ErrProtocol, frameName(f.typ), f.typ)
 }
 
-// oneWay runs a Handler call for a one-way item. A panic is logged and the
-// item skipped, rather than taking the process down.
-func (sc *serverConn) oneWay(fn func()) error {
+// oneWay runs a Handler call for a one-way item of the given kind, unless
+// Config.DropOneWay drops it. A panic is logged and the item skipped,
+// rather than taking the process down.
+func (sc *serverConn) oneWay(kind string, fn func()) error {
+	if drop := sc.g.cfg.DropOneWay; drop != nil && drop(kind) {
+		return nil
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			sc.g.log.Error("handler panicked on a one-way item", "from", sc.from, "panic", r)
