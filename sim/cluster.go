@@ -26,7 +26,10 @@ type Node struct {
 	Name                     string
 	Dir                      string
 	Client, Internal, Gossip string
-	LogPath                  string
+	// Control is the node's fault-control endpoint (roamd -fault-control),
+	// on loopback; see control.go.
+	Control string
+	LogPath string
 	// Proxy, when the cluster uses proxies, sits in front of Internal and
 	// is the address the node advertises to the others.
 	Proxy *Proxy
@@ -95,6 +98,9 @@ func (c *Cluster) AddNode(ctx context.Context) (*Node, error) {
 	if n.Gossip, err = freeAddr(); err != nil {
 		return nil, err
 	}
+	if n.Control, err = freeAddr(); err != nil {
+		return nil, err
+	}
 	if c.Proxies {
 		if n.Proxy, err = NewProxy(n.Internal, c.owner); err != nil {
 			return nil, err
@@ -126,7 +132,7 @@ func (c *Cluster) joinAddrs(n *Node) []string {
 // its ready line.
 func (c *Cluster) Start(ctx context.Context, n *Node) error {
 	args := []string{"-data", n.Dir, "-node-id", n.Name, "-client", n.Client, "-internal", n.Internal,
-		"-gossip", n.Gossip, "-cluster-key", ClusterKey, "-gossip-fast", "-log-level", "info"}
+		"-gossip", n.Gossip, "-cluster-key", ClusterKey, "-gossip-fast", "-log-level", "info", "-fault-control", n.Control}
 	if c.Config != "" {
 		args = append(args, "-config", c.Config)
 	}
