@@ -49,14 +49,14 @@ func (rc *recorder) ghostRecord(d *device, cs *clientSession) string {
 }
 
 // revoke records that cs was revoked by cause, by a call that began at
-// from and returned at at.
+// from and returned at at. The caller releases the ghost's reader once
+// the device's new session (if any) has synced.
 func (rc *recorder) revoke(cs *clientSession, from, at time.Duration, cause, record string) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if s := &rc.sessions[cs.sess]; s.RevokedAt == 0 {
 		s.RevokeFrom, s.RevokedAt, s.RevokedBy, s.Record = from, at, cause, record
 	}
-	cs.release()
 }
 
 // ghost is a revoked session's client, still running.
@@ -91,8 +91,10 @@ func (g *ghost) drop() {
 	<-g.done
 }
 
-// haunt keeps the ghost sending until GhostLife after at, then closes it.
+// haunt releases the ghost's reader, keeps the ghost sending until
+// GhostLife after at, then closes it.
 func (r *runner) haunt(g *ghost, at time.Duration) {
+	g.cs.release()
 	defer g.drop()
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(g.cs.sess)))
 	for r.rec.now() < at+r.cfg.GhostLife && r.ctx.Err() == nil {
@@ -235,7 +237,6 @@ func (r *runner) changePassword(ctx context.Context, u *user, k int) {
 		r.fault("password", u.name, fmt.Sprintf("changed by %s; %d other sessions revoked", changer.id, len(ghosts)))
 		for _, g := range ghosts {
 			r.rec.revoke(g.cs, from, at, "password_changed", g.rec)
-			r.tasks.Go(func() { r.haunt(g, at) })
 		}
 	case errors.Is(err, client.ErrRefused), errors.Is(err, client.ErrReauth), errors.Is(err, client.ErrRateLimited), errors.Is(err, client.ErrAuthFailed):
 		r.logf("password change of %s refused: %v", u.name, err)
@@ -253,11 +254,17 @@ func (r *runner) changePassword(ctx context.Context, u *user, k int) {
 			g.drop()
 		}
 	}
+	// The devices log in again; only then do the ghosts (still held, so
+	// they acknowledged nothing) read on, so that what they take cannot
+	// move the device's cursor past the new session's first sync.
 	addrs := r.addrs()
 	for i, g := range ghosts {
 		if err := r.login(g.d, addrs[(k+i)%len(addrs)]); err != nil {
 			r.logf("device %s could not log in after the password change: %v", g.d.id, err)
 			r.setOffline(g.d)
+		}
+		if err == nil {
+			r.tasks.Go(func() { r.haunt(g, at) })
 		}
 	}
 }

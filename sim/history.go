@@ -1,7 +1,3 @@
-// Package sim is roam's churn simulator: it drives a real roam cluster
-// (spawned here or given by address) with a randomized messaging workload,
-// injects faults on a schedule drawn from a seed, records a history of
-// every send and every delivery, and checks that history with Check.
 package sim
 
 import (
