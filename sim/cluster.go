@@ -63,13 +63,20 @@ type Cluster struct {
 	Nodes []*Node
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeAddrs picks k distinct free loopback ports: the listeners stay
+// open until all are picked, so the kernel cannot hand one port out
+// twice.
+func freeAddrs(k int) ([]string, error) {
+	var out []string
+	for i := 0; i < k; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().String())
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return out, nil
 }
 
 // BuildRoamd compiles cmd/roamd into dir.
@@ -88,19 +95,11 @@ func (c *Cluster) AddNode(ctx context.Context) (*Node, error) {
 	name := fmt.Sprintf("n%d", len(c.Nodes)+1)
 	c.mu.Unlock()
 	n := &Node{Name: name, Dir: filepath.Join(c.Root, name), LogPath: filepath.Join(c.Root, name+".log"), state: "down"}
-	var err error
-	if n.Client, err = freeAddr(); err != nil {
+	addrs, err := freeAddrs(4)
+	if err != nil {
 		return nil, err
 	}
-	if n.Internal, err = freeAddr(); err != nil {
-		return nil, err
-	}
-	if n.Gossip, err = freeAddr(); err != nil {
-		return nil, err
-	}
-	if n.Control, err = freeAddr(); err != nil {
-		return nil, err
-	}
+	n.Client, n.Internal, n.Gossip, n.Control = addrs[0], addrs[1], addrs[2], addrs[3]
 	if c.Proxies {
 		if n.Proxy, err = NewProxy(n.Internal, c.owner); err != nil {
 			return nil, err
