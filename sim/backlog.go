@@ -3,8 +3,12 @@ package sim
 import (
 	"context"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 )
+
+// backlogTarget is the user a backlog is building for (nil: none).
+type backlogTarget = atomic.Pointer[user]
 
 // Backlogs. BacklogUsers times in a run, one user goes offline on every
 // device while its friends keep sending to it (a BacklogShare of all

@@ -16,8 +16,6 @@ import (
 // node/faultctl): gate faults happen inside the node, where the gate's
 // frames can be seen even when the internal port is mutual TLS.
 
-var controlHTTP = &http.Client{Timeout: 5 * time.Second}
-
 // control calls the node's fault-control endpoint and decodes the JSON
 // answer into out (if not nil).
 func (n *Node) control(ctx context.Context, method, path string, q url.Values, out any) error {
@@ -32,7 +30,7 @@ func (n *Node) control(ctx context.Context, method, path string, q url.Values, o
 	if err != nil {
 		return err
 	}
-	resp, err := controlHTTP.Do(req)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
 	if err != nil {
 		return fmt.Errorf("%s fault control: %w", n.Name, err)
 	}

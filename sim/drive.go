@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 	"time"
 
 	"github.com/roamhq/roam/client"
@@ -174,6 +173,3 @@ func errKey(err error) string {
 	}
 	return s
 }
-
-// backlogTarget is the user a backlog is building for (nil: none).
-type backlogTarget = atomic.Pointer[user]

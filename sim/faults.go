@@ -31,9 +31,11 @@ const (
 // AllNodes as PlannedFault.Node: the fault hits every node.
 const AllNodes = -1
 
-// oneWayKinds are the gate's one-way item kinds a gatedrop may choose
-// from ("" stands for every kind, including kinds added later).
-var oneWayKinds = [][]string{nil, nil, {"deliver"}, {"cancel"}, {"deliver", "cancel"}, {"presence", "notify"}}
+// oneWayKinds are the sets of gate one-way item kinds a gatedrop draws
+// from (nil stands for every kind, including kinds added later).
+func oneWayKinds() [][]string {
+	return [][]string{nil, nil, {"deliver"}, {"cancel"}, {"deliver", "cancel"}, {"presence", "notify"}}
+}
 
 // PlannedFault is one entry of the schedule.
 type PlannedFault struct {
@@ -131,7 +133,8 @@ func PlanFaults(seed uint64, dur time.Duration, nodes int, kinds []string, disco
 			case FaultGateDrop:
 				f.Dur = time.Duration(3000+rng.IntN(5000)) * time.Millisecond
 				f.P = []float64{0.3, 0.5, 0.8, 1}[rng.IntN(4)]
-				f.Kinds = oneWayKinds[rng.IntN(len(oneWayKinds))]
+				ks := oneWayKinds()
+				f.Kinds = ks[rng.IntN(len(ks))]
 				if rng.IntN(3) == 0 {
 					f.Node = AllNodes
 				}
