@@ -3,8 +3,10 @@ package sim
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -63,20 +65,68 @@ type Cluster struct {
 	Nodes []*Node
 }
 
-// freeAddrs picks k distinct free loopback ports: the listeners stay
-// open until all are picked, so the kernel cannot hand one port out
-// twice.
+// freeAddrs picks k distinct free loopback ports (TCP and UDP), below the kernel's
+// ephemeral range when it can: a node keeps its ports across restarts,
+// and a port in the ephemeral range can be taken, while the node is
+// down, as the local port of some outgoing connection (the simulator
+// opens thousands), which makes the restart fail. The listeners stay
+// open until all k are picked, so no port is handed out twice.
 func freeAddrs(k int) ([]string, error) {
+	lo := ephemeralLow()
 	var out []string
 	for i := 0; i < k; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+		var ln net.Listener
+		var err error
+		for try := 0; try < 50 && lo > 11000; try++ {
+			addr := fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(lo-10000))
+			if ln, err = net.Listen("tcp", addr); err != nil {
+				continue
+			}
+			pc, err := net.ListenPacket("udp", addr) // gossip uses UDP too
+			if err == nil {
+				defer pc.Close()
+				break
+			}
+			ln.Close()
+			ln = nil
+		}
+		if ln == nil {
+			if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				return nil, err
+			}
 		}
 		defer ln.Close()
 		out = append(out, ln.Addr().String())
 	}
 	return out, nil
+}
+
+// tailOf returns the last n bytes of the file at path.
+func tailOf(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		f.Seek(st.Size()-n, io.SeekStart)
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, n))
+	return string(b)
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil || lo <= 0 {
+		return 32768
+	}
+	return lo
 }
 
 // BuildRoamd compiles cmd/roamd into dir.
@@ -128,8 +178,23 @@ func (c *Cluster) joinAddrs(n *Node) []string {
 }
 
 // Start (re)starts n on its data directory and addresses and waits for
-// its ready line.
+// its ready line. A start that fails because one of its ports is taken
+// (briefly, by some other connection) is tried again, up to 10 times.
 func (c *Cluster) Start(ctx context.Context, n *Node) error {
+	var err error
+	for try := 0; try < 10; try++ {
+		if err = c.start(ctx, n); err == nil || !errors.Is(err, errPortTaken) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
+	return err
+}
+
+// errPortTaken: the node exited because a port it binds was in use.
+var errPortTaken = errors.New("a port is in use")
+
+func (c *Cluster) start(ctx context.Context, n *Node) error {
 	args := []string{"-data", n.Dir, "-node-id", n.Name, "-client", n.Client, "-internal", n.Internal,
 		"-gossip", n.Gossip, "-cluster-key", ClusterKey, "-gossip-fast", "-log-level", "info", "-fault-control", n.Control}
 	if c.Config != "" {
@@ -192,6 +257,9 @@ func (c *Cluster) Start(ctx context.Context, n *Node) error {
 	case <-ready:
 		return nil
 	case <-exited:
+		if strings.Contains(tailOf(n.LogPath, 2000), "address already in use") {
+			return fmt.Errorf("%s exited before it was ready: %w (log %s)", n.Name, errPortTaken, n.LogPath)
+		}
 		return fmt.Errorf("%s exited before it was ready (log %s)", n.Name, n.LogPath)
 	case <-time.After(60 * time.Second):
 		return fmt.Errorf("%s not ready after 60s (log %s)", n.Name, n.LogPath)
