@@ -213,6 +213,7 @@ func (c *Cluster) start(ctx context.Context, n *Node) error {
 	}
 	fmt.Fprintf(logf, "=== sim: start %s %s\n", c.Roamd, strings.Join(args, " "))
 	cmd := exec.Command(c.Roamd, args...)
+	dieWithParent(cmd)
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

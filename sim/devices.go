@@ -82,6 +82,19 @@ func (u *user) release() {
 	u.mu.Unlock()
 }
 
+// errOffline: the device has no client right now.
+var errOffline = errors.New("sim: device offline")
+
+// client returns d's current client, or errOffline.
+func (d *device) client() (*client.Client, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cl == nil {
+		return nil, errOffline
+	}
+	return d.cl, nil
+}
+
 // clientSession is the recorder's view of one client object (a session).
 // rec, primary and stretch are guarded by recorder.mu.
 type clientSession struct {

@@ -320,10 +320,22 @@ func (r *runner) deletion(ctx context.Context, k int) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if err := retry(cctx, func() error { return a.devs[0].cl.FriendRequest(cctx, b.name) }); err != nil {
+	if err := retry(cctx, func() error {
+		cl, err := a.devs[0].client()
+		if err != nil {
+			return err
+		}
+		return cl.FriendRequest(cctx, b.name)
+	}); err != nil {
 		return fmt.Errorf("friend request: %w", err)
 	}
-	if err := retry(cctx, func() error { return b.devs[0].cl.FriendAccept(cctx, a.name) }); err != nil {
+	if err := retry(cctx, func() error {
+		cl, err := b.devs[0].client()
+		if err != nil {
+			return err
+		}
+		return cl.FriendAccept(cctx, a.name)
+	}); err != nil {
 		return fmt.Errorf("friend accept: %w", err)
 	}
 	a.friends, b.friends = []string{b.name}, []string{a.name}

@@ -535,10 +535,22 @@ func (r *runner) setup() error {
 	defer cancel()
 	for _, e := range list {
 		a, b := r.users[e.a], r.users[e.b]
-		if err := retry(ctx, func() error { return a.devs[0].cl.FriendRequest(ctx, b.name) }); err != nil {
+		if err := retry(ctx, func() error {
+			cl, err := a.devs[0].client()
+			if err != nil {
+				return err
+			}
+			return cl.FriendRequest(ctx, b.name)
+		}); err != nil {
 			return fmt.Errorf("friend request %s -> %s: %w", a.name, b.name, err)
 		}
-		if err := retry(ctx, func() error { return b.devs[0].cl.FriendAccept(ctx, a.name) }); err != nil {
+		if err := retry(ctx, func() error {
+			cl, err := b.devs[0].client()
+			if err != nil {
+				return err
+			}
+			return cl.FriendAccept(ctx, a.name)
+		}); err != nil {
 			return fmt.Errorf("friend accept %s -> %s: %w", b.name, a.name, err)
 		}
 		a.friends = append(a.friends, b.name)
