@@ -151,7 +151,7 @@ func (c *Cluster) AddNode(ctx context.Context) (*Node, error) {
 	}
 	n.Client, n.Internal, n.Gossip, n.Control = addrs[0], addrs[1], addrs[2], addrs[3]
 	if c.Proxies {
-		if n.Proxy, err = NewProxy(n.Internal, c.owner); err != nil {
+		if n.Proxy, err = NewProxy(n.Internal, c.owners); err != nil {
 			return nil, err
 		}
 	}
@@ -349,8 +349,8 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// owner tells which node process opened a connection to a proxy.
-func (c *Cluster) owner(remote, local net.Addr) int {
+// owners tells which node process opened each connection to a proxy.
+func (c *Cluster) owners(pairs [][2]net.Addr) []int {
 	c.mu.Lock()
 	var pids []int
 	for _, n := range c.Nodes {
@@ -359,7 +359,7 @@ func (c *Cluster) owner(remote, local net.Addr) int {
 		}
 	}
 	c.mu.Unlock()
-	return socketOwner(remote, local, pids)
+	return socketOwners(pairs, pids)
 }
 
 // Partition cuts every internal connection between the nodes in side and
