@@ -103,16 +103,26 @@ type clientSession struct {
 	rec     int  // record its deliveries go to (moves to a revoked record)
 	primary bool // its deliveries advance the device's cursor
 	stretch int  // index of its open stretch in the record's Online, -1 none
-	// hold, while open, stops its reader (see ghost.go: detach).
-	hold     chan struct{}
-	holdOnce sync.Once
+	// Parking the reader (see ghost.go, ghostRecord): closing pause
+	// asks it to stop taking events; it closes parked once it has, and
+	// waits for resume.
+	pause, parked, resume chan struct{}
+	pauseOnce, resumeOnce sync.Once
 }
 
-// release lets a held reader go on (idempotent).
-func (cs *clientSession) release() {
-	if cs.hold != nil {
-		cs.holdOnce.Do(func() { close(cs.hold) })
+// park stops cs's reader from taking events and waits until it has
+// (or has ended: done is closed).
+func (cs *clientSession) park(done <-chan struct{}) {
+	cs.pauseOnce.Do(func() { close(cs.pause) })
+	select {
+	case <-cs.parked:
+	case <-done:
 	}
+}
+
+// release lets a parked reader go on (idempotent).
+func (cs *clientSession) release() {
+	cs.resumeOnce.Do(func() { close(cs.resume) })
 }
 
 // newSession records a new session of d, logged in at now.
@@ -120,7 +130,8 @@ func (rc *recorder) newSession(d *device) *clientSession {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.nsess++
-	cs := &clientSession{key: fmt.Sprintf("%s#%d", d.id, rc.nsess), rec: d.rec, primary: true, stretch: -1}
+	cs := &clientSession{key: fmt.Sprintf("%s#%d", d.id, rc.nsess), rec: d.rec, primary: true, stretch: -1,
+		pause: make(chan struct{}), parked: make(chan struct{}), resume: make(chan struct{})}
 	rc.sessions = append(rc.sessions, Session{Key: cs.key, Device: d.id, User: d.user.name, Start: rc.now()})
 	cs.sess = len(rc.sessions) - 1
 	return cs
@@ -220,19 +231,31 @@ func (r *runner) login(d *device, addr string) error {
 	return nil
 }
 
-// read records everything a client reports until it is closed: messages
+// read records everything a client reports until it is closed (it may be
+// parked meanwhile, see clientSession.park): messages
 // (into its session's record), presence (primary sessions), online
 // stretches and session ends. A primary session that ends on its own is
 // replaced by a fresh login (relogin).
 func (r *runner) read(d *device, cl *client.Client, cs *clientSession, done chan struct{}) {
 	defer close(done)
 	rc := r.rec
-	for ev := range cl.Events() {
-		rc.mu.Lock()
-		hold := cs.hold
-		rc.mu.Unlock()
-		if hold != nil {
-			<-hold
+	events, pause := cl.Events(), cs.pause
+	for {
+		var ev client.Event
+		select {
+		case <-pause:
+			// Every event taken so far is recorded: the client counts
+			// nothing more as handed (nor acknowledges it) until resume.
+			close(cs.parked)
+			pause = nil
+			<-cs.resume
+			continue
+		case e, ok := <-events:
+			if !ok {
+				rc.closeStretch(cs)
+				return
+			}
+			ev = e
 		}
 		switch ev.Kind {
 		case client.EventPresence:
@@ -287,7 +310,6 @@ func (r *runner) read(d *device, cl *client.Client, cs *clientSession, done chan
 			rc.mu.Unlock()
 		}
 	}
-	rc.closeStretch(cs)
 }
 
 // relogin replaces d's client cl, whose session ended on its own, with a

@@ -29,22 +29,23 @@ import (
 // ghostEvery spaces a ghost's send attempts.
 const ghostEvery = 300 * time.Millisecond
 
-// ghostRecord moves cs (d's primary session until now) to a new revoked
-// record and returns the record's ID: from here on its deliveries go
-// there and no longer advance d's cursor. Its reader is held until the
-// revocation is recorded (revoke) or the ghost dropped: the client hands
-// the application nothing meanwhile, so it acknowledges nothing, and the
-// device's next session syncs from the cursor this session had reached
-// (otherwise messages the old client received and acknowledged in that
-// gap would be missing from the device's stream on both records).
-func (rc *recorder) ghostRecord(d *device, cs *clientSession) string {
+// ghostRecord parks cs's reader (done is the reader's), then moves cs
+// (d's primary session until now) to a new revoked record and returns the
+// record's ID: from here on its deliveries go there and no longer advance
+// d's cursor. The reader stays parked until the device's new session has
+// logged in (haunt releases it): the client hands the application
+// nothing meanwhile, so it acknowledges nothing, and the new session
+// syncs from the cursor this one had reached. (Otherwise a message the
+// old client took and acknowledged in between would be missing from the
+// device's stream: the new session starts after the server's cursor.)
+func (rc *recorder) ghostRecord(d *device, cs *clientSession, done <-chan struct{}) string {
+	cs.park(done)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.closeStretchLocked(cs, rc.now())
 	id := fmt.Sprintf("%s~%d", d.id, cs.sess)
 	rc.devices = append(rc.devices, Device{ID: id, User: d.user.name, Revoked: true})
 	cs.rec, cs.primary = len(rc.devices)-1, false
-	cs.hold = make(chan struct{})
 	return id
 }
 
@@ -80,7 +81,7 @@ func (r *runner) detach(d *device) *ghost {
 	g := &ghost{d: d, cl: d.cl, cs: d.cs, done: d.readerD}
 	d.cl, d.cs = nil, nil
 	d.mu.Unlock()
-	g.rec = r.rec.ghostRecord(d, g.cs)
+	g.rec = r.rec.ghostRecord(d, g.cs, g.done)
 	return g
 }
 
