@@ -65,18 +65,28 @@ bench: ## benchmark suite: writes bench/results.json and BENCHMARKS.md (not part
 	$(BIN)/roambench -roamd $(BIN)/roamd -gobench bench/gobench.txt -out bench/results.json -md BENCHMARKS.md \
 	  -command 'make bench$(if $(BENCH_FLAGS), BENCH_FLAGS="$(BENCH_FLAGS)")' $(BENCH_FLAGS)
 
-# The churn simulator (part of `make test`; about 90 s): a 3-node
-# cluster on loopback, 70 s of messaging under faults drawn from SIM_SEED
-# (a graceful leave + restart, a SIGSTOP pause, a kill -9 + restart, a
-# fourth node joining, client drops), then the checker; fails on any lost,
-# duplicated, unexpected or out-of-order message. Report in bin/sim-report.{json,svg}.
+# The churn simulator (part of `make test`; about 2 min): a 3-node
+# cluster on loopback, 95 s of messaging (200 sends/s, bodies up to
+# 1,440 bytes, up to 6 devices per user, quiet users, a 1,500-message
+# backlog synced on other nodes, password changes, account deletions)
+# under faults drawn from SIM_SEED (a graceful leave + restart, a SIGSTOP
+# pause, a kill -9 + restart, a partition with logins elsewhere, gate
+# items dropped, gate and client connections reset, a fourth node
+# joining, client drops), then the checkers; fails on any lost,
+# duplicated, unexpected, out-of-order or corrupted message, a delivery
+# to an online device later than 2 s, a revoked session active after 5 s,
+# a session_invalid of an unrevoked session, a backlog that does not
+# sync, a non-linearizable account history or unconverged presence.
+# Report in bin/sim-report.{json,svg}.
 SIM_SEED  ?= 1
 SIM_FLAGS ?=
 .PHONY: sim
-sim: ## churn simulator with fault injection and history checker (see sim/)
+sim: ## churn simulator with fault injection and history checkers (see sim/)
 	$(GO) build -o $(BIN)/ ./cmd/roamd ./cmd/roamsim
-	$(BIN)/roamsim -mode spawn -roamd $(BIN)/roamd -nodes 3 -duration 70s -quiet 20s -seed $(SIM_SEED) \
-	  -faults kill,pause,leave,join,partition,disconnect -json $(BIN)/sim-report.json -svg $(BIN)/sim-report.svg $(SIM_FLAGS)
+	$(BIN)/roamsim -mode spawn -roamd $(BIN)/roamd -nodes 3 -duration 95s -quiet 20s -seed $(SIM_SEED) \
+	  -rate 200 -users 32 -devices 2 -devices-max 6 -backlog-users 1 -backlog 1500 -password-every 20s -delete-every 30s \
+	  -faults kill,pause,leave,join,partition,disconnect,gatedrop,gatereset,clientreset \
+	  -json $(BIN)/sim-report.json -svg $(BIN)/sim-report.svg $(SIM_FLAGS)
 
 run: ## start a 3-node local cluster on embedded storage under .run/ (Ctrl-C stops it)
 	$(GO) build -o $(BIN)/ ./cmd/...

@@ -167,3 +167,22 @@ func TestCheckRealtimeViolation(t *testing.T) {
 		t.Fatalf("concurrent sends flagged: %v", r.Findings)
 	}
 }
+
+// A revoked session's record may skip seqs (the device's new session
+// moved the cursor), but not repeat one.
+func TestCheckRevokedRecordMaySkip(t *testing.T) {
+	h := cleanHistory()
+	h.Devices = append(h.Devices, Device{ID: "bob-phone~1", User: "bob", Revoked: true,
+		Delivered: []Delivery{h.Devices[0].Delivered[0], h.Devices[0].Delivered[2]}})
+	if r := Check(h); !r.OK() {
+		t.Fatalf("a skip on a revoked record flagged: %v", r.Findings)
+	}
+	h.Devices[3].Delivered = append(h.Devices[3].Delivered, h.Devices[0].Delivered[2])
+	if r := Check(h); r.Duplicated != 1 {
+		t.Fatalf("a repeat on a revoked record: duplicated %d", r.Duplicated)
+	}
+	h.Devices[3].Revoked = false
+	if r := Check(h); r.OrderViolations == 0 {
+		t.Fatal("a skip on a device's own record not flagged")
+	}
+}

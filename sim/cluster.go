@@ -3,8 +3,10 @@ package sim
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -26,7 +28,10 @@ type Node struct {
 	Name                     string
 	Dir                      string
 	Client, Internal, Gossip string
-	LogPath                  string
+	// Control is the node's fault-control endpoint (roamd -fault-control),
+	// on loopback; see control.go.
+	Control string
+	LogPath string
 	// Proxy, when the cluster uses proxies, sits in front of Internal and
 	// is the address the node advertises to the others.
 	Proxy *Proxy
@@ -60,13 +65,68 @@ type Cluster struct {
 	Nodes []*Node
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeAddrs picks k distinct free loopback ports (TCP and UDP), below the kernel's
+// ephemeral range when it can: a node keeps its ports across restarts,
+// and a port in the ephemeral range can be taken, while the node is
+// down, as the local port of some outgoing connection (the simulator
+// opens thousands), which makes the restart fail. The listeners stay
+// open until all k are picked, so no port is handed out twice.
+func freeAddrs(k int) ([]string, error) {
+	lo := ephemeralLow()
+	var out []string
+	for i := 0; i < k; i++ {
+		var ln net.Listener
+		var err error
+		for try := 0; try < 50 && lo > 11000; try++ {
+			addr := fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(lo-10000))
+			if ln, err = net.Listen("tcp", addr); err != nil {
+				continue
+			}
+			pc, err := net.ListenPacket("udp", addr) // gossip uses UDP too
+			if err == nil {
+				defer pc.Close()
+				break
+			}
+			ln.Close()
+			ln = nil
+		}
+		if ln == nil {
+			if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				return nil, err
+			}
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().String())
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return out, nil
+}
+
+// tailOf returns the last n bytes of the file at path.
+func tailOf(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		f.Seek(st.Size()-n, io.SeekStart)
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, n))
+	return string(b)
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil || lo <= 0 {
+		return 32768
+	}
+	return lo
 }
 
 // BuildRoamd compiles cmd/roamd into dir.
@@ -85,18 +145,13 @@ func (c *Cluster) AddNode(ctx context.Context) (*Node, error) {
 	name := fmt.Sprintf("n%d", len(c.Nodes)+1)
 	c.mu.Unlock()
 	n := &Node{Name: name, Dir: filepath.Join(c.Root, name), LogPath: filepath.Join(c.Root, name+".log"), state: "down"}
-	var err error
-	if n.Client, err = freeAddr(); err != nil {
+	addrs, err := freeAddrs(4)
+	if err != nil {
 		return nil, err
 	}
-	if n.Internal, err = freeAddr(); err != nil {
-		return nil, err
-	}
-	if n.Gossip, err = freeAddr(); err != nil {
-		return nil, err
-	}
+	n.Client, n.Internal, n.Gossip, n.Control = addrs[0], addrs[1], addrs[2], addrs[3]
 	if c.Proxies {
-		if n.Proxy, err = NewProxy(n.Internal, c.owner); err != nil {
+		if n.Proxy, err = NewProxy(n.Internal, c.owners); err != nil {
 			return nil, err
 		}
 	}
@@ -123,10 +178,25 @@ func (c *Cluster) joinAddrs(n *Node) []string {
 }
 
 // Start (re)starts n on its data directory and addresses and waits for
-// its ready line.
+// its ready line. A start that fails because one of its ports is taken
+// (briefly, by some other connection) is tried again, up to 10 times.
 func (c *Cluster) Start(ctx context.Context, n *Node) error {
+	var err error
+	for try := 0; try < 10; try++ {
+		if err = c.start(ctx, n); err == nil || !errors.Is(err, errPortTaken) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
+	return err
+}
+
+// errPortTaken: the node exited because a port it binds was in use.
+var errPortTaken = errors.New("a port is in use")
+
+func (c *Cluster) start(ctx context.Context, n *Node) error {
 	args := []string{"-data", n.Dir, "-node-id", n.Name, "-client", n.Client, "-internal", n.Internal,
-		"-gossip", n.Gossip, "-cluster-key", ClusterKey, "-gossip-fast", "-log-level", "info"}
+		"-gossip", n.Gossip, "-cluster-key", ClusterKey, "-gossip-fast", "-log-level", "info", "-fault-control", n.Control}
 	if c.Config != "" {
 		args = append(args, "-config", c.Config)
 	}
@@ -143,6 +213,7 @@ func (c *Cluster) Start(ctx context.Context, n *Node) error {
 	}
 	fmt.Fprintf(logf, "=== sim: start %s %s\n", c.Roamd, strings.Join(args, " "))
 	cmd := exec.Command(c.Roamd, args...)
+	dieWithParent(cmd)
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -187,6 +258,9 @@ func (c *Cluster) Start(ctx context.Context, n *Node) error {
 	case <-ready:
 		return nil
 	case <-exited:
+		if strings.Contains(tailOf(n.LogPath, 2000), "address already in use") {
+			return fmt.Errorf("%s exited before it was ready: %w (log %s)", n.Name, errPortTaken, n.LogPath)
+		}
 		return fmt.Errorf("%s exited before it was ready (log %s)", n.Name, n.LogPath)
 	case <-time.After(60 * time.Second):
 		return fmt.Errorf("%s not ready after 60s (log %s)", n.Name, n.LogPath)
@@ -275,8 +349,8 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// owner tells which node process opened a connection to a proxy.
-func (c *Cluster) owner(remote, local net.Addr) int {
+// owners tells which node process opened each connection to a proxy.
+func (c *Cluster) owners(pairs [][2]net.Addr) []int {
 	c.mu.Lock()
 	var pids []int
 	for _, n := range c.Nodes {
@@ -285,7 +359,7 @@ func (c *Cluster) owner(remote, local net.Addr) int {
 		}
 	}
 	c.mu.Unlock()
-	return socketOwner(remote, local, pids)
+	return socketOwners(pairs, pids)
 }
 
 // Partition cuts every internal connection between the nodes in side and

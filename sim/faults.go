@@ -16,7 +16,26 @@ const (
 	FaultJoin       = "join"       // start a new node that joins the cluster
 	FaultDisconnect = "disconnect" // drop a client device abruptly, back after Dur
 	FaultPartition  = "partition"  // cut a node (or a minority) off from the others both ways (proxies), for Dur
+	// Gate faults act inside a node through its fault-control endpoint
+	// (roamd -fault-control), so they work whatever the internal port's
+	// encryption: no connection is dropped by gatedrop, and no Raft
+	// traffic is touched by either.
+	FaultGateDrop  = "gatedrop"  // drop one-way gate items received by a node (or all nodes) with probability P, for Dur
+	FaultGateReset = "gatereset" // close every gate connection of a node (or all) every Every, for Dur
+	// clientreset kills the client connections of a node (or all) from
+	// outside (ss -K, see clientreset.go), every Every for Dur: the
+	// clients resume, and resumes in flight are cut.
+	FaultClientReset = "clientreset"
 )
+
+// AllNodes as PlannedFault.Node: the fault hits every node.
+const AllNodes = -1
+
+// oneWayKinds are the sets of gate one-way item kinds a gatedrop draws
+// from (nil stands for every kind, including kinds added later).
+func oneWayKinds() [][]string {
+	return [][]string{nil, nil, {"deliver"}, {"cancel"}, {"deliver", "cancel"}, {"presence", "notify"}}
+}
 
 // PlannedFault is one entry of the schedule.
 type PlannedFault struct {
@@ -32,6 +51,11 @@ type PlannedFault struct {
 	// Size is how many nodes a partition cuts off together (the target
 	// and the ones after it), at most a minority.
 	Size int
+	// P is a gatedrop's drop probability and Kinds its item kinds (nil:
+	// every kind); Every spaces a gatereset's resets.
+	P     float64
+	Kinds []string
+	Every time.Duration
 }
 
 func (f PlannedFault) String() string {
@@ -41,16 +65,26 @@ func (f PlannedFault) String() string {
 	case FaultDisconnect:
 		return fmt.Sprintf("%6.1fs disconnect device#%d for %v", f.At.Seconds(), f.Device, f.Dur)
 	}
-	if f.Kind == FaultPartition {
-		return fmt.Sprintf("%6.1fs partition %d node(s) from node#%d for %v", f.At.Seconds(), f.Size, f.Node, f.Dur)
+	target := fmt.Sprintf("node#%d", f.Node)
+	if f.Node == AllNodes {
+		target = "every node"
 	}
-	return fmt.Sprintf("%6.1fs %s node#%d for %v", f.At.Seconds(), f.Kind, f.Node, f.Dur)
+	switch f.Kind {
+	case FaultPartition:
+		return fmt.Sprintf("%6.1fs partition %d node(s) from node#%d for %v", f.At.Seconds(), f.Size, f.Node, f.Dur)
+	case FaultGateDrop:
+		return fmt.Sprintf("%6.1fs gatedrop %s p=%.2f kinds=%s for %v", f.At.Seconds(), target, f.P, kindsString(f.Kinds), f.Dur)
+	case FaultGateReset, FaultClientReset:
+		return fmt.Sprintf("%6.1fs %s %s every %v for %v", f.At.Seconds(), f.Kind, target, f.Every, f.Dur)
+	}
+	return fmt.Sprintf("%6.1fs %s %s for %v", f.At.Seconds(), f.Kind, target, f.Dur)
 }
 
 // PlanFaults draws the fault schedule from seed. Node faults (kinds
-// among kill, pause, leave, join) never overlap: one node at most is
-// affected at a time, so a 3-node cluster with 3 replicas keeps a
-// majority. Every kind in kinds appears at least once when the run is
+// among kill, pause, leave, join, partition, gatedrop, gatereset) never
+// overlap: one node at most is affected at a time (a gate fault may hit
+// every node, but takes no node down), so a 3-node cluster with 3
+// replicas keeps a majority. Every kind in kinds appears at least once when the run is
 // long enough; disconnects come every disconnectEvery.
 func PlanFaults(seed uint64, dur time.Duration, nodes int, kinds []string, disconnectEvery time.Duration, devices int) []PlannedFault {
 	rng := rand.New(rand.NewPCG(seed, 0xfa017))
@@ -73,6 +107,7 @@ func PlanFaults(seed uint64, dur time.Duration, nodes int, kinds []string, disco
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		sort.SliceStable(order, func(i, j int) bool { return order[j] == FaultJoin && order[i] != FaultJoin })
 		t := warm
+		droppedOnce, resetOnce := false, false
 		for i := 0; ; i++ {
 			k := FaultJoin
 			if i < len(order) {
@@ -95,6 +130,31 @@ func PlanFaults(seed uint64, dur time.Duration, nodes int, kinds []string, disco
 			case FaultPartition:
 				f.Dur = time.Duration(3000+rng.IntN(4000)) * time.Millisecond
 				f.Size = 1 + rng.IntN(max(1, (nodes-1)/2))
+			case FaultGateDrop:
+				f.Dur = time.Duration(3000+rng.IntN(5000)) * time.Millisecond
+				f.P = []float64{0.3, 0.5, 0.8, 1}[rng.IntN(4)]
+				ks := oneWayKinds()
+				f.Kinds = ks[rng.IntN(len(ks))]
+				if rng.IntN(3) == 0 {
+					f.Node = AllNodes
+				}
+				if !droppedOnce {
+					// The first gatedrop of a run drops every kind
+					// (Deliver and Cancel included) at p >= 0.5.
+					f.Kinds, f.P, droppedOnce = nil, max(f.P, 0.5), true
+				}
+			case FaultGateReset:
+				f.Dur = time.Duration(2000+rng.IntN(3000)) * time.Millisecond
+				f.Every = time.Duration(200+rng.IntN(400)) * time.Millisecond
+				if rng.IntN(3) == 0 {
+					f.Node = AllNodes
+				}
+			case FaultClientReset:
+				f.Dur = time.Duration(2000+rng.IntN(3000)) * time.Millisecond
+				f.Every = time.Duration(150+rng.IntN(500)) * time.Millisecond
+				if rng.IntN(2) == 0 || !resetOnce {
+					f.Node, resetOnce = AllNodes, true // the first one hits every node
+				}
 			}
 			if f.At+f.Dur > end {
 				break
@@ -121,6 +181,13 @@ func PlanFaults(seed uint64, dur time.Duration, nodes int, kinds []string, disco
 	return out
 }
 
+func kindsString(k []string) string {
+	if len(k) == 0 {
+		return "all"
+	}
+	return strings.Join(k, ",")
+}
+
 // ParseKinds splits a comma-separated fault list and checks it.
 func ParseKinds(s string) ([]string, error) {
 	var out []string
@@ -128,10 +195,10 @@ func ParseKinds(s string) ([]string, error) {
 		k = strings.TrimSpace(k)
 		switch k {
 		case "":
-		case FaultKill, FaultPause, FaultLeave, FaultJoin, FaultDisconnect, FaultPartition:
+		case FaultKill, FaultPause, FaultLeave, FaultJoin, FaultDisconnect, FaultPartition, FaultGateDrop, FaultGateReset, FaultClientReset:
 			out = append(out, k)
 		default:
-			return nil, fmt.Errorf("unknown fault %q (want kill, pause, leave, join, disconnect, partition)", k)
+			return nil, fmt.Errorf("unknown fault %q (want kill, pause, leave, join, disconnect, partition, gatedrop, gatereset, clientreset)", k)
 		}
 	}
 	return out, nil

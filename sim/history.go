@@ -1,7 +1,3 @@
-// Package sim is roam's churn simulator: it drives a real roam cluster
-// (spawned here or given by address) with a randomized messaging workload,
-// injects faults on a schedule drawn from a seed, records a history of
-// every send and every delivery, and checks that history with Check.
 package sim
 
 import (
@@ -36,8 +32,9 @@ func (o Outcome) String() string {
 }
 
 // Send is one logical message: one Client.Send call (with its retries,
-// which reuse the cmid). Body is unique per send and is how deliveries
-// are matched to sends.
+// which reuse the cmid). Body is the message's key, unique per send, and
+// is how deliveries are matched to sends; the bytes on the wire are the
+// key followed by filler derived from it (see body.go), Size in all.
 type Send struct {
 	Body       string
 	From       string
@@ -49,15 +46,21 @@ type Send struct {
 	AckID      uint64 // Acked only
 	AckSeq     uint64 // Acked only: position in To's inbox
 	Err        string
+	// Session is the key of the session (Session.Key) that sent it.
+	Session string
+	Size    int
 }
 
-// Delivery is one message handed to a device by the client library.
+// Delivery is one message handed to a device by the client library. Body
+// is the message's key; Corrupt says the bytes after the key were not the
+// filler the sender wrote.
 type Delivery struct {
-	Seq  uint64
-	ID   uint64
-	From string
-	Body string
-	At   time.Duration
+	Seq     uint64
+	ID      uint64
+	From    string
+	Body    string
+	At      time.Duration
+	Corrupt bool
 }
 
 // Device is one recipient device and everything it received, in the order
@@ -70,12 +73,69 @@ type Device struct {
 	// devices that were still online through the quiet period.
 	Complete  bool
 	Delivered []Delivery
+	// Online lists the stretches in which the device was logged in,
+	// synced and connected, in time order (see CheckDelivery).
+	Online []Stretch
+	// Revoked marks the record of a revoked session: what the session
+	// received after the simulator revoked it (the old client of a device
+	// that logged in elsewhere, the other devices of a user whose password
+	// changed or whose account was deleted). Such a record is one stream
+	// of its own, never Complete, and not held to bounded delivery.
+	Revoked bool
+}
+
+// Stretch is a time in which a device was online at one node: from the
+// client's "synced" event (after a login or a reconnect) until the
+// connection was lost, the session ended or the simulator closed it.
+type Stretch struct {
+	From, To time.Duration
+	Addr     string // the node's client address
+}
+
+// Cutoff is a time in which the node at Addr (a client address) could
+// not serve its clients normally: paused, partitioned from the other
+// nodes, killed or leaving (until its restart).
+type Cutoff struct {
+	Addr     string
+	Kind     string
+	From, To time.Duration
+}
+
+// Session is one logged-in client object (one Login and the resumes the
+// client library makes on its own). RevokedAt is when the simulator did
+// something that must end it (0: never): the time the revoking call
+// (another login of the same device, a password change, a deletion)
+// returned, an upper bound of when the revocation was committed;
+// RevokeFrom is when that call began, a lower bound.
+type Session struct {
+	Key        string
+	Device     string
+	User       string
+	Start      time.Duration
+	RevokeFrom time.Duration
+	RevokedAt  time.Duration
+	RevokedBy  string
+	// Record is the ID of the Device record that holds what the session
+	// received after its revocation.
+	Record string
+	// Ends are the session-ended events the client reported.
+	Ends []SessionEnd
+}
+
+// SessionEnd is one EventSessionEnded: Code is the wire code's name
+// ("session_invalid", "session_replaced", ...) or "" for a local end.
+type SessionEnd struct {
+	At     time.Duration
+	Code   string
+	Detail string
 }
 
 // History is everything a run recorded.
 type History struct {
-	Sends   []Send
-	Devices []Device
+	Sends    []Send
+	Devices  []Device
+	Sessions []Session
+	Cutoffs  []Cutoff
 }
 
 // Finding is one invariant violation, for the report.
@@ -108,15 +168,17 @@ type Result struct {
 	// Linearizability of each inbox's appends, from the acks alone: two
 	// acked messages at one seq (or one id), or a message acked at a lower
 	// seq than one whose ack came back before it was even sent.
-	SeqConflicts       int       `json:"seq_conflicts"`
-	RealtimeViolations int       `json:"realtime_violations"`
-	Findings           []Finding `json:"-"`
+	SeqConflicts       int `json:"seq_conflicts"`
+	RealtimeViolations int `json:"realtime_violations"`
+	// Corrupted counts deliveries whose body was not what was sent.
+	Corrupted int       `json:"corrupted"`
+	Findings  []Finding `json:"-"`
 }
 
 // OK reports whether no invariant was violated.
 func (r *Result) OK() bool {
 	return r.Lost == 0 && r.Duplicated == 0 && r.Unexpected == 0 && r.OrderViolations == 0 && r.SeqMismatch == 0 &&
-		r.SeqConflicts == 0 && r.RealtimeViolations == 0
+		r.SeqConflicts == 0 && r.RealtimeViolations == 0 && r.Corrupted == 0
 }
 
 // Check verifies a history. It is a pure function of h:
@@ -130,9 +192,14 @@ func (r *Result) OK() bool {
 //   - recovered: a send with unknown outcome that some device received;
 //   - order_violations: on one device, a seq that is not the previous
 //     seq plus one (the first received seq of a device must be 1 when the
-//     device is Complete, since devices start with an empty cursor);
+//     device is Complete, since devices start with an empty cursor). A
+//     revoked session's record may skip: the device's new session moves
+//     the device's cursor on the server, and a resume of the revoked one
+//     starts from there (anything it receives after the bound is a
+//     revocation violation anyway);
 //   - seq_mismatch: an acked message received at a seq other than the
 //     one its ack announced;
+//   - corrupted: a received message whose bytes are not the ones sent;
 //   - seq_conflicts: two acked messages with the same (recipient, seq) or
 //     the same message id;
 //   - realtime_violations: messages to one recipient, A and B, where B's
@@ -154,7 +221,13 @@ func Check(h History) Result {
 			r.Refused++
 		}
 	}
-	add := func(f Finding) { r.Findings = append(r.Findings, f) }
+	add := findingAdder(&r.Findings)
+	byTo := map[string][]*Send{}
+	for i := range h.Sends {
+		if s := &h.Sends[i]; s.Outcome == Acked {
+			byTo[s.To] = append(byTo[s.To], s)
+		}
+	}
 	received := make(map[string]bool) // bodies received by any device of their recipient
 	lostMsgs := make(map[string]bool)
 	for _, d := range h.Devices {
@@ -166,11 +239,15 @@ func Check(h History) Result {
 			case i == 0 && d.Complete && m.Seq != 1:
 				r.OrderViolations++
 				add(Finding{"order", d.ID, m.Body, fmt.Sprintf("first seq %d, want 1", m.Seq)})
-			case i > 0 && m.Seq != prev+1:
+			case i > 0 && m.Seq != prev+1 && !d.Revoked:
 				r.OrderViolations++
 				add(Finding{"order", d.ID, m.Body, fmt.Sprintf("seq %d after %d", m.Seq, prev)})
 			}
 			prev = m.Seq
+			if m.Corrupt {
+				r.Corrupted++
+				add(Finding{"corrupted", d.ID, m.Body, fmt.Sprintf("seq %d: the body is not what was sent", m.Seq)})
+			}
 			seen[m.Body]++
 			if seen[m.Body] > 1 {
 				r.Duplicated++
@@ -181,7 +258,7 @@ func Check(h History) Result {
 				r.Unexpected++
 				why := "never sent"
 				if s != nil && s.Outcome == Refused {
-					why = "its send was refused"
+					why = "its send was refused: " + s.Err
 				} else if s != nil {
 					why = "sent to " + s.To
 				}
@@ -197,9 +274,8 @@ func Check(h History) Result {
 		if !d.Complete {
 			continue
 		}
-		for i := range h.Sends {
-			s := &h.Sends[i]
-			if s.Outcome == Acked && s.To == d.User && seen[s.Body] == 0 {
+		for _, s := range byTo[d.User] {
+			if seen[s.Body] == 0 {
 				r.LostDeliveries++
 				lostMsgs[s.Body] = true
 				add(Finding{"lost", d.ID, s.Body, fmt.Sprintf("acked at seq %d (id %d) after %v, never received", s.AckSeq, s.AckID, s.End)})
@@ -220,6 +296,20 @@ func Check(h History) Result {
 	r.checkAcks(h.Sends, add)
 	sort.SliceStable(r.Findings, func(i, j int) bool { return r.Findings[i].Kind < r.Findings[j].Kind })
 	return r
+}
+
+// maxFindings bounds the findings kept per kind (the counts are exact).
+const maxFindings = 200
+
+// findingAdder returns an add func that keeps at most maxFindings
+// findings of each kind in *out.
+func findingAdder(out *[]Finding) func(Finding) {
+	per := map[string]int{}
+	return func(f Finding) {
+		if per[f.Kind]++; per[f.Kind] <= maxFindings {
+			*out = append(*out, f)
+		}
+	}
 }
 
 // checkAcks checks the acked sends for seq conflicts and real-time order.

@@ -39,14 +39,14 @@ type FaultImpact struct {
 // nodeFault says whether a fault event starts an impact window.
 func nodeFault(kind string) bool {
 	switch kind {
-	case FaultKill, FaultPause, FaultLeave, FaultJoin, FaultPartition:
+	case FaultKill, FaultPause, FaultLeave, FaultJoin, FaultPartition, FaultGateDrop, FaultGateReset, FaultClientReset:
 		return true
 	}
 	return false
 }
 
 // Impacts computes a FaultImpact for every node fault (kill, pause,
-// leave, join, partition) in faults. It is a pure function of its input;
+// leave, join, partition, gatedrop, gatereset, clientreset) in faults. It is a pure function of its input;
 // runEnd bounds the last window.
 func Impacts(sends []Send, faults []FaultEvent, runEnd time.Duration) []FaultImpact {
 	var starts []FaultEvent

@@ -1,76 +1,76 @@
 package sim
 
 import (
+	"context"
 	"fmt"
-	"os"
-	"regexp"
-	"sort"
-	"strconv"
-	"strings"
+	"time"
 )
 
-// LeaderBalance is how the partitions' leaderships were spread over the
-// running nodes at the end of a run, as each node last logged its count
-// (gossip's "leader count" line).
+// LeaderBalance is how partition leadership is spread over the nodes at
+// the end of a run (from each node's GET /status/leaders).
 type LeaderBalance struct {
-	PerNode map[string]int `json:"per_node"`
-	Max     int            `json:"max"`
-	Mean    float64        `json:"mean"`
+	Partitions int            `json:"partitions"`
+	PerNode    map[string]int `json:"per_node"`
+	Max        int            `json:"max"`
+	MaxNode    string         `json:"max_node"`
+	Mean       float64        `json:"mean"`
+	// Leaderless counts partitions no node claimed; Doubled counts
+	// partitions two nodes claimed (a deposed leader that does not know
+	// yet).
+	Leaderless int    `json:"leaderless"`
+	Doubled    int    `json:"doubled"`
+	Err        string `json:"error,omitempty"`
 }
 
-var leaderCountRE = regexp.MustCompile(`msg="leader count".* leaders=(\d+)`)
-
-// LeaderBalance reads the last leader count of every running node from its
-// log; nil when no node logged one.
-func (c *Cluster) LeaderBalance() *LeaderBalance {
+// Leaders collects the leadership balance of the nodes that are up.
+func (c *Cluster) Leaders(ctx context.Context, partitions int) LeaderBalance {
+	lb := LeaderBalance{Partitions: partitions, PerNode: map[string]int{}}
 	c.mu.Lock()
 	nodes := append([]*Node(nil), c.Nodes...)
 	c.mu.Unlock()
-	lb := &LeaderBalance{PerNode: map[string]int{}}
-	sum := 0
+	claims := map[uint16]int{}
+	up := 0
 	for _, n := range nodes {
 		if n.State() != "up" {
 			continue
 		}
-		b, err := os.ReadFile(n.LogPath)
+		up++
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		leads, err := n.LeaderPartitions(cctx)
+		cancel()
 		if err != nil {
+			lb.Err = err.Error()
 			continue
 		}
-		// Only what this process logged: the log holds every start.
-		s := string(b)
-		if i := strings.LastIndex(s, "=== sim: start "); i >= 0 {
-			s = s[i:]
+		lb.PerNode[n.Name] = len(leads)
+		if len(leads) > lb.Max || len(leads) == lb.Max && n.Name < lb.MaxNode {
+			lb.Max, lb.MaxNode = len(leads), n.Name
 		}
-		m := leaderCountRE.FindAllStringSubmatch(s, -1)
-		if len(m) == 0 {
-			continue
+		for _, p := range leads {
+			claims[p]++
 		}
-		k, _ := strconv.Atoi(m[len(m)-1][1])
-		lb.PerNode[n.Name] = k
-		lb.Max = max(lb.Max, k)
-		sum += k
 	}
-	if len(lb.PerNode) == 0 {
-		return nil
+	if up > 0 {
+		lb.Mean = float64(partitions) / float64(up)
 	}
-	lb.Mean = float64(sum) / float64(len(lb.PerNode))
+	for p := 0; p < partitions; p++ {
+		switch k := claims[uint16(p)]; {
+		case k == 0:
+			lb.Leaderless++
+		case k > 1:
+			lb.Doubled++
+		}
+	}
 	return lb
 }
 
-// String is the report line: max/mean, then the count of each node.
-func (lb *LeaderBalance) String() string {
-	var names []string
-	for k := range lb.PerNode {
-		names = append(names, k)
+func (lb LeaderBalance) String() string {
+	s := fmt.Sprintf("max %d (%s), mean %.1f partitions led per node over %d nodes %v", lb.Max, lb.MaxNode, lb.Mean, len(lb.PerNode), lb.PerNode)
+	if lb.Leaderless > 0 || lb.Doubled > 0 {
+		s += fmt.Sprintf("; %d without a leader, %d claimed twice", lb.Leaderless, lb.Doubled)
 	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = fmt.Sprintf("%s=%d", k, lb.PerNode[k])
+	if lb.Err != "" {
+		s += "; error: " + lb.Err
 	}
-	ratio := 0.0
-	if lb.Mean > 0 {
-		ratio = float64(lb.Max) / lb.Mean
-	}
-	return fmt.Sprintf("max %d, mean %.1f (max/mean %.2f): %s", lb.Max, lb.Mean, ratio, strings.Join(parts, " "))
+	return s
 }

@@ -11,30 +11,47 @@ import (
 
 // socketOwner finds which of pids owns the local end of a loopback TCP
 // connection whose address, seen from the other end, is remote (the
-// dialer's ip:port) and whose peer is local. It reads the kernel's socket
-// table (/proc/net/tcp and tcp6) for the socket's inode, then looks for
-// that inode among each process's open files. It returns 0 when no
-// process in pids owns it (or on any system without /proc).
+// dialer's ip:port) and whose peer is local; see socketOwners.
+func socketOwner(remote, local net.Addr, pids []int) int {
+	return socketOwners([][2]net.Addr{{remote, local}}, pids)[0]
+}
+
+// socketOwners finds, for each (remote, local) pair, which of pids owns
+// the socket whose local address is remote and whose peer is local (0:
+// none, or a system without /proc). It reads the kernel's socket tables
+// (/proc/net/tcp and tcp6) once for the sockets' inodes, then each
+// process's open files once, whatever the number of pairs.
 //
 // The partition fault uses it to tell which node opened a connection to a
 // node's proxy, so a cut can drop one direction or both for chosen
 // nodes.
-func socketOwner(remote, local net.Addr, pids []int) int {
-	r, ok1 := remote.(*net.TCPAddr)
-	l, ok2 := local.(*net.TCPAddr)
-	if !ok1 || !ok2 {
-		return 0
-	}
-	inode := ""
+func socketOwners(pairs [][2]net.Addr, pids []int) []int {
+	out := make([]int, len(pairs))
+	inodes := make([]string, len(pairs))
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		if inode = findInode(table, r, l); inode != "" {
-			break
+		want := map[string][]int{} // "local remote" as the table writes it -> pair indexes
+		for i, pr := range pairs {
+			r, ok1 := pr[0].(*net.TCPAddr)
+			l, ok2 := pr[1].(*net.TCPAddr)
+			if !ok1 || !ok2 || inodes[i] != "" {
+				continue
+			}
+			k := strings.ToUpper(procAddr(r, table) + " " + procAddr(l, table))
+			want[k] = append(want[k], i)
+		}
+		if len(want) > 0 {
+			scanTable(table, want, inodes)
 		}
 	}
-	if inode == "" {
-		return 0
+	byInode := map[string][]int{}
+	for i, ino := range inodes {
+		if ino != "" {
+			byInode["socket:["+ino+"]"] = append(byInode["socket:["+ino+"]"], i)
+		}
 	}
-	want := "socket:[" + inode + "]"
+	if len(byInode) == 0 {
+		return out
+	}
 	for _, pid := range pids {
 		dir := fmt.Sprintf("/proc/%d/fd", pid)
 		ents, err := os.ReadDir(dir)
@@ -42,23 +59,26 @@ func socketOwner(remote, local net.Addr, pids []int) int {
 			continue
 		}
 		for _, e := range ents {
-			if link, err := os.Readlink(dir + "/" + e.Name()); err == nil && link == want {
-				return pid
+			link, err := os.Readlink(dir + "/" + e.Name())
+			if err != nil {
+				continue
+			}
+			for _, i := range byInode[link] {
+				out[i] = pid
 			}
 		}
 	}
-	return 0
+	return out
 }
 
-// findInode returns the inode of the socket whose local address is a and
-// remote address is b, from one /proc/net/tcp* table.
-func findInode(table string, a, b *net.TCPAddr) string {
+// scanTable reads one /proc/net/tcp* table and sets inodes[i] for every
+// pair index i wanted under the line's "local remote" key.
+func scanTable(table string, want map[string][]int, inodes []string) {
 	f, err := os.Open(table)
 	if err != nil {
-		return ""
+		return
 	}
 	defer f.Close()
-	wantL, wantR := procAddr(a, table), procAddr(b, table)
 	sc := bufio.NewScanner(f)
 	sc.Scan() // header
 	for sc.Scan() {
@@ -66,11 +86,10 @@ func findInode(table string, a, b *net.TCPAddr) string {
 		if len(fs) < 10 {
 			continue
 		}
-		if strings.EqualFold(fs[1], wantL) && strings.EqualFold(fs[2], wantR) {
-			return fs[9]
+		for _, i := range want[strings.ToUpper(fs[1]+" "+fs[2])] {
+			inodes[i] = fs[9]
 		}
 	}
-	return ""
 }
 
 // procAddr renders a as /proc/net/tcp does: the address bytes in host

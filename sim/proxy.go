@@ -4,40 +4,66 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // Proxy is a fault-injecting TCP proxy in front of a node's internal
 // (node-to-node) port: the node advertises the proxy's address, so every
 // connection another node opens to it goes through here.
 //
-// The proxy learns which node opened each connection (owner, from the
+// The proxy can learn which node opened each connection (owners, from the
 // kernel's socket table), so it can refuse the traffic of chosen nodes:
 // Block(set) drops the open connections from those nodes and refuses
 // their new ones. Blocking the same pair of nodes at both proxies cuts
 // every connection between them in both directions, which is how the
 // partition fault isolates a node or a minority from the rest. Cut
 // refuses everyone (the node's inbound traffic is gone).
+//
+// Owners are looked up only when they matter: for the open connections
+// when Block is called (one scan of the socket table for all of them),
+// and for new connections while a block is in force, in batches (one scan
+// per batch, at most one batch every resolveEvery). A lookup per
+// connection at all times cost a scan of the whole table each, which
+// under thousands of sockets starved the proxy, timed the nodes' Raft
+// connections out and made them redial, each redial another scan.
 type Proxy struct {
 	ln     net.Listener
 	target string
-	// owner tells which node process (by pid) opened a connection; 0
-	// means unknown.
-	owner func(remote, local net.Addr) int
+	// owners tells which node process (by pid) opened each connection,
+	// given as (remote, local) address pairs seen from the proxy; 0 means
+	// unknown. Nil: no per-node blocking.
+	owners func(pairs [][2]net.Addr) []int
 
 	mu      sync.Mutex
 	cut     bool
 	blocked map[int]bool
-	conns   map[net.Conn]int // both ends of every open pair -> source pid
+	conns   map[*proxied]struct{}
+	// pending are new connections waiting for their owner while a block
+	// is in force; resolving says a batch is being looked up.
+	pending   []*proxied
+	resolving bool
 }
 
-// NewProxy listens on a free loopback port and forwards to target. owner
+// proxied is one connection through the proxy: c from the dialer, u to
+// the target, pid the dialer's process (0 until known).
+type proxied struct {
+	c, u     net.Conn
+	pid      int
+	resolved chan struct{}
+}
+
+// resolveEvery spaces the owner lookups of new connections during a
+// block.
+const resolveEvery = 20 * time.Millisecond
+
+// NewProxy listens on a free loopback port and forwards to target. owners
 // may be nil (no per-node blocking then).
-func NewProxy(target string, owner func(remote, local net.Addr) int) (*Proxy, error) {
+func NewProxy(target string, owners func(pairs [][2]net.Addr) []int) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, target: target, owner: owner, conns: map[net.Conn]int{}}
+	p := &Proxy{ln: ln, target: target, owners: owners, conns: map[*proxied]struct{}{}}
 	go p.serve()
 	return p, nil
 }
@@ -59,33 +85,29 @@ func (p *Proxy) refusedLocked(pid int) bool {
 	return p.cut || pid != 0 && p.blocked[pid]
 }
 
-func (p *Proxy) track(pid int, cs ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.refusedLocked(pid) {
-		return false
-	}
-	for _, c := range cs {
-		p.conns[c] = pid
-	}
-	return true
-}
-
-func (p *Proxy) untrack(cs ...net.Conn) {
-	p.mu.Lock()
-	for _, c := range cs {
-		delete(p.conns, c)
-	}
-	p.mu.Unlock()
-}
+// blockingLocked says whether owners matter now.
+func (p *Proxy) blockingLocked() bool { return len(p.blocked) > 0 && p.owners != nil }
 
 func (p *Proxy) handle(c net.Conn) {
-	pid := 0
-	if p.owner != nil {
-		pid = p.owner(c.RemoteAddr(), c.LocalAddr())
-	}
+	pr := &proxied{c: c}
 	p.mu.Lock()
-	refused := p.refusedLocked(pid)
+	if p.cut {
+		p.mu.Unlock()
+		c.Close()
+		return
+	}
+	if p.blockingLocked() {
+		pr.resolved = make(chan struct{})
+		p.pending = append(p.pending, pr)
+		if !p.resolving {
+			p.resolving = true
+			go p.resolveLoop()
+		}
+		p.mu.Unlock()
+		<-pr.resolved
+		p.mu.Lock()
+	}
+	refused := p.refusedLocked(pr.pid)
 	p.mu.Unlock()
 	if refused {
 		c.Close()
@@ -96,11 +118,16 @@ func (p *Proxy) handle(c net.Conn) {
 		c.Close()
 		return
 	}
-	if !p.track(pid, c, u) {
+	pr.u = u
+	p.mu.Lock()
+	if p.refusedLocked(pr.pid) {
+		p.mu.Unlock()
 		c.Close()
 		u.Close()
 		return
 	}
+	p.conns[pr] = struct{}{}
+	p.mu.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	pipe := func(dst, src net.Conn) {
@@ -112,7 +139,47 @@ func (p *Proxy) handle(c net.Conn) {
 	go pipe(u, c)
 	go pipe(c, u)
 	wg.Wait()
-	p.untrack(c, u)
+	p.mu.Lock()
+	delete(p.conns, pr)
+	p.mu.Unlock()
+}
+
+// resolveLoop looks up the owners of the pending connections in batches
+// until none is left.
+func (p *Proxy) resolveLoop() {
+	for {
+		p.mu.Lock()
+		batch := p.pending
+		p.pending = nil
+		if len(batch) == 0 {
+			p.resolving = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		p.resolve(batch)
+		for _, pr := range batch {
+			close(pr.resolved)
+		}
+		time.Sleep(resolveEvery)
+	}
+}
+
+// resolve fills in the pid of every connection in prs (one lookup).
+func (p *Proxy) resolve(prs []*proxied) {
+	if p.owners == nil || len(prs) == 0 {
+		return
+	}
+	pairs := make([][2]net.Addr, len(prs))
+	for i, pr := range prs {
+		pairs[i] = [2]net.Addr{pr.c.RemoteAddr(), pr.c.LocalAddr()}
+	}
+	pids := p.owners(pairs)
+	p.mu.Lock()
+	for i, pr := range prs {
+		pr.pid = pids[i]
+	}
+	p.mu.Unlock()
 }
 
 // Block refuses the connections opened by the node processes in pids
@@ -123,9 +190,19 @@ func (p *Proxy) Block(pids []int) {
 	for _, pid := range pids {
 		p.blocked[pid] = true
 	}
-	for c, pid := range p.conns {
-		if p.refusedLocked(pid) {
-			c.Close()
+	var unknown []*proxied
+	for pr := range p.conns {
+		if pr.pid == 0 {
+			unknown = append(unknown, pr)
+		}
+	}
+	p.mu.Unlock()
+	p.resolve(unknown)
+	p.mu.Lock()
+	for pr := range p.conns {
+		if p.refusedLocked(pr.pid) {
+			pr.c.Close()
+			pr.u.Close()
 		}
 	}
 	p.mu.Unlock()
@@ -135,8 +212,9 @@ func (p *Proxy) Block(pids []int) {
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	p.cut = true
-	for c := range p.conns {
-		c.Close()
+	for pr := range p.conns {
+		pr.c.Close()
+		pr.u.Close()
 	}
 	p.mu.Unlock()
 }

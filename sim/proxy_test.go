@@ -76,7 +76,7 @@ func TestSocketOwnerFindsThisProcess(t *testing.T) {
 func TestProxyBlocksChosenSourcesAndHeals(t *testing.T) {
 	target := echoServer(t)
 	me := os.Getpid()
-	p, err := NewProxy(target, func(r, l net.Addr) int { return socketOwner(r, l, []int{me}) })
+	p, err := NewProxy(target, func(pairs [][2]net.Addr) []int { return socketOwners(pairs, []int{me}) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,5 +111,40 @@ func TestProxyBlocksChosenSourcesAndHeals(t *testing.T) {
 	p.Cut()
 	if roundTrip(dial()) {
 		t.Fatal("a connection got through a cut proxy")
+	}
+}
+
+// TestSocketOwnersResolvesABatch: one call finds the owner of every
+// connection of a batch (and 0 for an address nobody holds).
+func TestSocketOwnersResolvesABatch(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var pairs [][2]net.Addr
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		pairs = append(pairs, [2]net.Addr{s.RemoteAddr(), s.LocalAddr()})
+	}
+	pairs = append(pairs, [2]net.Addr{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, ln.Addr()})
+	me := os.Getpid()
+	got := socketOwners(pairs, []int{me})
+	for i, pid := range got[:3] {
+		if pid != me {
+			t.Fatalf("pair %d: owner %d, want %d", i, pid, me)
+		}
+	}
+	if got[3] != 0 {
+		t.Fatalf("an address nobody holds has owner %d", got[3])
 	}
 }

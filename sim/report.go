@@ -15,12 +15,52 @@ import (
 // check that ran out of time is reported as undecided, not failed), and
 // presence converged once the faults were over.
 func (rep *Report) OK() bool {
-	return rep.Result.OK() && rep.Accounts.Linearizable != "illegal" && rep.Presence.Unconverged == 0
+	return rep.Result.OK() && rep.Accounts.Linearizable != "illegal" && rep.Presence.Unconverged == 0 &&
+		rep.Delivery.Violations() == 0 && rep.Revocation.Violating == 0 && rep.SessionEnds.Invalid == 0 &&
+		rep.backlogsOK() && rep.pauseOK()
+}
+
+// backlogsOK: every backlog sync completed.
+func (rep *Report) backlogsOK() bool {
+	for _, b := range rep.Backlogs {
+		if b.TookS < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// pauseOK: no pause window's worst send wait exceeds the limit (if any).
+func (rep *Report) pauseOK() bool {
+	return rep.PauseWaitLimitMs == 0 || rep.PauseWorstMs <= rep.PauseWaitLimitMs
+}
+
+// describeLoad fills in what the load was.
+func (rep *Report) describeLoad(r *runner, h History) {
+	rep.Users = len(r.users)
+	rep.DevicesN = len(r.devs)
+	for _, u := range r.users {
+		rep.MaxDevices = max(rep.MaxDevices, len(u.devs))
+		if u.quiet {
+			rep.QuietUsers++
+		}
+	}
+	total, n := 0, 0
+	for _, s := range h.Sends {
+		total += s.Size
+		n++
+		rep.MaxBodySeen = max(rep.MaxBodySeen, s.Size)
+	}
+	if n > 0 {
+		rep.MeanBody = float64(total) / float64(n)
+	}
 }
 
 // WriteTable prints the final report.
 func (rep *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "\nroamsim %s seed=%d  run %.1fs\n", rep.Mode, rep.Seed, rep.DurationS)
+	fmt.Fprintf(w, "  load         %d users (%d quiet), %d devices (up to %d per user), bodies mean %.0f bytes, max %d\n",
+		rep.Users, rep.QuietUsers, rep.DevicesN, rep.MaxDevices, rep.MeanBody, rep.MaxBodySeen)
 	fmt.Fprintf(w, "  throughput   %.1f sends/s, %.1f acked/s\n", rep.SendsPerS, rep.AckedPerS)
 	fmt.Fprintf(w, "  send->ack    p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms\n", rep.P50ms, rep.P90ms, rep.P99ms, rep.Maxms)
 	fmt.Fprintf(w, "  sends        %d: acked %d, unknown outcome %d (recovered %d, not delivered %d), refused %d\n",
@@ -46,11 +86,28 @@ func (rep *Report) WriteTable(w io.Writer) {
 				im.AtS, im.Kind, im.Target, im.Sends, im.Failed, im.Slow, im.MaxWaitMs, im.AckGapMs, im.RecoveredS)
 		}
 	}
+	if rep.PauseWorstMs > 0 {
+		limit := "target 4000 ms, not enforced"
+		if rep.PauseWaitLimitMs > 0 {
+			limit = fmt.Sprintf("limit %.0f ms", rep.PauseWaitLimitMs)
+		}
+		fmt.Fprintf(w, "  pause        worst send wait in a pause window %.0f ms (%s)\n", rep.PauseWorstMs, limit)
+	}
+	if rep.Leaders != nil {
+		fmt.Fprintf(w, "  leaders      %s\n", rep.Leaders)
+	}
+	for _, b := range rep.Backlogs {
+		took := fmt.Sprintf("%.1fs", b.TookS)
+		if b.TookS < 0 {
+			took = "NEVER (sync did not complete within a minute)"
+		}
+		fmt.Fprintf(w, "  backlog      %s caught up on %d messages in %s\n", b.Device, b.Messages, took)
+	}
 	if len(rep.Incomplete) > 0 {
 		fmt.Fprintf(w, "  not checked for completeness: %s\n", strings.Join(rep.Incomplete, ", "))
 	}
-	fmt.Fprintf(w, "  invariants   lost=%d duplicated=%d unexpected=%d order_violations=%d seq_mismatch=%d seq_conflicts=%d realtime_violations=%d\n",
-		rep.Lost, rep.Duplicated, rep.Unexpected, rep.OrderViolations, rep.SeqMismatch, rep.SeqConflicts, rep.RealtimeViolations)
+	fmt.Fprintf(w, "  invariants   lost=%d duplicated=%d unexpected=%d order_violations=%d seq_mismatch=%d seq_conflicts=%d realtime_violations=%d corrupted=%d\n",
+		rep.Lost, rep.Duplicated, rep.Unexpected, rep.OrderViolations, rep.SeqMismatch, rep.SeqConflicts, rep.RealtimeViolations, rep.Corrupted)
 	for i, f := range rep.Findings {
 		if i == 30 {
 			fmt.Fprintf(w, "    ... %d more\n", len(rep.Findings)-30)
@@ -58,15 +115,26 @@ func (rep *Report) WriteTable(w io.Writer) {
 		}
 		fmt.Fprintf(w, "    %v\n", f)
 	}
+	d := rep.Delivery
+	fmt.Fprintf(w, "  delivery     bound %.0f ms: %d (message, online device) pairs checked (%d after a cut-off), %d not held (device not online throughout)\n",
+		d.BoundMs, d.Checked, d.Shifted, d.NotOnline)
+	fmt.Fprintf(w, "               latency after the ack p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms;  violations %d (late %d, never %d)\n",
+		d.P50ms, d.P90ms, d.P99ms, d.Maxms, d.Violations(), d.Late, d.Missing)
+	writeFindings(w, d.Findings, 10)
+	v := rep.Revocation
+	fmt.Fprintf(w, "  revocation   bound %.0f ms: %d sessions revoked %v; ended in time %d, late %d, never %d; violating %d (acked sends after %d, received after %d; attempts after %d)\n",
+		v.BoundMs, v.Revoked, v.ByCause, v.EndedInTime, v.EndedLate, v.NeverEnded, v.Violating, v.AckedAfter, v.ReceivedAfter, v.AttemptsAfter)
+	writeFindings(w, v.Findings, 10)
+	e := rep.SessionEnds
+	fmt.Fprintf(w, "  sessions     ends by code %v; session_invalid of unrevoked sessions %d; other unexplained ends %d\n", e.ByCode, e.Invalid, e.Unexplained)
+	writeFindings(w, e.Findings, 10)
+	writeFindings(w, e.Others, 5)
 	if p := rep.Presence; p.Views > 0 {
 		fmt.Fprintf(w, "  presence     %d of %d friend views showed the new status %.0f ms after the change (%.1fs after the last fault ended)\n",
 			p.Converged, p.Views, p.AfterChangeMs, p.AfterLastFaultS)
 		for _, m := range p.Missing {
 			fmt.Fprintf(w, "    not converged: %s\n", m)
 		}
-	}
-	if rep.Leaders != nil {
-		fmt.Fprintf(w, "  leaders      %v\n", rep.Leaders)
 	}
 	if a := rep.Accounts; a.Ops > 0 {
 		fmt.Fprintf(w, "  accounts     %d operations on %d accounts (%d with unknown outcome): linearizable %s (porcupine)\n",
@@ -85,6 +153,16 @@ func (rep *Report) WriteTable(w io.Writer) {
 	}
 }
 
+func writeFindings(w io.Writer, fs []Finding, n int) {
+	for i, f := range fs {
+		if i == n {
+			fmt.Fprintf(w, "    ... %d more listed in the JSON report\n", len(fs)-n)
+			return
+		}
+		fmt.Fprintf(w, "    %v\n", f)
+	}
+}
+
 // WriteJSON writes the report as JSON (findings included).
 func (rep *Report) WriteJSON(path string) error {
 	type out struct {
@@ -93,8 +171,10 @@ func (rep *Report) WriteJSON(path string) error {
 		OK       bool     `json:"ok"`
 	}
 	o := out{Report: rep, OK: rep.OK(), Findings: []string{}}
-	for _, f := range rep.Findings {
-		o.Findings = append(o.Findings, f.String())
+	for _, fs := range [][]Finding{rep.Findings, rep.Delivery.Findings, rep.Revocation.Findings, rep.SessionEnds.Findings} {
+		for _, f := range fs {
+			o.Findings = append(o.Findings, f.String())
+		}
 	}
 	b, err := json.MarshalIndent(o, "", "  ")
 	if err != nil {
@@ -156,7 +236,7 @@ func (rep *Report) WriteSVG(path string) error {
 		if t < 0 || t > float64(n-1) {
 			continue
 		}
-		col := map[string]string{FaultKill: "#d62728", FaultPause: "#ff7f0e", FaultLeave: "#9467bd", FaultJoin: "#2ca02c", FaultDisconnect: "#bbb", FaultPartition: "#17becf"}[f.Kind]
+		col := map[string]string{FaultKill: "#d62728", FaultPause: "#ff7f0e", FaultLeave: "#9467bd", FaultJoin: "#2ca02c", FaultDisconnect: "#bbb", FaultPartition: "#17becf", FaultGateDrop: "#e377c2", FaultGateReset: "#bcbd22", FaultClientReset: "#7f7f7f"}[f.Kind]
 		if col == "" {
 			col = "#8c564b"
 		}
@@ -168,8 +248,8 @@ func (rep *Report) WriteSVG(path string) error {
 	}
 	// Legend.
 	for i, l := range [][2]string{{"#999", "sends started/s"}, {"#1f77b4", "acked/s"}, {"#2ca02c", "p50"}, {"#d62728", "p99"},
-		{"#d62728", "kill"}, {"#ff7f0e", "pause"}, {"#9467bd", "leave"}, {"#2ca02c", "join"}, {"#17becf", "partition"}, {"#8c564b", "restart/heal"}, {"#bbb", "disconnect"}} {
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">■ %s</text>`+"\n", L+i*80, H-22, l[0], l[1])
+		{"#d62728", "kill"}, {"#ff7f0e", "pause"}, {"#9467bd", "leave"}, {"#2ca02c", "join"}, {"#17becf", "partition"}, {"#e377c2", "gatedrop"}, {"#bcbd22", "gatereset"}, {"#7f7f7f", "clientreset"}, {"#8c564b", "restart/heal"}, {"#bbb", "disconnect"}} {
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">■ %s</text>`+"\n", L+i*62, H-22, l[0], l[1])
 	}
 	// Time axis.
 	for t := 0; t < n; t += 10 {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/roamhq/roam/node"
+	"github.com/roamhq/roam/node/faultctl"
 )
 
 // settings is everything roamd is told on start.
@@ -30,6 +31,8 @@ type settings struct {
 	keyFile                               string // cluster key, base64
 	internalCA, internalCert, internalKey string // operator-mode internal TLS
 	clientCert, clientKey                 string // client-port TLS
+	// faultControl is -fault-control (see faultctl.go): empty = off.
+	faultControl string
 }
 
 // option is one setting: a JSON key in the config file and, when flag is
@@ -137,6 +140,18 @@ var options = []option{
 	{key: "debug_addr", flag: true, env: "ROAM_DEBUG_ADDR", usage: "`ADDR` for the Go profiler (net/http/pprof) over HTTP; empty = off. Bind it to loopback only",
 		def: func(s *settings) string { return s.debugAddr },
 		set: func(s *settings, v string) error { s.debugAddr = v; return nil }},
+	// Fault injection for the simulator (faultctl.go).
+	{key: "fault_control", flag: true, usage: "loopback `ADDR` of the fault-control HTTP endpoint the simulator uses to drop gate items and reset gate connections; empty = off. Never on a production node",
+		def: func(s *settings) string { return s.faultControl },
+		set: func(s *settings, v string) error {
+			if v != "" {
+				if err := faultctl.CheckLoopback(v); err != nil {
+					return err
+				}
+			}
+			s.faultControl = v
+			return nil
+		}},
 	{key: "log_json", flag: true, bool: true, usage: "log JSON lines instead of text",
 		def: func(s *settings) string { return strconv.FormatBool(s.logJSON) },
 		set: boolSetter(func(s *settings, b bool) { s.logJSON = b })},

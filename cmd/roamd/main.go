@@ -69,7 +69,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	fc, err := startFaultControl(s.faultControl, logger, &s.node)
+	if err != nil {
+		fmt.Fprintf(stderr, "roamd: %v\n", err)
+		return 1
+	}
+	defer fc.Close()
 	n, err := node.New(s.node)
+	fc.attach(n)
 	if err != nil {
 		log.Error("start failed", "err", err)
 		fmt.Fprintf(stderr, "roamd: %v\n", err)

@@ -1,10 +1,11 @@
 // Command roamsim is roam's churn simulator: it drives a roam cluster with
 // a randomized messaging workload while injecting faults drawn from a
 // seed, then checks the recorded history (lost, duplicated, unexpected,
-// out-of-order messages). It exits with status 1 when an invariant is
-// violated and 2 when the run itself failed.
+// out-of-order messages, bounded delivery, bounded revocation, session
+// ends, account linearizability, presence). It exits with status 1 when
+// an invariant is violated and 2 when the run itself failed.
 //
-//	roamsim -mode spawn -nodes 3 -duration 75s -seed 1 -json out.json -svg out.svg
+//	roamsim -mode spawn -nodes 3 -duration 95s -seed 1 -json out.json -svg out.svg
 //	roamsim -mode target -addrs 127.0.0.1:7400,127.0.0.1:7410 -duration 60s
 package main
 
@@ -16,33 +17,48 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/roamhq/roam/sim"
 )
 
 func main() {
-	var cfg sim.Config
+	cfg := sim.DefaultConfig()
 	var addrs, faults, jsonOut, svgOut string
 	var seed int64
-	flag.StringVar(&cfg.Mode, "mode", "spawn", "spawn (start roamd processes on loopback) or target (drive -addrs, no process faults)")
+	flag.StringVar(&cfg.Mode, "mode", cfg.Mode, "spawn (start roamd processes on loopback) or target (drive -addrs, no process faults)")
 	flag.StringVar(&addrs, "addrs", "", "target mode: client addresses `HOST:PORT,...`")
-	flag.IntVar(&cfg.Nodes, "nodes", 3, "spawn mode: initial node count")
+	flag.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "spawn mode: initial node count")
 	flag.StringVar(&cfg.Roamd, "roamd", "", "spawn mode: roamd binary (default: go build it into the temp dir)")
 	flag.BoolVar(&cfg.KeepDir, "keep", false, "spawn mode: keep the temp dir with node data and logs (kept anyway on a violation)")
-	flag.Int64Var(&seed, "seed", 1, "seed of the fault schedule and the workload decisions")
-	flag.IntVar(&cfg.Users, "users", 16, "users")
-	flag.IntVar(&cfg.Devices, "devices", 2, "devices per user")
-	flag.IntVar(&cfg.Friends, "friends", 3, "friends per user (about)")
-	flag.Float64Var(&cfg.Rate, "rate", 50, "total send rate per second")
-	flag.DurationVar(&cfg.Duration, "duration", 60*time.Second, "length of the faulty run (before the quiet period)")
-	flag.DurationVar(&cfg.Quiet, "quiet", 20*time.Second, "how long the end may wait for devices to catch up")
-	flag.Float64Var(&cfg.Churn, "churn", 1, "device log-outs/drops per second (each comes back 1-7s later)")
-	flag.StringVar(&faults, "faults", "kill,pause,leave,join,disconnect", "fault kinds: kill, pause, leave, join, disconnect, partition (partition puts a TCP proxy in front of each node's internal port)")
-	flag.DurationVar(&cfg.DisconnectEvery, "disconnect-every", 5*time.Second, "mean spacing of client disconnect faults")
-	flag.IntVar(&cfg.AccountUsers, "accounts", 3, "accounts of the account workload (register, login, password change, profile; checked with porcupine); 0: none")
-	flag.IntVar(&cfg.AccountWorkers, "account-clients", 3, "concurrent clients per account")
-	flag.DurationVar(&cfg.AccountInterval, "account-interval", 500*time.Millisecond, "mean pause of each account client between operations")
+	flag.Int64Var(&seed, "seed", int64(cfg.Seed), "seed of the fault schedule and the workload decisions")
+	flag.IntVar(&cfg.Users, "users", cfg.Users, "users")
+	flag.IntVar(&cfg.Devices, "devices", cfg.Devices, "devices per user")
+	flag.IntVar(&cfg.DevicesMax, "devices-max", cfg.DevicesMax, "devices of the users with many (see -many-devices); at most this many")
+	flag.Float64Var(&cfg.ManyDevicesShare, "many-devices", cfg.ManyDevicesShare, "share of the users with more than -devices devices (up to -devices-max)")
+	flag.IntVar(&cfg.Friends, "friends", cfg.Friends, "friends per user (about)")
+	flag.Float64Var(&cfg.Rate, "rate", cfg.Rate, "total send rate per second")
+	flag.IntVar(&cfg.MaxBody, "max-body", cfg.MaxBody, "largest message body in bytes (sizes are mixed up to it)")
+	flag.Float64Var(&cfg.QuietShare, "quiet-users", cfg.QuietShare, "share of the users that receive rarely (so a lost one-way Deliver is not repaired by the next message)")
+	flag.Float64Var(&cfg.QuietFactor, "quiet-factor", cfg.QuietFactor, "how often a quiet user is picked as a recipient, relative to the others")
+	flag.Float64Var(&cfg.SendRate, "send-rate", cfg.SendRate, "spawn mode: the cluster's per-user send limit (roamd send_rate)")
+	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "length of the faulty run (before the quiet period)")
+	flag.DurationVar(&cfg.Quiet, "quiet", cfg.Quiet, "how long the end may wait for devices to catch up")
+	flag.Float64Var(&cfg.Churn, "churn", cfg.Churn, "device log-outs/drops per second (each comes back 1-7s later)")
+	flag.StringVar(&faults, "faults", "kill,pause,leave,join,partition,disconnect,gatedrop,gatereset,clientreset", "fault kinds: kill, pause, leave, join, disconnect, partition (puts a TCP proxy in front of each node's internal port), gatedrop, gatereset (through each node's -fault-control endpoint), clientreset (kills client connections with ss -K; left out where that is not possible)")
+	flag.DurationVar(&cfg.DisconnectEvery, "disconnect-every", cfg.DisconnectEvery, "mean spacing of client disconnect faults")
+	flag.IntVar(&cfg.BacklogUsers, "backlog-users", cfg.BacklogUsers, "how many times a user goes offline on every device to build a backlog, then syncs on other nodes (0: never)")
+	flag.IntVar(&cfg.Backlog, "backlog", cfg.Backlog, "messages a backlog waits for")
+	flag.Float64Var(&cfg.BacklogShare, "backlog-share", cfg.BacklogShare, "share of all sends that go to the absent user while a backlog builds")
+	flag.IntVar(&cfg.Ghosts, "ghosts", cfg.Ghosts, "devices of the cut-off side that log in on the other side during each partition (their old clients live on)")
+	flag.DurationVar(&cfg.PasswordEvery, "password-every", cfg.PasswordEvery, "mean spacing of password changes, which revoke the user's other sessions (0: none)")
+	flag.DurationVar(&cfg.DeleteEvery, "delete-every", cfg.DeleteEvery, "mean spacing of account deletions of throwaway accounts with a second device (0: none)")
+	flag.DurationVar(&cfg.GhostLife, "ghost-life", cfg.GhostLife, "how long a revoked session's client keeps trying to send and to read")
+	flag.DurationVar(&cfg.DeliveryBound, "delivery-bound", cfg.DeliveryBound, "bounded delivery: an online device has every message within this of its ack")
+	flag.DurationVar(&cfg.RevocationBound, "revocation-bound", cfg.RevocationBound, "bounded revocation: a revoked session neither sends nor receives after this")
+	flag.DurationVar(&cfg.PauseWaitLimit, "pause-wait-limit", 0, "fail the run if a send waited longer than this in a pause window (0: report only; the target is 4s)")
+	flag.IntVar(&cfg.AccountUsers, "accounts", cfg.AccountUsers, "accounts of the account workload (register, login, password change, profile; checked with porcupine); 0: none")
+	flag.IntVar(&cfg.AccountWorkers, "account-clients", cfg.AccountWorkers, "concurrent clients per account")
+	flag.DurationVar(&cfg.AccountInterval, "account-interval", cfg.AccountInterval, "mean pause of each account client between operations")
 	flag.StringVar(&jsonOut, "json", "", "write the report as JSON to `FILE`")
 	flag.StringVar(&svgOut, "svg", "", "write a chart of throughput and latency with faults to `FILE`")
 	quietLog := flag.Bool("q", false, "no progress or fault lines")
@@ -65,12 +81,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "roamsim: want -users >= 2, -devices >= 1, -rate > 0, -nodes >= 1, -accounts >= 0, -account-clients >= 0, -account-interval > 0")
 		os.Exit(2)
 	}
+	if cfg.MaxBody < 1 || cfg.SendRate <= 0 || cfg.DeliveryBound <= 0 || cfg.RevocationBound <= 0 || cfg.GhostLife <= 0 ||
+		cfg.PasswordEvery < 0 || cfg.DeleteEvery < 0 || cfg.BacklogUsers < 0 || cfg.Backlog < 0 || cfg.Ghosts < 0 {
+		fmt.Fprintln(os.Stderr, "roamsim: want -max-body >= 1, -send-rate, -delivery-bound, -revocation-bound and -ghost-life > 0, and no negative counts or spacings")
+		os.Exit(2)
+	}
 	if *planOnly {
 		kinds := cfg.Faults
 		if cfg.Mode == "target" {
 			kinds = []string{sim.FaultDisconnect}
 		}
-		for _, f := range sim.PlanFaults(cfg.Seed, cfg.Duration, cfg.Nodes, kinds, cfg.DisconnectEvery, cfg.Users*cfg.Devices) {
+		for _, f := range sim.PlanFaults(cfg.Seed, cfg.Duration, cfg.Nodes, kinds, cfg.DisconnectEvery, cfg.Users*cfg.Devices) { // (device indexes are taken modulo the real count)
 			fmt.Println(f)
 		}
 		return

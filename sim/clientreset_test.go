@@ -1,0 +1,9 @@
+package sim
+
+import "testing"
+
+func TestKillClientConns(t *testing.T) {
+	if err := canKillConns(); err != nil {
+		t.Skipf("ss -K is not available here: %v", err)
+	}
+}
