@@ -33,6 +33,12 @@ type DeliveryConfig struct {
 	AckTimeout  time.Duration
 	MaxBackoff  time.Duration
 	GiveUpAfter time.Duration
+	// FastNotices is how many notices follow one another RepairInterval
+	// apart before the back-off starts: a device whose notices are lost
+	// on the way (one-way items dropped while the connection stays up)
+	// still catches up within the delivery bound, while a device that
+	// never answers (its node is gone) costs little after that.
+	FastNotices int
 	// RepairInterval is how often the repair pass looks for overdue
 	// entries; AckInterval how long acknowledgements wait to be batched
 	// per leader node (or until AckBatch are waiting).
@@ -50,6 +56,7 @@ func DefaultDeliveryConfig() DeliveryConfig {
 	return DeliveryConfig{
 		AckTimeout:     500 * time.Millisecond,
 		MaxBackoff:     4 * time.Second,
+		FastNotices:    6,
 		GiveUpAfter:    30 * time.Second,
 		RepairInterval: 250 * time.Millisecond,
 		AckInterval:    100 * time.Millisecond,
@@ -62,6 +69,8 @@ func (c *DeliveryConfig) validate() error {
 	switch {
 	case c.AckTimeout <= 0 || c.MaxBackoff < c.AckTimeout || c.GiveUpAfter < c.MaxBackoff:
 		return errors.New("node: Delivery: AckTimeout must be positive, MaxBackoff at least AckTimeout and GiveUpAfter at least MaxBackoff")
+	case c.FastNotices < 0:
+		return errors.New("node: Delivery: FastNotices must not be negative")
 	case c.RepairInterval <= 0 || c.AckInterval <= 0 || c.AckBatch < 1 || c.MaxPending < 1:
 		return errors.New("node: Delivery: RepairInterval, AckInterval, AckBatch and MaxPending must be positive")
 	}
@@ -277,4 +286,14 @@ func (d *delivery) seed(pid uint16) {
 		d.n.vlr.Notice(local)
 	}
 	d.n.log.Debug("delivery seeded", "partition", pid, "remote", seeded, "local", len(local))
+}
+
+// noticeDelay is how long after its attempts-th notice an unacknowledged
+// entry gets the next one: RepairInterval for the first FastNotices, then
+// AckTimeout doubling up to MaxBackoff.
+func (c *DeliveryConfig) noticeDelay(attempts int) time.Duration {
+	if attempts <= c.FastNotices {
+		return c.RepairInterval
+	}
+	return min(c.AckTimeout<<min(attempts-c.FastNotices, 16), c.MaxBackoff)
 }

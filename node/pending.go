@@ -154,7 +154,7 @@ func (t *pendingTable) due(now time.Time, leads func(pid uint16) bool) map[strin
 		out[e.node] = append(out[e.node], vlr.Notice{User: k.user, Device: k.device, Epoch: e.epoch, Head: e.seq})
 		t.st.Notices++
 		e.attempts++
-		e.next = now.Add(min(t.cfg.AckTimeout<<min(e.attempts, 16), t.cfg.MaxBackoff))
+		e.next = now.Add(t.cfg.noticeDelay(e.attempts))
 	}
 	return out
 }

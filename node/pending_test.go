@@ -12,6 +12,7 @@ import (
 func testDeliveryConfig() DeliveryConfig {
 	c := DefaultDeliveryConfig()
 	c.MaxPending = 4
+	c.FastNotices = 0 // the table below pins the back-off alone
 	return c
 }
 
@@ -158,6 +159,35 @@ func BenchmarkPendingTable_ForwardAck(b *testing.B) {
 		if len(acks) == batch {
 			p.ack("n2", acks, now)
 			acks = acks[:0]
+		}
+	}
+}
+
+// TestPendingTable_FastNoticesBeforeBackoff: the first FastNotices notices
+// come RepairInterval apart, so a device whose notices are lost at random
+// still gets one through within the delivery bound; only then do they
+// back off (AckTimeout doubling to MaxBackoff).
+func TestPendingTable_FastNoticesBeforeBackoff(t *testing.T) {
+	cfg := DefaultDeliveryConfig() // AckTimeout 500ms, RepairInterval 250ms, FastNotices 6
+	p := newPendingTable(cfg)
+	t0 := time.Unix(1000, 0)
+	all := func(uint16) bool { return true }
+	p.forwarded(1, "ann", hlr.Location{Device: "phone", Node: "n2", Epoch: 3}, 5, t0)
+	var sent []time.Duration
+	for d := time.Duration(0); d <= 6*time.Second; d += 50 * time.Millisecond {
+		for _, ns := range p.due(t0.Add(d), all) {
+			for range ns {
+				sent = append(sent, d)
+			}
+		}
+	}
+	want := []time.Duration{500, 750, 1000, 1250, 1500, 1750, 2000, 3000, 5000}
+	if len(sent) != len(want) {
+		t.Fatalf("notices at %v, want %v ms", sent, want)
+	}
+	for i, w := range want {
+		if sent[i] != w*time.Millisecond {
+			t.Fatalf("notices at %v, want %v ms", sent, want)
 		}
 	}
 }

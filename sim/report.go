@@ -16,7 +16,7 @@ import (
 // presence converged once the faults were over.
 func (rep *Report) OK() bool {
 	return rep.Result.OK() && rep.Accounts.Linearizable != "illegal" && rep.Presence.Unconverged == 0 &&
-		rep.Delivery.Violations() == 0 && rep.Revocation.Violating == 0 && rep.SessionEnds.Invalid == 0 &&
+		rep.Delivery.Held() && rep.Revocation.Violating == 0 && rep.SessionEnds.Invalid == 0 &&
 		rep.backlogsOK() && rep.pauseOK()
 }
 
