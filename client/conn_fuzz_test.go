@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -78,28 +79,45 @@ func FuzzClientConn(f *testing.F) {
 		}
 		fc := conns[0]
 
+		// The fake's own replies wait (they need fc.wmu) until the bytes
+		// are out, so the requests are still waiting when they arrive.
+		fc.wmu.Lock()
 		var wg sync.WaitGroup
 		errs := make(chan error, 8)
-		for _, call := range []func() error{
+		calls := []func() error{
 			func() error { _, err := c.Whoami(ctx); return err },
 			func() error { _, err := c.Friends(ctx); return err },
 			func() error { _, err := c.Send(ctx, "bob", []byte("hi")); return err },
 			func() error { _, err := c.Profile(ctx, "bob"); return err },
 			func() error { return c.SetPresence(ctx, "away") },
-		} {
+		}
+		for _, call := range calls {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				errs <- call()
 			}()
 		}
+		c.mu.Lock()
+		cn := c.cur
+		c.mu.Unlock()
+		for deadline := time.Now().Add(10 * time.Second); cn != nil && time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
+			cn.waits.mu.Lock()
+			n := len(cn.waits.m)
+			cn.waits.mu.Unlock()
+			if n >= len(calls) {
+				break
+			}
+		}
 		at := int(cut) % (len(data) + 1)
-		fc.wmu.Lock()
 		fc.nc.Write(data[:at])
 		fc.nc.Write(data[at:])
+		// The client reads everything, then the end of the stream; its
+		// requests may still be written meanwhile.
+		fc.nc.(*net.TCPConn).CloseWrite()
 		fc.wmu.Unlock()
-		fc.nc.Close()
 		wg.Wait()
+		fc.nc.Close()
 		close(errs)
 		for err := range errs {
 			var se *SendError

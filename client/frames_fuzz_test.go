@@ -100,6 +100,9 @@ func FuzzFrameReader(f *testing.F) {
 		f.Add(s, uint16(len(s)/2), uint16(1000), uint8(0))
 		f.Add(s, uint16(3), uint16(len(push)-1), uint8(7))
 	}
+	// A frame exactly at the limit is read; one byte more is skipped.
+	f.Add(stream, uint16(9), uint16(len(push)-4), uint8(3))
+	f.Add(stream, uint16(9), uint16(len(push)-5), uint8(3))
 	f.Fuzz(func(t *testing.T, data []byte, cut, limit uint16, chunk uint8) {
 		want, wantErr := modelFrames(data, uint32(limit))
 		at := int(cut) % (len(data) + 1)
