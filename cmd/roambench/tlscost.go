@@ -202,17 +202,15 @@ func tlsCostSection(tc *TLSCost, pairs int, step float64) string {
 		w("\nCost of TLS in durable throughput (1 − TLS/plaintext of the sustained rate%s): %.0f%%; target ≤ 15%%: %s. The steps are coarse (%v), so one step either way moves this figure by the step's size.\n",
 			map[bool]string{true: ", summed over the rounds", false: ""}[len(tc.Rounds) > 1], 100*cost, yes(cost <= 0.15), tc.Rates[:min(len(tc.Rates), 6)])
 	}
+	w("\n")
 	for i, rd := range tc.Rounds {
 		for _, x := range []struct {
 			name string
 			r    *Result
 		}{{"TLS on both ports", rd.TLS}, {"plaintext on both ports", rd.Plain}} {
-			w("\n### TLS cost, round %d: %s\n\n", i+1, x.name)
-			if i == 0 && x.r == rd.TLS {
-				b = b[:len(b)-1] // one blank line after the summary, not two
-			}
+			w("### TLS cost, round %d: %s\n\n", i+1, x.name)
 			stepTable(func(f string, a ...any) { w(f, a...) }, x.r)
 		}
 	}
-	return string(b) + "\n"
+	return string(b)
 }
