@@ -49,7 +49,7 @@ var (
 	flagTLSCost       = flag.Bool("tls-cost", true, "run the TLS-cost phase: a cluster measured with TLS on both ports and with plaintext on both")
 	flagOnlyTLSCost   = flag.Bool("only-tls-cost", false, "run only the TLS-cost phase; -md and -out then get only its section")
 	flagTLSNodes      = flag.Int("tls-nodes", 3, "cluster size of the TLS-cost phase")
-	flagTLSRates      = flag.String("tls-rates", "1000,1500,2000,2500,3000,4000,5000,6000,8000,10000,13000,16000,20000,25000,30000,40000,50000,60000", "offered rates of the TLS-cost phase, msgs/s (it stops at the first rate not sustained)")
+	flagTLSRates      = flag.String("tls-rates", "500,1000,1500,2000,2500,3000,4000,5000,6000,8000,10000,13000,16000,20000,25000,30000,40000,50000,60000", "offered rates of the TLS-cost phase, msgs/s (it stops at the first rate not sustained)")
 	flagTLSLogins     = flag.Int("tls-logins", 5000, "logins measured in each configuration of the TLS-cost phase")
 	flagTLSRounds     = flag.Int("tls-cost-rounds", 1, "times the TLS-cost phase measures both configurations (alternating which goes first)")
 )
