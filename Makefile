@@ -56,13 +56,13 @@ tidy-check: ## go.mod/go.sum are tidy
 	$(GO) mod tidy
 	git diff --exit-code go.mod go.sum
 
-# The benchmark suite (not part of `make test`; about 9 minutes on 2 cores):
+# The benchmark suite (not part of `make test`; about 8 minutes on 2 cores):
 # the Go micro-benchmarks of the hot paths, then cmd/roambench, which
 # measures the baseline relay (bench/relay) and roam 1-node and 3-node
 # clusters with TLS on both ports (what users run; BENCH_FLAGS=-plaintext
 # for none) in one run, then the TLS-cost phase (a 3-node cluster with TLS
 # on both ports against plaintext on both, coarser steps up to the first
-# one not sustained, and logins; about 3 minutes; -tls-cost=false skips
+# one not sustained, and logins; about 1.5 minutes; -tls-cost=false skips
 # it, -only-tls-cost runs it alone), and writes bench/results.json and
 # BENCHMARKS.md.
 BENCH_PKGS  ?= ./wire ./ring ./hlr ./node/gate
