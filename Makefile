@@ -7,12 +7,20 @@ MAKEFLAGS += --no-builtin-rules
 GO       ?= go
 BIN      := bin
 PKGS     := ./...
-# How much each fuzz target runs in `make test` (short) and `make fuzz`.
+# How much each fuzz target runs in `make test` (fuzz-short) and `make fuzz`.
 # Budgets are execution counts (Nx), not durations: with go1.26 a duration
 # budget races the fuzz coordinator's deadline and fails spuriously with
 # "context deadline exceeded" (golang/go#75804, fixed in go1.27).
-FUZZTIME_SHORT ?= 30000x
-FUZZTIME       ?= 3000000x
+#   fuzz-short: every target once, FUZZTIME_SHORT executions, or its own
+#     count in FUZZ_SHORT_COUNTS (the end-to-end targets open connections
+#     and run at 100-3000 executions/s against 10k-100k for the decoders);
+#     about a minute in all.
+#   fuzz: FUZZ_SECONDS of wall time in all, an equal share per target,
+#     spent in rounds of counted executions: each round's count comes from
+#     the rate the target's previous rounds measured (scripts/fuzz.sh).
+FUZZTIME_SHORT    ?= 20000x
+FUZZ_SHORT_COUNTS ?= FuzzClientConn=300x FuzzConn=3000x FuzzConnTLS=1500x FuzzMux=1500x FuzzAdminStatus=10000x
+FUZZ_SECONDS      ?= 600
 
 .PHONY: build test unit fuzz-short fuzz lint vet fmt-check race tidy-check bench run clean
 
@@ -27,15 +35,10 @@ unit:
 
 # Runs each fuzz target briefly (beyond its seed corpus, which `unit` runs).
 fuzz-short:
-	@for pkgdir in $$(grep -rlE --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
-	  for f in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$pkgdir/*_test.go | sed 's/^func //'); do \
-	    echo "fuzz $$pkgdir $$f ($(FUZZTIME_SHORT))"; \
-	    $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME_SHORT) $$pkgdir > /tmp/roam-fuzz.log 2>&1 || { cat /tmp/roam-fuzz.log; exit 1; }; \
-	  done; \
-	done
+	GO=$(GO) FUZZTIME_SHORT=$(FUZZTIME_SHORT) FUZZ_SHORT_COUNTS="$(FUZZ_SHORT_COUNTS)" scripts/fuzz.sh short
 
-fuzz: ## run each fuzz target for FUZZTIME
-	$(MAKE) fuzz-short FUZZTIME_SHORT=$(FUZZTIME)
+fuzz: ## run every fuzz target, FUZZ_SECONDS (10 minutes) in all
+	GO=$(GO) FUZZTIME_SHORT=$(FUZZTIME_SHORT) FUZZ_SHORT_COUNTS="$(FUZZ_SHORT_COUNTS)" scripts/fuzz.sh long $(FUZZ_SECONDS)
 
 lint: fmt-check vet ## gofmt + go vet
 
@@ -53,10 +56,15 @@ tidy-check: ## go.mod/go.sum are tidy
 	$(GO) mod tidy
 	git diff --exit-code go.mod go.sum
 
-# The benchmark suite (not part of `make test`; about 6 minutes on 2 cores):
+# The benchmark suite (not part of `make test`; about 8 minutes on 2 cores):
 # the Go micro-benchmarks of the hot paths, then cmd/roambench, which
 # measures the baseline relay (bench/relay) and roam 1-node and 3-node
-# clusters in one run and writes bench/results.json and BENCHMARKS.md.
+# clusters with TLS on both ports (what users run; BENCH_FLAGS=-plaintext
+# for none) in one run, then the TLS-cost phase (a 3-node cluster with TLS
+# on both ports against plaintext on both, coarser steps up to the first
+# one not sustained, and logins; about 1.5 minutes; -tls-cost=false skips
+# it, -only-tls-cost runs it alone), and writes bench/results.json and
+# BENCHMARKS.md.
 BENCH_PKGS  ?= ./wire ./ring ./hlr ./node/gate
 BENCH_FLAGS ?=
 bench: ## benchmark suite: writes bench/results.json and BENCHMARKS.md (not part of make test)

@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -69,28 +71,68 @@ func (n *Node) askStatus(ctx context.Context, addr string, pid uint16) (partStat
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	}
-	var st partStatus
-	dec := msgpack.NewDecoder(&limitedReader{c: c, left: 64 << 10})
-	if err := dec.Decode(&st); err != nil {
+	st, err := decodeStatus(c, adminReplyLimit)
+	if err != nil {
 		return partStatus{}, fmt.Errorf("node: status of partition %d from %s: %w", pid, addr, err)
 	}
 	return st, nil
 }
 
-// limitedReader caps what a peer's reply may make us read.
+// adminReplyLimit caps what a peer's status reply may make us read.
+const adminReplyLimit = 64 << 10
+
+// Errors of decodeStatus besides the reader's own (io.EOF before the
+// reply, io.ErrUnexpectedEOF inside it, a timeout).
+var (
+	errAdminTooLarge = errors.New("node: admin reply too large")
+	errAdminBadReply = errors.New("node: admin reply is not a partition status")
+)
+
+// decodeStatus reads one partStatus from r, reading at most limit bytes
+// (a peer's reply is input like any other). The reply needs no length
+// prefix: it is one msgpack value, so the decoder stops at its end.
+func decodeStatus(r io.Reader, limit int) (partStatus, error) {
+	var st partStatus
+	lr := &limitedReader{r: r, left: limit}
+	if err := msgpack.NewDecoder(lr).Decode(&st); err != nil {
+		switch {
+		case lr.over:
+			return partStatus{}, errAdminTooLarge
+		case lr.err != nil:
+			if lr.err == io.EOF && lr.read > 0 {
+				return partStatus{}, io.ErrUnexpectedEOF
+			}
+			return partStatus{}, lr.err
+		}
+		return partStatus{}, fmt.Errorf("%w: %v", errAdminBadReply, err)
+	}
+	return st, nil
+}
+
+// limitedReader reads at most left bytes from r and remembers why it
+// stopped, so that decodeStatus reports the reader's error (or the limit)
+// rather than the decoder's rendering of it.
 type limitedReader struct {
-	c    net.Conn
+	r    io.Reader
 	left int
+	read int
+	over bool  // the limit was reached and more was asked for
+	err  error // the first error from r
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
 	if l.left <= 0 {
-		return 0, fmt.Errorf("node: admin reply too large")
+		l.over = true
+		return 0, errAdminTooLarge
 	}
 	if len(p) > l.left {
 		p = p[:l.left]
 	}
-	k, err := l.c.Read(p)
+	k, err := l.r.Read(p)
 	l.left -= k
+	l.read += k
+	if err != nil && l.err == nil {
+		l.err = err
+	}
 	return k, err
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/roamhq/roam/node/pki"
 )
 
 var readyRE = regexp.MustCompile(`roamd: node (\S+) ready; clients connect to ([^;\s]+)(?:; other nodes join (\S+))?`)
@@ -30,6 +32,52 @@ type proc struct {
 type cluster struct {
 	dir   string
 	nodes []*proc
+	sec   security
+	dial  *dialer // how the load generator reaches the client ports
+}
+
+// security is how a bench cluster's ports are protected.
+type security struct {
+	// clientTLS: TLS 1.3 on the client port (-client-cert), with a
+	// certificate for 127.0.0.1 from a CA the bench makes for the run.
+	clientTLS bool
+	// internalTLS: mutual TLS 1.3 between the nodes, from the cluster
+	// key (roamd's default); false is -insecure-internal-plaintext.
+	internalTLS bool
+}
+
+// product is what users run: TLS on both ports.
+var product = security{clientTLS: true, internalTLS: true}
+
+func (s security) String() string {
+	switch s {
+	case product:
+		return "TLS on both ports"
+	case security{}:
+		return "plaintext on both ports"
+	case security{internalTLS: true}:
+		return "plaintext client port, mutual TLS between nodes"
+	}
+	return "TLS client port, plaintext between nodes"
+}
+
+// clientCert makes a CA and a certificate for the client port in dir and
+// returns the paths of the CA's certificate, the node certificate and its
+// key.
+func clientCert(dir string) (caFile, certFile, keyFile string, err error) {
+	ca, err := pki.NewCA("roambench CA", 24*time.Hour)
+	if err != nil {
+		return "", "", "", err
+	}
+	cert, err := pki.IssueNode(ca, "bench", []string{"127.0.0.1"}, 24*time.Hour)
+	if err != nil {
+		return "", "", "", err
+	}
+	if caFile, _, err = pki.WriteCA(dir, ca, true); err != nil {
+		return "", "", "", err
+	}
+	certFile, keyFile, err = pki.WriteNode(dir, cert, true)
+	return caFile, certFile, keyFile, err
 }
 
 func freePort() int {
@@ -42,22 +90,36 @@ func freePort() int {
 }
 
 // startCluster starts n roamd processes with the given JSON config (empty:
-// defaults) and waits until each is ready.
-func startCluster(bin, dir string, n int, configJSON string, debug bool) (*cluster, error) {
+// defaults) and ports protected as sec says, and waits until each is
+// ready.
+func startCluster(bin, dir string, n int, configJSON string, debug bool, sec security) (*cluster, error) {
 	os.RemoveAll(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	var key [32]byte
 	rand.Read(key[:])
-	cl := &cluster{dir: dir}
+	cl := &cluster{dir: dir, sec: sec}
 	var conf []string
+	if sec.clientTLS {
+		caFile, certFile, keyFile, err := clientCert(filepath.Join(dir, "certs"))
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		if cl.dial, err = newTLSDialer(caFile); err != nil {
+			return nil, err
+		}
+		conf = append(conf, "-client-cert", certFile, "-client-key", keyFile)
+	}
+	if !sec.internalTLS {
+		conf = append(conf, "-insecure-internal-plaintext")
+	}
 	if configJSON != "" {
 		p := filepath.Join(dir, "config.json")
 		if err := os.WriteFile(p, []byte(configJSON), 0o644); err != nil {
 			return nil, err
 		}
-		conf = []string{"-config", p}
+		conf = append(conf, "-config", p)
 	}
 	for i := 1; i <= n; i++ {
 		p := &proc{}

@@ -30,7 +30,8 @@ type holdSpec struct {
 	Count     int           `json:"count"`
 	Conc      int           `json:"conc"` // concurrent logins
 	Iters     uint32        `json:"iters"`
-	Heartbeat time.Duration `json:"heartbeat"` // ping interval
+	Heartbeat time.Duration `json:"heartbeat"`         // ping interval
+	CAFile    string        `json:"ca_file,omitempty"` // the client port speaks TLS with a certificate from this CA
 }
 
 // holdReport is one progress line of a holder.
@@ -64,6 +65,12 @@ func runHolder(in io.Reader, out io.Writer) error {
 		return fmt.Errorf("spec: %w", err)
 	}
 	initKeys(sp.Iters)
+	var d *dialer
+	if sp.CAFile != "" {
+		if d, err = newTLSDialer(sp.CAFile); err != nil {
+			return err
+		}
+	}
 	enc := json.NewEncoder(out)
 	var held atomic.Int64
 	type result struct {
@@ -73,7 +80,7 @@ func runHolder(in io.Reader, out io.Writer) error {
 	}
 	done := make(chan result, 1)
 	go func() {
-		conns, rate, err := loginMany([]string{sp.Addr}, idleNames(sp.First, sp.Count), max(1, sp.Conc), &held)
+		conns, rate, err := loginMany(d, []string{sp.Addr}, idleNames(sp.First, sp.Count), max(1, sp.Conc), &held)
 		done <- result{conns, rate, err}
 	}()
 	t := time.NewTicker(time.Second)

@@ -40,8 +40,11 @@ type harness struct {
 	recvs []*recorder
 	// onMeasure, if set, is called when a step's measured window starts.
 	onMeasure func(rate int, dur time.Duration)
-	ackMu     sync.Mutex
-	ackLt     [maxSteps][]int32 // send→ack latency (µs), durable ack (roam only)
+	// cpu, if set, returns the CPU time the servers have used, in clock
+	// ticks (1/100 s): a step then reports the CPU per message sent.
+	cpu   func() int64
+	ackMu sync.Mutex
+	ackLt [maxSteps][]int32 // send→ack latency (µs), durable ack (roam only)
 
 	// failover
 	killAt atomic.Int64 // ns since start; 0 = no kill
@@ -154,13 +157,16 @@ func (h *harness) pace(send func(k int, payload []byte) error) error {
 }
 
 type stepResult struct {
-	Offered     int     `json:"offered_per_s"`
-	Sent        float64 `json:"sent_per_s"`
-	Delivered   float64 `json:"delivered_per_s"`
-	P50         float64 `json:"p50_ms"`
-	P99         float64 `json:"p99_ms"`
-	P999        float64 `json:"p999_ms"`
-	AckP99      float64 `json:"ack_p99_ms,omitempty"`
+	Offered   int     `json:"offered_per_s"`
+	Sent      float64 `json:"sent_per_s"`
+	Delivered float64 `json:"delivered_per_s"`
+	P50       float64 `json:"p50_ms"`
+	P99       float64 `json:"p99_ms"`
+	P999      float64 `json:"p999_ms"`
+	AckP99    float64 `json:"ack_p99_ms,omitempty"`
+	// CPUPerMsgUS is the servers' CPU time (user + system, all nodes)
+	// during the measured window divided by the messages sent in it.
+	CPUPerMsgUS float64 `json:"cpu_us_per_msg,omitempty"`
 	Undelivered int64   `json:"undelivered"`
 	Errors      int64   `json:"errors"`
 	Sustained   bool    `json:"sustained"`
@@ -185,12 +191,19 @@ func (h *harness) runStep(id, rate int, warm, dur time.Duration) stepResult {
 	e0 := h.errs.Load()
 	h.rate.Store(int64(rate))
 	time.Sleep(warm)
+	var cpu0, cpu1 int64
+	if h.cpu != nil {
+		cpu0 = h.cpu()
+	}
 	h.measure.Store(true)
 	if h.onMeasure != nil {
 		h.onMeasure(rate, dur)
 	}
 	time.Sleep(dur)
 	h.measure.Store(false)
+	if h.cpu != nil {
+		cpu1 = h.cpu()
+	}
 	h.rate.Store(0)
 	time.Sleep(100 * time.Millisecond) // senders finish their last write
 	deadline := time.Now().Add(3 * time.Second)
@@ -217,6 +230,9 @@ func (h *harness) runStep(id, rate int, warm, dur time.Duration) stepResult {
 		Undelivered: missing,
 		Errors:      h.errs.Load() - e0,
 	}
+	if h.cpu != nil && sent > 0 {
+		res.CPUPerMsgUS = float64(cpu1-cpu0) * 1e4 / float64(sent) // a tick is 10 ms
+	}
 	h.ackMu.Lock()
 	if a := h.ackLt[id]; len(a) > 0 {
 		slices.Sort(a)
@@ -232,27 +248,28 @@ func (h *harness) runStep(id, rate int, warm, dur time.Duration) stepResult {
 	return res
 }
 
-// stepUp runs the rates in order and stops after the first one above
-// 20k/s that is not sustained (the rates up to 20k/s are always run: they
-// are the fixed latency points). best is the highest sustained rate below
-// the first failure.
-func (h *harness) stepUp(rates []int, warm, dur time.Duration, logf func(string, ...any)) (steps []stepResult, best int) {
+// stepUp runs the rates in order and stops after the first one at or
+// above always that is not sustained (the rates below always are run
+// anyway: they are the fixed latency points), or that delivers less than
+// 90% of its offer. best is the highest sustained rate below the first
+// failure.
+func (h *harness) stepUp(rates []int, always int, warm, dur time.Duration, logf func(string, ...any)) (steps []stepResult, best int) {
 	for i, r := range rates {
 		w := warm
 		if i == 0 {
 			w = 3 * warm // the first step also lets the setup's after-effects settle
 		}
 		res := h.runStep(i+1, r, w, dur)
-		logf("  offered %6d/s: sent %8.0f/s delivered %8.0f/s p50 %7.2f ms p99 %8.2f ms p999 %8.2f ms ack-p99 %6.2f ms undelivered %d errors %d sustained=%v",
-			r, res.Sent, res.Delivered, res.P50, res.P99, res.P999, res.AckP99, res.Undelivered, res.Errors, res.Sustained)
+		logf("  offered %6d/s: sent %8.0f/s delivered %8.0f/s p50 %7.2f ms p99 %8.2f ms p999 %8.2f ms ack-p99 %6.2f ms cpu %5.0f µs/msg undelivered %d errors %d sustained=%v",
+			r, res.Sent, res.Delivered, res.P50, res.P99, res.P999, res.AckP99, res.CPUPerMsgUS, res.Undelivered, res.Errors, res.Sustained)
 		steps = append(steps, res)
 		if res.Sustained && (best == 0 || steps[len(steps)-2].Sustained) {
 			best = r
 		}
-		// Past 20k/s, or once the system no longer keeps up at all (the
-		// latency of higher fixed points would only measure the backlog),
-		// stop at the first failure.
-		if !res.Sustained && (r >= 20000 || res.Delivered < 0.9*float64(r)) {
+		// Past the fixed points, or once the system no longer keeps up at
+		// all (the latency of higher fixed points would only measure the
+		// backlog), stop at the first failure.
+		if !res.Sustained && (r >= always || res.Delivered < 0.9*float64(r)) {
 			break
 		}
 	}

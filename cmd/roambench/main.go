@@ -45,11 +45,37 @@ var (
 	flagRelay         = flag.String("serve-relay", "", "internal: run the baseline relay on ADDR")
 	flagHold          = flag.Bool("hold", false, "internal: log in and hold idle sessions as told on stdin")
 	flagCommand       = flag.String("command", "make bench", "command recorded in the report")
+	flagPlaintext     = flag.Bool("plaintext", false, "run the roam measurements other than the TLS-cost phase with plaintext on both ports (default: TLS on both, as users run it)")
+	flagTLSCost       = flag.Bool("tls-cost", true, "run the TLS-cost phase: a cluster measured with TLS on both ports and with plaintext on both")
+	flagOnlyTLSCost   = flag.Bool("only-tls-cost", false, "run only the TLS-cost phase; -md and -out then get only its section")
+	flagTLSNodes      = flag.Int("tls-nodes", 3, "cluster size of the TLS-cost phase")
+	flagTLSRates      = flag.String("tls-rates", "500,1000,1500,2000,2500,3000,4000,5000,6000,8000,10000,13000,16000,20000,25000,30000,40000,50000,60000", "offered rates of the TLS-cost phase, msgs/s (it stops at the first rate not sustained)")
+	flagTLSLogins     = flag.Int("tls-logins", 5000, "logins measured in each configuration of the TLS-cost phase")
+	flagTLSRounds     = flag.Int("tls-cost-rounds", 1, "times the TLS-cost phase measures both configurations (alternating which goes first)")
 )
 
 const partitions = 64 // roamd default
 
-var benchConfig = `{"send_rate": 1000000, "send_burst": 1000000, "register_rate": 1000000, "register_burst": 1000000, "max_conns_per_ip": 1000000}`
+// benchConfig lifts every per-user and per-address limit the load
+// generator would run into: one user sends far more than 1 message a
+// second, 128 pairs and thousands of idle users log in from a few
+// loopback addresses, and every user logs in, befriends and registers as
+// fast as the nodes let it.
+var benchConfig = `{"send_rate": 1000000, "send_burst": 1000000, "register_rate": 1000000, "register_burst": 1000000,
+ "max_conns_per_ip": 1000000, "max_prelogin_per_ip": 1000000,
+ "login_rate": 1000000, "login_burst": 1000000, "login_failures": 1000000,
+ "resume_rate": 1000000, "resume_burst": 1000000, "resume_failures": 1000000,
+ "friend_rate": 1000000, "friend_burst": 1000000, "block_rate": 1000000, "block_burst": 1000000,
+ "profile_rate": 1000000, "profile_burst": 1000000}`
+
+// benchSecurity is how the measurements other than the TLS-cost phase
+// protect the ports: as users run roam, unless -plaintext.
+func benchSecurity() security {
+	if *flagPlaintext {
+		return security{}
+	}
+	return product
+}
 
 func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, time.Now().UTC().Format("15:04:05 ")+format+"\n", a...)
@@ -110,6 +136,10 @@ type Results struct {
 	Relay       *Result            `json:"relay"`
 	Roam        map[string]*Result `json:"roam"` // "1-node", "3-node"
 	IdleCPUPct  float64            `json:"idle_cpu_3node_pct_of_core"`
+	// Security is how the ports of the roam clusters above were
+	// protected; TLSCost compares the two ends.
+	Security string   `json:"security"`
+	TLSCost  *TLSCost `json:"tls_cost,omitempty"`
 	// Fsync is the disk's fsync latency, probed for 20 s at the start in
 	// the directory the nodes keep their data in.
 	Fsync   *disk.FsyncStats `json:"fsync,omitempty"`
@@ -171,7 +201,17 @@ func run() error {
 	res := &Results{
 		Date: time.Now().UTC().Format(time.RFC3339), Command: *flagCommand, NProc: runtime.NumCPU(),
 		MemTotalMB: memTotalMB(), GoVersion: runtime.Version(), Pairs: *flagPairs, FrameBytes: frameBytes(),
-		StepSeconds: flagStep.Seconds(), Roam: map[string]*Result{},
+		StepSeconds: flagStep.Seconds(), Roam: map[string]*Result{}, Security: benchSecurity().String(),
+	}
+	if *flagOnlyTLSCost {
+		logf("roambench: the TLS-cost phase only: %d-node, %d pairs, rates %v", *flagTLSNodes, *flagPairs, parseInts(*flagTLSRates))
+		tc, err := benchTLSCost(*flagTLSNodes, parseInts(*flagTLSRates))
+		if err != nil {
+			return fmt.Errorf("tls cost: %w", err)
+		}
+		res.TLSCost, res.Security = tc, ""
+		res.Runtime = time.Since(t0).Round(time.Second).String()
+		return writeResults(res, tlsCostMarkdown(res))
 	}
 	logf("roambench: %d pairs, frame %d bytes, rates %v, %v per step", *flagPairs, res.FrameBytes, rates, *flagStep)
 	var err error
@@ -194,6 +234,11 @@ func run() error {
 		}
 		res.Roam[fmt.Sprintf("%d-node", n)] = r
 	}
+	if *flagTLSCost && !*flagSessionsOnly {
+		if res.TLSCost, err = benchTLSCost(*flagTLSNodes, parseInts(*flagTLSRates)); err != nil {
+			return fmt.Errorf("tls cost: %w", err)
+		}
+	}
 	if !*flagSkipIdle && !*flagSessionsOnly {
 		if res.IdleCPUPct, err = idleCPU(20*time.Second, 20*time.Second); err != nil {
 			return fmt.Errorf("idle cpu: %w", err)
@@ -203,7 +248,12 @@ func run() error {
 		res.GoBench = goBenchLines(*flagGoBench)
 	}
 	res.Runtime = time.Since(t0).Round(time.Second).String()
-	if err := os.WriteFile(*flagMD, []byte(markdown(res)), 0o644); err != nil {
+	return writeResults(res, markdown(res))
+}
+
+// writeResults writes the report md to -md and res to -out.
+func writeResults(res *Results, md string) error {
+	if err := os.WriteFile(*flagMD, []byte(md), 0o644); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(res, "", "  ")
@@ -237,7 +287,7 @@ func benchRelay(rates []int, frame int) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.Steps, r.MaxSustained = h.stepUp(rates, *flagWarm, *flagStep, logf)
+	r.Steps, r.MaxSustained = h.stepUp(rates, 20000, *flagWarm, *flagStep, logf)
 	stop()
 	time.Sleep(500 * time.Millisecond)
 	runtime.GC()
@@ -294,17 +344,18 @@ func benchRelay(rates []int, frame int) (*Result, error) {
 func benchRoam(n int, rates []int) (*Result, error) {
 	logf("roam %d-node cluster", n)
 	dir, _ := filepath.Abs(fmt.Sprintf("bench/.run-%dnode", n))
-	cl, err := startCluster(*flagBin, dir, n, benchConfig, true)
+	cl, err := startCluster(*flagBin, dir, n, benchConfig, true, benchSecurity())
 	if err != nil {
 		return nil, err
 	}
 	defer cl.stop()
+	logf("  %s", cl.sec)
 	// Let the placement settle (replicas of every partition on the joiners).
 	if n > 1 {
 		time.Sleep(5 * time.Second)
 	}
 	r := &Result{}
-	initKeysOnce(cl.clients()[0])
+	initKeysOnce(cl)
 	// Every idle user is registered up front, as many as the nodes' open
 	// files allow (next to the load pairs' connections).
 	idle := max(*flagSessions, *flagSessionsLarge)
@@ -315,7 +366,7 @@ func benchRoam(n int, rates []int) (*Result, error) {
 		idle = max(idle, *flagSessions)
 	}
 	ts := time.Now()
-	if err := registerAll(cl.clients(), idleNames(0, idle)); err != nil {
+	if err := cl.dial.registerAll(cl.clients(), idleNames(0, idle)); err != nil {
 		return nil, err
 	}
 	logf("  registered %d users in %v", idle, time.Since(ts).Round(time.Millisecond))
@@ -324,6 +375,7 @@ func benchRoam(n int, rates []int) (*Result, error) {
 		return r, nil
 	}
 	h := newHarness(*flagPairs, *flagPairs)
+	h.cpu = func() int64 { return clusterTicks(cl) }
 	l, err := setupPairs(h, cl, *flagPairs, partitions, logf)
 	if err != nil {
 		return nil, err
@@ -341,7 +393,7 @@ func benchRoam(n int, rates []int) (*Result, error) {
 			go func() { profDone <- fetchProfile(cl.nodes[0].debug, prof, int(dur.Seconds())) }()
 		}
 	}
-	r.Steps, r.MaxSustained = h.stepUp(rates, *flagWarm, *flagStep, logf)
+	r.Steps, r.MaxSustained = h.stepUp(rates, 20000, *flagWarm, *flagStep, logf)
 	h.onMeasure = nil
 	profTimeout := time.After(0)
 	if profStarted.Load() {
@@ -359,14 +411,7 @@ func benchRoam(n int, rates []int) (*Result, error) {
 	case <-profTimeout:
 	}
 
-	// Let the backlog of an overloaded step drain first: logins queue
-	// behind it otherwise.
-	for end := time.Now().Add(45 * time.Second); time.Now().Before(end) && h.totDeliv.Load() < h.totalSent.Load(); {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if d := h.totalSent.Load() - h.totDeliv.Load(); d > 0 {
-		logf("  %d messages still undelivered before the login measurement", d)
-	}
+	drain(h)
 	measureSessions(cl, r, idle)
 
 	if n > 1 {
@@ -378,15 +423,30 @@ func benchRoam(n int, rates []int) (*Result, error) {
 	return r, nil
 }
 
+// drain lets the backlog of an overloaded step drain (for up to 45 s):
+// logins would queue behind it.
+func drain(h *harness) {
+	for end := time.Now().Add(45 * time.Second); time.Now().Before(end) && h.totDeliv.Load() < h.totalSent.Load(); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d := h.totalSent.Load() - h.totDeliv.Load(); d > 0 {
+		logf("  %d messages still undelivered before the login measurement", d)
+	}
+}
+
 var keysReady bool
 
-func initKeysOnce(addr string) {
+// initKeysOnce derives the bench users' SCRAM keys for the nodes'
+// iteration count (4096, which the hello of cl's first node confirms).
+func initKeysOnce(cl *cluster) {
 	if keysReady {
 		return
 	}
 	iters := uint32(4096)
-	if c, err := dialRoam(addr); err == nil {
+	if c, err := cl.dial.dialRoam(cl.clients()[0]); err == nil {
 		c.Close()
+	} else {
+		logf("  hello: %v", err)
 	}
 	initKeys(iters)
 	keysReady = true
@@ -475,12 +535,13 @@ func failover(l *roamLoad, cl *cluster, rate int) *Failover {
 	return fo
 }
 
-// idleCPU measures a fresh 3-node cluster with default settings, the way
-// scripts/idle-cpu.sh does.
+// idleCPU measures a fresh 3-node cluster with default settings (and the
+// ports protected as the other measurements), the way scripts/idle-cpu.sh
+// does.
 func idleCPU(settle, window time.Duration) (float64, error) {
 	logf("idle CPU of a 3-node cluster (default settings): settle %v, window %v", settle, window)
 	dir, _ := filepath.Abs("bench/.run-idle")
-	cl, err := startCluster(*flagBin, dir, 3, "", false)
+	cl, err := startCluster(*flagBin, dir, 3, "", false, benchSecurity())
 	if err != nil {
 		return 0, err
 	}

@@ -6,6 +6,8 @@ import (
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/roamhq/roam/node/pki"
 	"github.com/roamhq/roam/wire"
 )
 
@@ -91,8 +94,57 @@ func codeOf(err error) wire.Code {
 	return wire.CodeInternal
 }
 
-func dialRoam(addr string) (*rconn, error) {
+// dialer opens the load generator's client connections to one cluster:
+// plaintext TCP, or TLS 1.3 with ALPN "roam/1" verified against the CA the
+// bench made for the cluster's client certificates (as a client
+// application connects). A nil *dialer dials plaintext. Every connection
+// makes a full handshake: the generator keeps no session tickets, so a
+// login measures what a client that connects for the first time pays.
+type dialer struct {
+	tls    *tls.Config
+	caFile string // the CA certificate, for holder processes
+}
+
+// newTLSDialer returns a dialer that trusts the CA in caFile (PEM).
+func newTLSDialer(caFile string) (*dialer, error) {
+	certs, err := pki.ReadCertificates(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return &dialer{caFile: caFile, tls: &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		NextProtos: []string{pki.ClientALPN},
+		RootCAs:    pool,
+		ServerName: "127.0.0.1",
+	}}, nil
+}
+
+// secure reports whether d speaks TLS.
+func (d *dialer) secure() bool { return d != nil && d.tls != nil }
+
+// conn opens a connection to addr, with its TLS handshake done.
+func (d *dialer) conn(addr string) (net.Conn, error) {
 	nc, err := dialTCP(addr)
+	if err != nil || !d.secure() {
+		return nc, err
+	}
+	tc := tls.Client(nc, d.tls)
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+	}
+	nc.SetDeadline(time.Time{})
+	return tc, nil
+}
+
+// dialRoam opens a connection to the node at addr and exchanges hello.
+func (d *dialer) dialRoam(addr string) (*rconn, error) {
+	nc, err := d.conn(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -111,8 +163,8 @@ func dialRoam(addr string) (*rconn, error) {
 }
 
 // heartbeatOf asks the node at addr how often logged-in clients must ping.
-func heartbeatOf(addr string) (time.Duration, error) {
-	c, err := dialRoam(addr)
+func (d *dialer) heartbeatOf(addr string) (time.Duration, error) {
+	c, err := d.dialRoam(addr)
 	if err != nil {
 		return 0, err
 	}
@@ -212,10 +264,10 @@ func (c *rconn) login(user, device string) error {
 
 // dialLogin dials addr and logs user in, retrying on transient errors for
 // up to d.
-func dialLogin(addr, user, device string, d time.Duration) (*rconn, error) {
-	deadline := time.Now().Add(d)
+func (d *dialer) dialLogin(addr, user, device string, within time.Duration) (*rconn, error) {
+	deadline := time.Now().Add(within)
 	for {
-		c, err := dialRoam(addr)
+		c, err := d.dialRoam(addr)
 		if err == nil {
 			err = c.login(user, device)
 			if err == nil {
@@ -234,7 +286,7 @@ func dialLogin(addr, user, device string, d time.Duration) (*rconn, error) {
 // ones that fail with a transient error. Taken names count as done. A
 // connection's requests run one at a time at the server, so it takes
 // several connections for the home registers to batch registrations.
-func registerAll(addrs []string, users []string) error {
+func (d *dialer) registerAll(addrs []string, users []string) error {
 	const conns, batch = 32, 256
 	todo := users
 	for attempt := 0; attempt < 20 && len(todo) > 0; attempt++ {
@@ -248,7 +300,7 @@ func registerAll(addrs []string, users []string) error {
 				for i := w; i < len(todo); i += conns {
 					mine = append(mine, todo[i])
 				}
-				c, err := dialRoam(addrs[w%len(addrs)])
+				c, err := d.dialRoam(addrs[w%len(addrs)])
 				if err != nil {
 					failed <- mine
 					return

@@ -8,6 +8,15 @@ import (
 	"strings"
 )
 
+// securityNote says, for the report, how the clusters' ports were
+// protected.
+func securityNote(s string) string {
+	if s == product.String() {
+		return "TLS on both ports as users run it (TLS 1.3 on the client port with a certificate from a CA made for the run, which the load generator verifies, a full handshake per connection; mutual TLS 1.3 between the nodes)"
+	}
+	return s + " (roambench -plaintext)"
+}
+
 func stepAt(r *Result, rate int) *stepResult {
 	if r == nil {
 		return nil
@@ -54,7 +63,7 @@ func markdown(res *Results) string {
 	}
 	w("One run, one machine: the load generator, the baseline relay and the roam nodes share the %d cores, so every roam figure is also given as a ratio to the baseline measured in the same run. ", res.NProc)
 	w("Baseline: `bench/relay`, a goroutine-per-connection TCP relay forwarding length-prefixed frames, driven by the same load generator with the same frame size (%d bytes, the size of roam's send frame), the same %d sender and %d receiver connections and the same rate steps (%.0f s measured after 1 s warm-up each, 3 s before the first step; each sender starts at a random phase, so the offered rate arrives spread over time, not in bursts of one message per sender). ", res.FrameBytes, res.Pairs, res.Pairs, res.StepSeconds)
-	w("roam: `bin/roamd` nodes with default partitions (64) and R=3, send/register limits raised through `-config`; every send is a durable 1:1 message (acknowledged after quorum commit) between befriended users; latency is send → delivery push at the receiver; a step is sustained when p99 ≤ 50 ms, ≥ 95%% of the offered rate was sent, every message was delivered and no request failed. Latency ratios are roam/relay (lower is better for the relay), throughput and login ratios roam/relay.\n\n")
+	w("roam: `bin/roamd` nodes with default partitions (64) and R=3, %s, every per-user and per-address limit (sends, registrations, logins, resumes, friend, block and profile changes, connections per address) raised through `-config`; every send is a durable 1:1 message (acknowledged after quorum commit) between befriended users; latency is send → delivery push at the receiver; a step is sustained when p99 ≤ 50 ms, ≥ 95%% of the offered rate was sent, every message was delivered and no request failed. Latency ratios are roam/relay (lower is better for the relay), throughput and login ratios roam/relay. CPU per message: user + system time of all the nodes during a step's measured window divided by the messages sent in it.\n\n", securityNote(res.Security))
 
 	w("| Measure | roam 1-node | roam 3-node | relay (limit) | 1-node / relay | 3-node / relay | Target (DESIGN.md §6) | 3-node |\n")
 	w("|---|---|---|---|---|---|---|---|\n")
@@ -134,6 +143,23 @@ func markdown(res *Results) string {
 		sessions, rss(r1), rss(r3), rss(rl), ratio(rss(r1), rss(rl)), ratio(rss(r3), rss(rl)), yes(r3 != nil && rss(r3) <= 10))
 	notes := largeRows(w, rl, r1, r3)
 	w("| Idle CPU, 3-node cluster, default settings (%% of one core) | — | %.1f | — | — | — | ≤ 10%% | %s |\n", res.IdleCPUPct, yes(res.IdleCPUPct <= 10))
+	cpuAt := func(r *Result, rate int) string {
+		if s := stepAt(r, rate); s != nil && s.CPUPerMsgUS > 0 {
+			return fmt.Sprintf("%.0f", s.CPUPerMsgUS)
+		}
+		return "not reached"
+	}
+	if r3 != nil {
+		s1, s10 := stepAt(r3, 1000), stepAt(r3, 10000)
+		w("| CPU per durable message, all nodes, at 1k / 10k msgs/s (µs) | %s / %s | %s / %s | — | — | — | ≤ 300 µs at 1k/s, ≤ 100 µs at 10k/s | %s |\n",
+			cpuAt(r1, 1000), cpuAt(r1, 10000), cpuAt(r3, 1000), cpuAt(r3, 10000),
+			yes(s1 != nil && s1.CPUPerMsgUS > 0 && s1.CPUPerMsgUS <= 300 && s10 != nil && s10.CPUPerMsgUS > 0 && s10.CPUPerMsgUS <= 100))
+	}
+	if tc := res.TLSCost; tc != nil {
+		if cost, ok := tc.summary(); ok {
+			w("| Cost of TLS on both ports: 1 − TLS/plaintext of the sustained durable rate, %d-node (see \"What TLS costs\") | — | %.0f%% | — | — | — | ≤ 15%% | %s |\n", tc.Nodes, 100*cost, yes(cost <= 0.15))
+		}
+	}
 	if r3 != nil && r3.Failover != nil {
 		fo := r3.Failover
 		w("| Failover after kill -9 of %s at %d msgs/s: every partition has a leader again (every pair whose sender stayed connected — receivers cover all 64 partitions — acks a send issued after the kill) | — | %.2f s | — | — | — | ≤ 3 s | %s |\n",
@@ -154,19 +180,10 @@ func markdown(res *Results) string {
 		if r == nil {
 			continue
 		}
-		w("### Rate steps: %s\n\n| offered/s | sent/s | delivered/s | p50 ms | p99 ms | p999 ms | send→ack p99 ms | undelivered | errors | sustained |\n|---|---|---|---|---|---|---|---|---|---|\n", name)
-		for _, s := range r.Steps {
-			ack := "—" // the relay has no acknowledgements
-			if s.AckP99 > 0 {
-				ack = ms(s.AckP99)
-			}
-			w("| %d | %.0f | %.0f | %s | %s | %s | %s | %d | %d | %v |\n", s.Offered, s.Sent, s.Delivered, ms(s.P50), ms(s.P99), ms(s.P999), ack, s.Undelivered, s.Errors, s.Sustained)
-		}
-		if len(r.Errors) > 0 {
-			w("\nError replies: %v\n", r.Errors)
-		}
-		w("\n")
+		w("### Rate steps: %s\n\n", name)
+		stepTable(w, r)
 	}
+	b.WriteString(tlsCostSection(res.TLSCost, res.Pairs, res.StepSeconds))
 	if r1 != nil && r1.ProfileTop != "" {
 		w("### CPU profile of node1 (1-node) at %d msgs/s (5 s, `roamd -debug-addr`, bench/profile-1node.pb.gz)\n\n```\n%s```\n\n", r1.ProfileRate, r1.ProfileTop)
 	}
@@ -182,6 +199,25 @@ func markdown(res *Results) string {
 		w("\n%s", sim)
 	}
 	return b.String()
+}
+
+// stepTable writes the table of r's rate steps and its error replies.
+func stepTable(w func(string, ...any), r *Result) {
+	w("| offered/s | sent/s | delivered/s | p50 ms | p99 ms | p999 ms | send→ack p99 ms | CPU µs/msg | undelivered | errors | sustained |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range r.Steps {
+		ack, cpu := "—", "—" // the relay has no acknowledgements, and its CPU is not measured
+		if s.AckP99 > 0 {
+			ack = ms(s.AckP99)
+		}
+		if s.CPUPerMsgUS > 0 {
+			cpu = fmt.Sprintf("%.0f", s.CPUPerMsgUS)
+		}
+		w("| %d | %.0f | %.0f | %s | %s | %s | %s | %s | %d | %d | %v |\n", s.Offered, s.Sent, s.Delivered, ms(s.P50), ms(s.P99), ms(s.P999), ack, cpu, s.Undelivered, s.Errors, s.Sustained)
+	}
+	if len(r.Errors) > 0 {
+		w("\nError replies: %v\n", r.Errors)
+	}
+	w("\n")
 }
 
 // footMark is the mark of the i-th footnote under the summary table.

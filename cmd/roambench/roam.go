@@ -62,7 +62,7 @@ func setupPairs(h *harness, cl *cluster, pairs, partitions int, logf func(string
 	l := &roamLoad{h: h, cl: cl}
 	sn, rn := pairNames(pairs, partitions)
 	addrs := cl.clients()
-	if err := registerAll(addrs, append(append([]string{}, sn...), rn...)); err != nil {
+	if err := cl.dial.registerAll(addrs, append(append([]string{}, sn...), rn...)); err != nil {
 		return nil, err
 	}
 	type pc struct{ s, r *rconn }
@@ -73,12 +73,12 @@ func setupPairs(h *harness, cl *cluster, pairs, partitions int, logf func(string
 		go func(i int) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			s, err := dialLogin(addrs[i%len(addrs)], sn[i], device, 20*time.Second)
+			s, err := cl.dial.dialLogin(addrs[i%len(addrs)], sn[i], device, 20*time.Second)
 			if err != nil {
 				errc <- err
 				return
 			}
-			r, err := dialLogin(addrs[(i+1)%len(addrs)], rn[i], device, 20*time.Second)
+			r, err := cl.dial.dialLogin(addrs[(i+1)%len(addrs)], rn[i], device, 20*time.Second)
 			if err != nil {
 				errc <- err
 				return
@@ -119,7 +119,7 @@ func (l *roamLoad) untrack(c *rconn) {
 // reconnect logs user in again on a live node, for as long as it takes.
 func (l *roamLoad) reconnect(user string, idx int) *rconn {
 	for !l.h.stopped.Load() {
-		c, err := dialLogin(l.alive(idx), user, device, time.Second)
+		c, err := l.cl.dial.dialLogin(l.alive(idx), user, device, time.Second)
 		if err == nil {
 			return c
 		}
@@ -270,7 +270,7 @@ func (l *roamLoad) stop() {
 // loginMany opens one logged-in session per user with conc workers and
 // returns the open connections and the login rate. User i logs in at
 // addrs[i mod len(addrs)]. held, if not nil, counts the sessions opened.
-func loginMany(addrs []string, users []string, conc int, held *atomic.Int64) ([]net.Conn, float64, error) {
+func loginMany(d *dialer, addrs []string, users []string, conc int, held *atomic.Int64) ([]net.Conn, float64, error) {
 	conns := make([]net.Conn, len(users))
 	var next atomic.Int64
 	var firstErr atomic.Value
@@ -285,7 +285,7 @@ func loginMany(addrs []string, users []string, conc int, held *atomic.Int64) ([]
 				if i >= len(users) {
 					return
 				}
-				c, err := dialLogin(addrs[i%len(addrs)], users[i], device, 10*time.Second)
+				c, err := d.dialLogin(addrs[i%len(addrs)], users[i], device, 10*time.Second)
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					continue

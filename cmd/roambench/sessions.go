@@ -82,12 +82,12 @@ func planLarge(rooms []nodeRoom, have []int, want int) largePlan {
 
 // specs splits the plan into holders of at most perHolder sessions, users
 // numbered from first on.
-func (p largePlan) specs(first, perHolder, conc int, heartbeat time.Duration) []holdSpec {
+func (p largePlan) specs(first, perHolder, conc int, heartbeat time.Duration, caFile string) []holdSpec {
 	var a []holdSpec
 	for i, n := range p.add {
 		for n > 0 {
 			k := min(n, perHolder)
-			a = append(a, holdSpec{Addr: p.rooms[i].addr, First: first, Count: k, Conc: conc, Iters: scramIters, Heartbeat: heartbeat})
+			a = append(a, holdSpec{Addr: p.rooms[i].addr, First: first, Count: k, Conc: conc, Iters: scramIters, Heartbeat: heartbeat, CAFile: caFile})
 			first += k
 			n -= k
 		}
@@ -154,7 +154,7 @@ func settledRSS(cl *cluster) int64 {
 // measures the memory again. Users idleName(0 … registered-1) exist.
 func measureSessions(cl *cluster, r *Result, registered int) {
 	addrs := cl.clients()
-	hb, err := heartbeatOf(addrs[0])
+	hb, err := cl.dial.heartbeatOf(addrs[0])
 	if err != nil {
 		logf("  heartbeat interval: %v", err)
 	}
@@ -164,7 +164,7 @@ func measureSessions(cl *cluster, r *Result, registered int) {
 	time.Sleep(2 * time.Second)
 	before, baseFDs := clusterRSS(cl), clusterFDs(cl)
 	n := min(*flagSessions, registered)
-	conns, rate, err := loginMany(addrs, idleNames(0, n), *flagConc, nil)
+	conns, rate, err := loginMany(cl.dial, addrs, idleNames(0, n), *flagConc, nil)
 	if err != nil {
 		logf("  logins: %v", err)
 	}
@@ -202,9 +202,13 @@ func measureLarge(cl *cluster, r *Result, have []int, first, registered int, bef
 		return err
 	}
 	p := planLarge(rooms, have, want)
-	specs := p.specs(first, *flagPerHolder, *flagConc, hb)
+	caFile := ""
+	if cl.dial.secure() {
+		caFile = cl.dial.caFile
+	}
+	specs := p.specs(first, *flagPerHolder, *flagConc, hb, caFile)
 	if need := first + sum(p.add); need > registered {
-		if err := registerAll(cl.clients(), idleNames(registered, need-registered)); err != nil {
+		if err := cl.dial.registerAll(cl.clients(), idleNames(registered, need-registered)); err != nil {
 			return err
 		}
 		logf("  registered %d more users", need-registered)
