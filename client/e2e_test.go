@@ -108,6 +108,14 @@ func TestE2E_Accounts(t *testing.T) {
 	if w, err := c.Whoami(ctx); err != nil || w.Auth != "resume" || w.User != "alice" {
 		t.Fatalf("whoami after resume = %+v, %v", w, err)
 	}
+	// For two minutes the old token still answers as a retry of that
+	// resume would (the same tok2, PROTOCOL.md §5.3), until tok2 has
+	// itself been used to resume: then the old one is refused.
+	c.Close()
+	c = e2eClient(t, n, "dev-a")
+	if err := c.Resume(ctx, "alice", tok2); err != nil {
+		t.Fatalf("resume with the rotated token: %v", err)
+	}
 	stale := e2eClient(t, n, "dev-a")
 	if err := stale.Resume(ctx, "alice", tok1); !errors.Is(err, ErrSessionInvalid) {
 		t.Fatalf("resume with the old token: %v, want session_invalid", err)

@@ -60,12 +60,19 @@ func TestAccountLifecycle(t *testing.T) {
 	if code := a.expectClosed(); code != wire.CodeSessionReplaced {
 		t.Fatalf("old session of the device ended with %s, want session_replaced", code.Name())
 	}
-	c, _ := hello(t, p.client)
-	c.callErr(wire.TResume, &wire.Resume{User: "alice", Device: "phone", Token: ok.Token}, wire.CodeSessionInvalid)
 	b.call(wire.TWhoami, &wire.Empty{}, wire.TWhoamiReply, &who)
 	if who.Auth != "resume" {
 		t.Fatalf("whoami after resume: %+v", who)
 	}
+	// The old token answers as a retry of that resume for two minutes
+	// (PROTOCOL.md §5.3), until the rotated one is used to resume; from
+	// then on it is refused.
+	b.nc.Close()
+	b, _ = hello(t, p.client)
+	var res2 wire.LoginOK
+	b.call(wire.TResume, &wire.Resume{User: "alice", Device: "phone", Token: res.Token}, wire.TLoginOK, &res2)
+	c, _ := hello(t, p.client)
+	c.callErr(wire.TResume, &wire.Resume{User: "alice", Device: "phone", Token: ok.Token}, wire.CodeSessionInvalid)
 
 	// Profile.
 	name, about := "Alice A.", "hello"

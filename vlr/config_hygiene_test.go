@@ -10,7 +10,7 @@ import (
 func TestConfigValidate_ConnectionHygiene(t *testing.T) {
 	base := func() Config {
 		c := DefaultConfig()
-		c.NodeID, c.ClientAddr, c.FakeSaltSecret = "n1", "127.0.0.1:0", make([]byte, 16)
+		c.NodeID, c.ClientAddr, c.FakeSaltSecret, c.TokenSecret = "n1", "127.0.0.1:0", make([]byte, 16), make([]byte, 16)
 		return c
 	}
 	if c := base(); c.Validate() != nil {

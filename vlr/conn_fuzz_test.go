@@ -93,6 +93,7 @@ func newFuzzServer(tb testing.TB, useTLS bool) *fuzzServer {
 	cfg.NodeID = "fz"
 	cfg.Listener = ln
 	cfg.FakeSaltSecret = bytes.Repeat([]byte{1}, 32)
+	cfg.TokenSecret = bytes.Repeat([]byte{2}, 32)
 	cfg.Logger = slog.New(&fs.errLogs)
 	// No limit may hide the dispatch behind rate_limited or a refused
 	// connection: the fuzzer opens connections and sends requests far
