@@ -21,7 +21,7 @@ const (
 	// Node with the session's epoch (see SessionState).
 	QueryValidate QueryKind = 7
 	// Groups, at the leader of "g/" + Group (User is the asking member):
-	QueryGroup        QueryKind = 8  // Answer.Group, and Answer.Member: User's membership (nil if none)
+	QueryGroup        QueryKind = 8  // Answer.Member: User's membership (nil if none); for a member also Answer.Group, Head and the Cursor of (User, Device)
 	QueryGroupMembers QueryKind = 9  // Answer.Members; Refused unless User is a member
 	QueryGroupInbox   QueryKind = 10 // Answer.Inbox of the group after After for member User; Refused unless a member
 	QueryGroupCursor  QueryKind = 11 // Answer.Cursor of (User, Device) in the group, Answer.Head; Refused unless a member
@@ -188,9 +188,16 @@ func groupQuery(v *View, q *Query, a *Answer, nowMS int64) error {
 	}
 	if q.Kind == QueryGroup {
 		a.Member = m
-		if m != nil {
-			a.Group, err = v.Group(q.Group)
+		if m == nil {
+			return nil
 		}
+		if a.Group, err = v.Group(q.Group); err != nil {
+			return err
+		}
+		if a.Head, err = v.GroupHead(q.Group); err != nil {
+			return err
+		}
+		a.Cursor, err = v.GroupCursor(q.Group, q.User, q.Device)
 		return err
 	}
 	if m == nil {

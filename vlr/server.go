@@ -93,6 +93,10 @@ func New(cfg Config, home Home, bus PresenceBus) (*Server, error) {
 		dirty:    make(map[*session]struct{}),
 		ending:   make(map[string]*endings),
 	}
+	if gb, ok := bus.(GroupBus); ok {
+		// The node's bus carries group interest too.
+		s.reg.gbus = gb
+	}
 	s.out.limit = cfg.OutputBudget
 	s.out.victim = s.largestQueue
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -255,10 +255,17 @@ type GroupSettings struct {
 	Open  *bool   `msgpack:"open,omitempty"`  // anyone may join without an invite
 }
 
-// GroupName names a group: the body of TGroupJoin, TGroupLeave,
-// TGroupDelete and TGroupMembers.
+// GroupName names a group: the body of TGroupJoin, TGroupLeave and
+// TGroupDelete.
 type GroupName struct {
 	Group string `msgpack:"group"`
+}
+
+// GroupMembers asks for a group's members in name order, after the user
+// named After (C→S, TGroupMembers → TGroupMembersReply).
+type GroupMembers struct {
+	Group string `msgpack:"group"`
+	After string `msgpack:"after,omitempty"`
 }
 
 // GroupPeer names a group and a user: the body of TGroupInvite and
@@ -290,9 +297,17 @@ type GroupEntry struct {
 	Since   uint64 `msgpack:"since"`  // the seq of the caller's join: the first entry it sees
 }
 
-// GroupListReply lists the caller's groups and invites (S→C).
+// GroupList asks for the caller's groups and invites in name order, after
+// the group named After (C→S, TGroupList → TGroupListReply).
+type GroupList struct {
+	After string `msgpack:"after,omitempty"`
+}
+
+// GroupListReply lists the caller's groups and invites (S→C); with More
+// set, ask again with After = the last group's name.
 type GroupListReply struct {
 	Groups []GroupEntry `msgpack:"groups"`
+	More   bool         `msgpack:"more,omitempty"`
 }
 
 // GroupMember is one member of a group.
@@ -301,10 +316,12 @@ type GroupMember struct {
 	Role string `msgpack:"role"`
 }
 
-// GroupMembersReply lists a group's members (S→C).
+// GroupMembersReply lists a group's members (S→C); with More set, ask
+// again with After = the last member's name.
 type GroupMembersReply struct {
 	Group   string        `msgpack:"group"`
 	Members []GroupMember `msgpack:"members"`
+	More    bool          `msgpack:"more,omitempty"`
 }
 
 // GroupSend sends a message to a group (C→S, TGroupSend → TSendAck):
@@ -418,14 +435,16 @@ func NewBody(t Type) any {
 		return new(Goodbye)
 	case TGroupCreate, TGroupSet:
 		return new(GroupSettings)
-	case TGroupJoin, TGroupLeave, TGroupDelete, TGroupMembers:
+	case TGroupJoin, TGroupLeave, TGroupDelete:
 		return new(GroupName)
+	case TGroupMembers:
+		return new(GroupMembers)
 	case TGroupInvite, TGroupKick:
 		return new(GroupPeer)
 	case TGroupRole:
 		return new(GroupRole)
 	case TGroupList:
-		return new(Empty)
+		return new(GroupList)
 	case TGroupListReply:
 		return new(GroupListReply)
 	case TGroupMembersReply:
