@@ -54,7 +54,7 @@ func (r *router) partitionOf(user string) uint16 {
 // have been applied. Sends carry their dedup key and most commands are
 // idempotent; settle corrects the answer of the few that are not.
 func (r *router) Exec(ctx context.Context, cmd hlr.Cmd) (hlr.Result, error) {
-	pid := r.partitionOf(cmd.User)
+	pid := r.partitionOf(cmd.Key())
 	var last error
 	tried := false // an earlier attempt may have applied cmd
 	backoff, quick := 0, 0
@@ -118,7 +118,7 @@ func (r *router) settle(ctx context.Context, cmd hlr.Cmd, res hlr.Result) (hlr.R
 // Query implements vlr.Home. Reads change nothing, so any attempt may be
 // retried.
 func (r *router) Query(ctx context.Context, q hlr.Query) (*hlr.Answer, error) {
-	pid := r.partitionOf(q.User)
+	pid := r.partitionOf(q.Key())
 	var last error
 	backoff, quick := 0, 0
 	for attempt := 0; ; attempt++ {
