@@ -118,6 +118,9 @@ func applyGroupCreate(t *txn, c *Cmd) (Result, error) {
 		return Result{}, err
 	}
 	if gr != nil {
+		if gr.Owner == c.User {
+			return Result{Dup: true}, nil // a retry: the caller has it
+		}
 		return Result{Status: StatusExists}, nil
 	}
 	var h inboxHead

@@ -62,6 +62,9 @@ func TestGroup_CreateInviteJoinSendRead(t *testing.T) {
 	if res := r.group(Cmd{Op: OpGroupCreate, Group: "team", User: "bob"}); res.Status != StatusExists {
 		t.Fatalf("second create: %v", res.Status)
 	}
+	if res := r.group(Cmd{Op: OpGroupCreate, Group: "team", User: "alice"}); res.Status != StatusOK || !res.Dup || len(res.Effects) != 0 {
+		t.Fatalf("retried create: %+v", res)
+	}
 	// Closed group: no join without an invite, and a non-member cannot invite.
 	if res := r.group(Cmd{Op: OpGroupJoin, Group: "team", User: "bob"}); res.Status != StatusRefused {
 		t.Fatalf("uninvited join: %v", res.Status)
