@@ -179,3 +179,13 @@ func inviteKey(g, user string) []byte { return sk(skInvite, g, user) }
 func groupCursorKey(g, user, device string) []byte { return sk(skGroupCursor, g, user, device) }
 
 func userGroupKey(user, g string) []byte { return sk(skUserGroup, user, g) }
+
+// MemberSetOf returns a MemberSet of the given users as members (tests
+// and tools; the state machine builds its own).
+func MemberSetOf(users ...string) *MemberSet {
+	s := &MemberSet{roles: make(map[string]string, len(users))}
+	for _, u := range users {
+		s.roles[u] = RoleMember
+	}
+	return s
+}
