@@ -336,55 +336,62 @@ func manyGroups(cl *cluster, res *GroupResult) error {
 	}
 	t0 := time.Now()
 	addrs := cl.clients()
+	M := *flagGroupMembers
+	// Member k of group g is user (g*size + k) mod M; user i's groups are
+	// handled by worker i mod conc over one connection per user, the
+	// creator (k = 0) first.
 	const conc = 16
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			conns := map[int]*rconn{}
-			defer func() {
-				for _, c := range conns {
-					c.Close()
-				}
-			}()
-			conn := func(i int) (*rconn, error) {
-				if c := conns[i]; c != nil {
-					return c, nil
-				}
-				c, err := cl.dial.dialLogin(addrs[i%len(addrs)], groupMemberName(i), fmt.Sprintf("m%d", w), 30*time.Second)
-				if err == nil {
-					conns[i] = c
-				}
-				return c, err
-			}
-			open := true
-			for g := w; g < G; g += conc {
-				name := fmt.Sprintf("mg%05d", g)
-				base := (g * size) % *flagGroupMembers
-				for k := 0; k < size; k++ {
-					i := (base + k) % *flagGroupMembers
-					c, err := conn(i)
-					if err != nil {
-						firstErr.CompareAndSwap(nil, err)
-						return
+	run := func(creators bool) error {
+		var wg sync.WaitGroup
+		var firstErr atomic.Value
+		for w := 0; w < conc; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				conns := map[int]*rconn{}
+				defer func() {
+					for _, c := range conns {
+						c.Close()
 					}
-					t, body := wire.TGroupJoin, any(&wire.GroupName{Group: name})
-					if k == 0 {
-						t, body = wire.TGroupCreate, &wire.GroupSettings{Group: name, Open: &open}
-					}
-					if _, err := c.call(t, body, nil); err != nil && codeOf(err) != wire.CodeNameTaken {
-						firstErr.CompareAndSwap(nil, fmt.Errorf("%s %s: %w", t, name, err))
-						return
+				}()
+				open := true
+				for g := 0; g < G; g++ {
+					name := fmt.Sprintf("mg%05d", g)
+					for k := 0; k < size; k++ {
+						i := (g*size + k) % M
+						if i%conc != w || (k == 0) != creators {
+							continue
+						}
+						c := conns[i]
+						if c == nil {
+							var err error
+							if c, err = cl.dial.dialLogin(addrs[i%len(addrs)], groupMemberName(i), "many", 30*time.Second); err != nil {
+								firstErr.CompareAndSwap(nil, err)
+								return
+							}
+							conns[i] = c
+						}
+						t, body := wire.TGroupJoin, any(&wire.GroupName{Group: name})
+						if k == 0 {
+							t, body = wire.TGroupCreate, &wire.GroupSettings{Group: name, Open: &open}
+						}
+						if _, err := c.call(t, body, nil); err != nil && codeOf(err) != wire.CodeNameTaken {
+							firstErr.CompareAndSwap(nil, fmt.Errorf("%s %s: %w", t, name, err))
+							return
+						}
 					}
 				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	if e, _ := firstErr.Load().(error); e != nil {
+			}(w)
+		}
+		wg.Wait()
+		e, _ := firstErr.Load().(error)
 		return e
+	}
+	if err := run(true); err != nil {
+		return err
+	}
+	if err := run(false); err != nil {
+		return err
 	}
 	res.ManyGroupsSetup = time.Since(t0).Seconds()
 	time.Sleep(3 * time.Second)
