@@ -117,15 +117,22 @@ func (c *Client) SetGroupCursors(cursors map[string]uint64) {
 }
 
 // GroupCursors returns, for each group the client follows, the highest
-// seq the application has received from Events. Save it with the token
-// to continue later (SetGroupCursors).
+// seq the application has received from Events (and the cursors set with
+// SetGroupCursors that no login has applied yet). Save it with the token
+// to continue later (SetGroupCursors). Groups the device is no longer in
+// are left out.
 func (c *Client) GroupCursors() map[string]uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]uint64, len(c.grp.m))
+	out := make(map[string]uint64, len(c.grp.m)+len(c.grp.floors))
+	for g, seq := range c.grp.floors {
+		out[g] = seq
+	}
 	for g, p := range c.grp.m {
-		if !p.gone && p.handed > 0 {
-			out[g] = p.handed
+		if p.gone {
+			delete(out, g)
+		} else if p.handed > 0 {
+			out[g] = max(out[g], p.handed)
 		}
 	}
 	return out
