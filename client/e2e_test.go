@@ -18,6 +18,13 @@ import (
 // startNode starts a one-node cluster with 4 partitions on random ports.
 func startNode(t *testing.T) *node.Node {
 	t.Helper()
+	return startNodeWith(t, nil)
+}
+
+// startNodeWith is startNode with configure, if set, adjusting the
+// node's config before it starts.
+func startNodeWith(t *testing.T, configure func(*node.Config)) *node.Node {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a real node")
 	}
@@ -31,6 +38,9 @@ func startNode(t *testing.T) *node.Node {
 	cfg.VLR.RegisterBurst = 1000
 	cfg.VLR.LoginFailures = 1000
 	cfg.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if configure != nil {
+		configure(&cfg)
+	}
 	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
