@@ -10,7 +10,9 @@ import (
 // outbox. Cmd.User is always the acting user; Cmd.Peer the user acted on.
 // Refusals are StatusRefused whatever the reason (no such group, not a
 // member, not allowed), so a non-member learns nothing about a group but
-// that its name is taken (OpGroupCreate answers StatusExists).
+// that its name is taken (OpGroupCreate answers StatusExists). Leave,
+// kick and delete whose work is done already (a retry whose first
+// attempt applied, at any layer) succeed with Dup set.
 
 func (t *txn) group(g string) (*Group, error) {
 	var gr Group
@@ -274,7 +276,7 @@ func applyGroupLeave(t *txn, c *Cmd) (Result, error) {
 	g := GroupKey(c.Group)
 	gr, err := t.group(g)
 	if err != nil || gr == nil {
-		return Result{Status: StatusRefused}, err
+		return Result{Dup: true}, err // gone already: a retry, or nothing to do
 	}
 	m, err := t.member(g, c.User)
 	if err != nil {
@@ -283,7 +285,7 @@ func applyGroupLeave(t *txn, c *Cmd) (Result, error) {
 	if m == nil {
 		ok, err := t.has(inviteKey(g, c.User))
 		if err != nil || !ok {
-			return Result{Status: StatusRefused}, err
+			return Result{Dup: true}, err // not in it: a retry, or nothing to do
 		}
 		if err := t.del(inviteKey(g, c.User)); err != nil {
 			return Result{}, err
@@ -380,7 +382,7 @@ func applyGroupKick(t *txn, c *Cmd) (Result, error) {
 	if peer == nil {
 		ok, err := t.has(inviteKey(g, c.Peer))
 		if err != nil || !ok {
-			return Result{Status: StatusRefused}, err
+			return Result{Dup: true}, err // not in it: a retry, or nothing to do
 		}
 		if err := t.del(inviteKey(g, c.Peer)); err != nil {
 			return Result{}, err
@@ -493,7 +495,7 @@ func applyGroupDelete(t *txn, c *Cmd) (Result, error) {
 	g := GroupKey(c.Group)
 	gr, err := t.group(g)
 	if err != nil || gr == nil {
-		return Result{Status: StatusRefused}, err
+		return Result{Dup: true}, err // gone already: a retry, or nothing to do
 	}
 	actor, err := t.member(g, c.User)
 	if err != nil || actor == nil || actor.Role != RoleOwner {

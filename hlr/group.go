@@ -26,7 +26,7 @@ const (
 // From and the affected user, if any, in Subject.
 const (
 	EventCreated = "created" // From created the group
-	EventJoined  = "joined"  // From joined (Subject: who invited, if anyone)
+	EventJoined  = "joined"  // From joined
 	EventInvited = "invited" // From invited Subject
 	EventLeft    = "left"    // From left
 	EventKicked  = "kicked"  // From removed Subject

@@ -395,3 +395,39 @@ func TestGroup_NamesWithNulRefused(t *testing.T) {
 		t.Fatalf("no group: %v", res.Status)
 	}
 }
+
+func TestGroup_LeaveKickDeleteAreIdempotent(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob", "carol")
+	r.group(Cmd{Op: OpGroupCreate, Group: "g", User: "alice", Open: boolp(true)})
+	r.group(Cmd{Op: OpGroupJoin, Group: "g", User: "bob"})
+	r.group(Cmd{Op: OpGroupJoin, Group: "g", User: "carol"})
+	for i := 0; i < 2; i++ {
+		if res := r.group(Cmd{Op: OpGroupLeave, Group: "g", User: "bob"}); res.Status != StatusOK || (i == 1) != res.Dup {
+			t.Fatalf("leave %d: %+v", i, res)
+		}
+		if res := r.group(Cmd{Op: OpGroupKick, Group: "g", User: "alice", Peer: "carol"}); res.Status != StatusOK || (i == 1) != res.Dup {
+			t.Fatalf("kick %d: %+v", i, res)
+		}
+	}
+	// A repeated kick must not append a second event.
+	h, _ := r.view().GroupHead("g")
+	if h != 5 { // created, joined, joined, left, kicked
+		t.Fatalf("head %d", h)
+	}
+	for i := 0; i < 2; i++ {
+		if res := r.group(Cmd{Op: OpGroupDelete, Group: "g", User: "alice"}); res.Status != StatusOK || (i == 1) != res.Dup {
+			t.Fatalf("delete %d: %+v", i, res)
+		}
+	}
+	// Still refused: a member who may not.
+	r.group(Cmd{Op: OpGroupCreate, Group: "h", User: "alice", Open: boolp(true)})
+	r.group(Cmd{Op: OpGroupJoin, Group: "h", User: "bob"})
+	r.group(Cmd{Op: OpGroupJoin, Group: "h", User: "carol"})
+	if res := r.group(Cmd{Op: OpGroupKick, Group: "h", User: "bob", Peer: "carol"}); res.Status != StatusRefused {
+		t.Fatalf("kick by a member: %v", res.Status)
+	}
+	if res := r.group(Cmd{Op: OpGroupDelete, Group: "h", User: "bob"}); res.Status != StatusRefused {
+		t.Fatalf("delete by a member: %v", res.Status)
+	}
+}
