@@ -15,7 +15,7 @@
 //     TestLogger, or anything else;
 //   - Buffer: a strings.Builder safe for concurrent writers and readers.
 //
-// A test starts a node and logs through t:
+// A test starts a node and logs through t (see also the runnable examples):
 //
 //	p, err := roamdproc.Start(ctx, roamdproc.Config{
 //		Bin:  bin,
