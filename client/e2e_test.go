@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roamhq/roam/internal/roamdproc"
 	"github.com/roamhq/roam/node"
 	"github.com/roamhq/roam/wire"
 )
@@ -30,7 +31,7 @@ func startNode(t *testing.T) *node.Node {
 	// Every test user registers from 127.0.0.1.
 	cfg.VLR.RegisterBurst = 1000
 	cfg.VLR.LoginFailures = 1000
-	cfg.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.Logger = roamdproc.TestLogger(t, slog.LevelWarn)
 	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/roamhq/roam/internal/roamdproc"
 	"github.com/roamhq/roam/node"
 )
 
@@ -93,7 +94,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	if ctx.Err() == nil {
 		log.Info("ready", "node", n.ID(), "client", n.ClientAddr(), "internal", n.InternalAddr(), "gossip", n.GossipAddr(), "partitions", n.Partitions())
-		fmt.Fprintf(stdout, "roamd: node %s ready; clients connect to %s; other nodes join %s\n", n.ID(), n.ClientAddr(), n.GossipAddr())
+		fmt.Fprintln(stdout, roamdproc.Ready{Node: n.ID(), Client: n.ClientAddr(), Join: n.GossipAddr()}.String())
 		if f := n.ClusterKeyFile(); f != "" {
 			// The path only: the key itself is never printed.
 			fmt.Fprintf(stdout, "roamd: new cluster key written to %s (mode 0600); give joining nodes a copy with -cluster-key-file\n", f)
