@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/roamhq/roam/hlr"
+	"github.com/roamhq/roam/node/gossip"
 	"github.com/roamhq/roam/vlr"
 )
 
@@ -177,12 +178,17 @@ func (d *delivery) repair() {
 			d.pending.ack(node, d.n.vlr.Notice(ns), time.Now())
 			continue
 		}
-		addr := d.n.internalAddrOf(node)
-		if addr == "" {
+		m, known := d.n.member(node)
+		switch {
+		case known && m.State == gossip.StateLeft:
 			d.pending.dropNode(node) // gone from the cluster
-			continue
+		case known && m.Meta.InternalAddr != "":
+			d.n.gate.Notice(m.Meta.InternalAddr, ns)
 		}
-		d.n.gate.Notice(addr, ns)
+		// A node this one has not heard of yet (gossip forgets a node
+		// only a day after it left or died) keeps its entries: the
+		// notice goes once gossip knows where the node is, and
+		// GiveUpAfter bounds the wait.
 	}
 }
 
