@@ -57,6 +57,8 @@ type Node struct {
 	hints    leaderHints // partition → leader address (remote.go)
 	dl       *delivery   // delivery repair (delivery.go)
 
+	changes changeCounts // reconciler changes made (changes.go)
+
 	ctx  context.Context // cancelled when Shutdown begins
 	stop context.CancelFunc
 	wg   sync.WaitGroup

@@ -222,6 +222,7 @@ func (n *Node) transferTo(pid uint16, r *raft.Raft, to, why string) (started, tr
 		return false, true
 	}
 	n.log.Info("leadership transferred", "partition", pid, "to", to, "why", why)
+	n.changes.count("transfer")
 	return true, true
 }
 
@@ -255,6 +256,7 @@ func (n *Node) handOff(pid uint16, r *raft.Raft, why string) bool {
 		return false
 	}
 	n.log.Info("leadership transferred", "partition", pid, "why", why)
+	n.changes.count("transfer")
 	return true
 }
 
@@ -279,6 +281,7 @@ func (n *Node) reconcilePartition(pid uint16, r *raft.Raft, pl *ring.Placement) 
 			return
 		}
 		log.Info("membership changed", "change", what, "server", id)
+		n.changes.count(what)
 	}
 
 	// 1. A placed replica that is not in the configuration: add it as a
@@ -349,6 +352,7 @@ func (n *Node) maybeDrop(pid uint16) {
 		return
 	}
 	n.log.Info("partition handed off and dropped", "partition", pid)
+	n.changes.count("drop")
 }
 
 // stillMember asks the current leader of pid whether this node is in the
