@@ -88,6 +88,13 @@ type Readiness struct {
 
 // Readiness reports whether the node is serving (roamd -http /readyz).
 func (n *Node) Readiness() Readiness {
+	rd, _ := n.readiness()
+	return rd
+}
+
+// readiness also returns how many partitions have no leader this node
+// can reach (0 when it did not look: the node is shutting down).
+func (n *Node) readiness() (_ Readiness, unled int) {
 	var why []string
 	switch {
 	case n.closed.Load():
@@ -112,11 +119,11 @@ func (n *Node) Readiness() Readiness {
 				why = append(why, fmt.Sprintf("%d partitions placed here are not open", closed))
 			}
 		}
-		if missing := n.partitionsWithoutLeader(context.Background()); missing > 0 {
-			why = append(why, fmt.Sprintf("%d of %d partitions have no leader", missing, n.meta.Partitions))
+		if unled = n.partitionsWithoutLeader(context.Background()); unled > 0 {
+			why = append(why, fmt.Sprintf("%d of %d partitions have no leader", unled, n.meta.Partitions))
 		}
 	}
-	return Readiness{Ready: len(why) == 0, Reasons: why}
+	return Readiness{Ready: len(why) == 0, Reasons: why}, unled
 }
 
 // Status returns the cluster as this node sees it (roamd -http /status).
@@ -238,8 +245,9 @@ type Metrics struct {
 func (n *Node) Metrics() Metrics {
 	m := Metrics{
 		Node: n.meta.NodeID, Cluster: n.meta.ClusterID,
-		Readiness: n.Readiness(), Members: n.memberStatus(), Changes: n.ReconcilerChanges(),
+		Members: n.memberStatus(), Changes: n.ReconcilerChanges(),
 	}
+	m.Readiness, m.Unled = n.readiness()
 	if n.vlr != nil {
 		m.Client = n.vlr.Stats()
 		m.Requests = n.vlr.Counters()
@@ -259,9 +267,6 @@ func (n *Node) Metrics() Metrics {
 			}
 		}
 		sort.Slice(m.Partitions, func(i, j int) bool { return m.Partitions[i].ID < m.Partitions[j].ID })
-		if !n.closed.Load() {
-			m.Unled = n.partitionsWithoutLeader(context.Background())
-		}
 	}
 	m.Storage = n.storageMetrics()
 	return m

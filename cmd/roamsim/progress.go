@@ -25,7 +25,7 @@ type bar struct {
 }
 
 func newBar(w io.Writer, run, quiet time.Duration) *bar {
-	return &bar{w: w, run: run, quiet: quiet, width: 30}
+	return &bar{w: w, run: run, quiet: quiet, width: 20}
 }
 
 // tick redraws the bar (sim.Config.OnTick).
@@ -65,9 +65,11 @@ func (b *bar) done() {
 	}
 }
 
-// renderBar draws one state of the bar. The run proper fills it; the end
-// phase (heal, quiet, presence, final read) takes at most quiet more,
-// which the ETA counts as its upper bound.
+// renderBar draws one state of the bar (kept under 100 columns, so that
+// redrawing it in place works on an ordinary terminal). The run proper
+// fills it; the end phase (heal, quiet, presence, final read) waits for
+// devices at most quiet more, which the ETA counts as its bound; the
+// final read and the checks then take a little longer.
 func renderBar(t sim.Tick, run, quiet time.Duration, width int) string {
 	frac := 1.0
 	if run > 0 && t.Phase == "run" {
@@ -76,15 +78,16 @@ func renderBar(t sim.Tick, run, quiet time.Duration, width int) string {
 	full := int(frac * float64(width))
 	cells := strings.Repeat("█", full) + strings.Repeat("░", width-full)
 	var eta string
-	if t.Phase == "run" {
-		left := max(run-t.Elapsed, 0)
-		eta = fmt.Sprintf("ETA %s (+ at most %s to settle)", short(left), short(quiet))
-	} else {
-		left := max(run+quiet-t.Elapsed, 0)
-		eta = fmt.Sprintf("%s, at most %s left", t.Phase, short(left))
+	switch left := run + quiet - t.Elapsed; {
+	case t.Phase == "run":
+		eta = fmt.Sprintf("ETA %s (+≤%s)", short(max(run-t.Elapsed, 0)), short(quiet))
+	case left > 0:
+		eta = fmt.Sprintf("%s, ≤%s left", t.Phase, short(left))
+	default:
+		eta = t.Phase + ", finishing"
 	}
-	return fmt.Sprintf("%s %3.0f%% %s/%s  %s  %d sends/s  sent %d  acked %d  faults %d",
-		cells, frac*100, short(t.Elapsed), short(run), eta, t.SendsPS, t.Sent, t.Acked, t.Faults)
+	return fmt.Sprintf("%s %3.0f%% %s/%s %s  %d/s  acked %d  faults %d",
+		cells, frac*100, short(t.Elapsed), short(run), eta, t.SendsPS, t.Acked, t.Faults)
 }
 
 // short renders d as 1m05s or 42s.

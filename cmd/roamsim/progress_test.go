@@ -11,18 +11,25 @@ import (
 
 func TestRenderBar_FillsWithTheRunAndSaysWhatIsLeft(t *testing.T) {
 	half := renderBar(sim.Tick{Elapsed: 45 * time.Second, Phase: "run", SendsPS: 200, Sent: 9000, Acked: 8990, Faults: 3}, 90*time.Second, 20*time.Second, 10)
-	for _, want := range []string{"█████░░░░░", " 50%", "45s/1m30s", "ETA 45s (+ at most 20s to settle)", "200 sends/s", "sent 9000", "acked 8990", "faults 3"} {
+	for _, want := range []string{"█████░░░░░", " 50%", "45s/1m30s", "ETA 45s (+≤20s)", "200/s", "acked 8990", "faults 3"} {
 		if !strings.Contains(half, want) {
 			t.Errorf("half-way bar %q lacks %q", half, want)
 		}
 	}
 	end := renderBar(sim.Tick{Elapsed: 100 * time.Second, Phase: "quiet"}, 90*time.Second, 20*time.Second, 10)
-	if !strings.Contains(end, "██████████") || !strings.Contains(end, "100%") || !strings.Contains(end, "quiet, at most 10s left") {
+	if !strings.Contains(end, "██████████") || !strings.Contains(end, "100%") || !strings.Contains(end, "quiet, ≤10s left") {
 		t.Errorf("end-phase bar %q", end)
 	}
 	over := renderBar(sim.Tick{Elapsed: 200 * time.Second, Phase: "run"}, 90*time.Second, 20*time.Second, 10)
 	if !strings.Contains(over, "100%") || !strings.Contains(over, "ETA 0s") {
 		t.Errorf("overrun bar %q", over)
+	}
+	late := renderBar(sim.Tick{Elapsed: 115 * time.Second, Phase: "final-read", Sent: 12345678, Acked: 12345678, Faults: 999, SendsPS: 9999}, 90*time.Second, 20*time.Second, 20)
+	if !strings.Contains(late, "final-read, finishing") {
+		t.Errorf("bar past the quiet bound %q", late)
+	}
+	if n := len([]rune(late)); n >= 100 {
+		t.Errorf("bar of %d columns: %q", n, late)
 	}
 }
 
