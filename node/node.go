@@ -58,6 +58,7 @@ type Node struct {
 	dl       *delivery   // delivery repair (delivery.go)
 
 	changes changeCounts // reconciler changes made (changes.go)
+	ready   readyState   // what Readiness saw last (status.go)
 
 	ctx  context.Context // cancelled when Shutdown begins
 	stop context.CancelFunc

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -80,13 +81,32 @@ type PartitionStatus struct {
 // Readiness says whether the node is serving clients fully: it has joined
 // a cluster, its client listener is up, every partition placed on it is
 // open, and every partition has a leader it can reach. Reasons say what
-// is missing when it is not.
+// is missing (or, while Ready, what has been missing for less than
+// ReadyGrace).
 type Readiness struct {
 	Ready   bool     `json:"ready"`
 	Reasons []string `json:"reasons,omitempty"`
 }
 
+// ReadyGrace is how long a node that has been ready stays ready while a
+// partition has no leader or a placed partition is not open yet: a
+// leadership transfer (balance moves leaders after every join) or an
+// election leaves a partition without a leader for a moment, and a node
+// that answered "not ready" for each would flap in a load balancer. It is
+// longer than an election (1-2.6 s). Shutting down is never graced.
+const ReadyGrace = 3 * time.Second
+
+// readyState remembers what the last Readiness calls saw (status.go).
+type readyState struct {
+	mu        sync.Mutex
+	was       bool      // fully ready at least once
+	missSince time.Time // since when every call saw something missing (zero: the last call saw nothing)
+}
+
 // Readiness reports whether the node is serving (roamd -http /readyz).
+// Until it has been fully ready once, anything missing makes it not
+// ready; after that, only what stays missing for ReadyGrace (as seen by
+// calls at least that far apart) or a shutdown.
 func (n *Node) Readiness() Readiness {
 	rd, _ := n.readiness()
 	return rd
@@ -122,8 +142,24 @@ func (n *Node) readiness() (_ Readiness, unled int) {
 		if unled = n.partitionsWithoutLeader(context.Background()); unled > 0 {
 			why = append(why, fmt.Sprintf("%d of %d partitions have no leader", unled, n.meta.Partitions))
 		}
+		return Readiness{Ready: n.ready.graced(len(why) == 0, time.Now()), Reasons: why}, unled
 	}
-	return Readiness{Ready: len(why) == 0, Reasons: why}, unled
+	return Readiness{Reasons: why}, unled
+}
+
+// graced records one look (ok: nothing missing) and says whether the
+// node counts as ready.
+func (r *readyState) graced(ok bool, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ok {
+		r.was, r.missSince = true, time.Time{}
+		return true
+	}
+	if r.missSince.IsZero() {
+		r.missSince = now
+	}
+	return r.was && now.Sub(r.missSince) < ReadyGrace
 }
 
 // Status returns the cluster as this node sees it (roamd -http /status).

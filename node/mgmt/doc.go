@@ -9,9 +9,10 @@
 //	/healthz        200 "ok" while the process serves HTTP at all
 //	/readyz         200 "ready" when the node is serving: joined, client
 //	                listener up, every partition placed on it open, every
-//	                partition with a reachable leader; else 503 with the
-//	                reasons ("starting" before the node is attached,
-//	                "shutting down" once it leaves)
+//	                partition with a reachable leader (once ready, a
+//	                node forgives what is missing for node.ReadyGrace);
+//	                else 503 with the reasons ("starting" before the node
+//	                is attached, "shutting down" once it leaves)
 //	/status         JSON node.Status: members (state, load, leaders),
 //	                partitions (voters, leader, term, commit and applied
 //	                index, lag), the local session count
