@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/roamhq/roam/hist"
 	"github.com/roamhq/roam/hlr/logstore"
 )
 
@@ -42,6 +43,8 @@ type Host struct {
 	ctx    context.Context // cancelled by Shutdown
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	batches *hist.Histogram // commands per proposed entry, every partition (batchstats.go)
 }
 
 // New creates a host with no partitions open.
@@ -62,6 +65,7 @@ func New(cfg Config) (*Host, error) {
 		opening: make(map[uint16]bool),
 		router:  cfg.Router,
 		kickCh:  make(chan struct{}, 1),
+		batches: newBatchHistogram(),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.wg.Add(1)
@@ -195,6 +199,7 @@ func (h *Host) openPartition(pid uint16, trans raft.Transport, bootstrap []raft.
 		effects: h.cfg.Effects, kick: h.kick, log: log, now: h.cfg.Now,
 	}
 	p.prop = newProposer(r, h.cfg.MaxBatchCmds, h.cfg.MaxBatchBytes, h.cfg.Now)
+	p.prop.batches = h.batches
 	p.wg.Add(2)
 	go func() { defer p.wg.Done(); p.prop.collect() }()
 	go func() { defer p.wg.Done(); p.prop.wait() }()

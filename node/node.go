@@ -57,6 +57,9 @@ type Node struct {
 	hints    leaderHints // partition → leader address (remote.go)
 	dl       *delivery   // delivery repair (delivery.go)
 
+	changes changeCounts // reconciler changes made (changes.go)
+	ready   readyState   // what Readiness saw last (status.go)
+
 	ctx  context.Context // cancelled when Shutdown begins
 	stop context.CancelFunc
 	wg   sync.WaitGroup

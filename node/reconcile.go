@@ -225,6 +225,7 @@ func (n *Node) transferTo(pid uint16, r *raft.Raft, to, why string) (started, tr
 		return false, true
 	}
 	n.log.Info("leadership transferred", "partition", pid, "to", to, "why", why)
+	n.changes.count("transfer")
 	return true, true
 }
 
@@ -258,6 +259,7 @@ func (n *Node) handOff(pid uint16, r *raft.Raft, why string) bool {
 		return false
 	}
 	n.log.Info("leadership transferred", "partition", pid, "why", why)
+	n.changes.count("transfer")
 	return true
 }
 
@@ -289,6 +291,7 @@ func (n *Node) reconcilePartition(pid uint16, r *raft.Raft, pl *ring.Placement) 
 			return
 		}
 		log.Info("membership changed", "change", c.Kind.String(), "server", c.ID)
+		n.changes.count(c.Kind.String())
 	}
 	id, addr := raft.ServerID(c.ID), raft.ServerAddress(c.Addr)
 	switch c.Kind {
@@ -366,6 +369,7 @@ func (n *Node) maybeDrop(pid uint16) {
 		return
 	}
 	n.log.Info("partition handed off and dropped", "partition", pid)
+	n.changes.count("drop")
 }
 
 // stillMember asks the current leader of pid whether this node is in the

@@ -267,15 +267,17 @@ func (c *conn) handle(f wire.Frame) bool {
 		// client can pipeline them and the home register can batch them.
 		// Replies carry the request id; their order is not promised.
 		c.inflight <- struct{}{}
-		sess, m := c.sess, body.(*wire.Send)
+		sess, m, start := c.sess, body.(*wire.Send), time.Now()
 		c.srv.goFunc(func() {
 			defer func() { <-c.inflight }()
 			t, reply, err := c.send(sess, m)
+			c.srv.counts.done(wire.TSend, reply, err, start)
 			c.respond(f.RID, t, reply, err)
 		})
 		return true
 	}
 	t, reply, err := c.dispatch(f.Type, body)
+	c.srv.counts.done(f.Type, reply, err, time.Time{})
 	if !c.respond(f.RID, t, reply, err) {
 		return false
 	}

@@ -76,6 +76,9 @@ Commands:
   send USER TEXT...                   send a message (TEXT from stdin if omitted)
   recv [--wait D]                     print new messages (and keep listening for D)
   chat USER                           interactive chat: type lines, /quit to leave
+  admin status --http ADDR[,ADDR...]  members, partitions and leaders from the
+                                      nodes' management endpoints (roamd -http;
+                                      env ROAM_HTTP); --json for JSON
 
 Every command after login resumes the saved session and saves the new token.
 Errors: "roam: <code name> (<code>): <message>" on stderr, exit status 1;

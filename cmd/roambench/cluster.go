@@ -127,7 +127,7 @@ func startCluster(bin, dir string, n int, configJSON string, debug bool, sec sec
 		args = append(args, conf...)
 		if debug {
 			p.debug = "127.0.0.1:" + strconv.Itoa(freePort())
-			args = append(args, "-debug-addr", p.debug)
+			args = append(args, "-http", p.debug, "-http-pprof")
 		}
 		if i > 1 {
 			args = append(args, "-join", cl.nodes[0].gossip)
