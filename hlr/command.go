@@ -77,7 +77,27 @@ type Cmd struct {
 	About    *string `msgpack:"A,omitempty"` // profile about text
 	Limit    int     `msgpack:"L,omitempty"` // bound on work (OpExpire), devices (OpLogin, OpResume) or blocks (OpBlock); 0: the default
 	Reason   string  `msgpack:"r,omitempty"` // OpFriendDrop: "removed" or "declined"
+	// Group, when set, names the group whose home partition applies the
+	// command instead of User's (see Key).
+	Group string `msgpack:"G,omitempty"`
 }
+
+// Key is the partition key of the command: the name whose home partition
+// applies it. A group's key is "g/" + its name; a user's is the user name,
+// which never contains '/', so the two namespaces cannot collide and every
+// user keeps the partition it always had. Routers hash Key, never User.
+func (c Cmd) Key() string { return partitionKey(c.User, c.Group) }
+
+// partitionKey is the key of a group when group is set, else of user.
+func partitionKey(user, group string) string {
+	if group != "" {
+		return GroupKeyPrefix + group
+	}
+	return user
+}
+
+// GroupKeyPrefix starts the partition key of every group.
+const GroupKeyPrefix = "g/"
 
 // Result is the outcome of one command. Besides the status it carries the
 // facts the leader needs for its post-commit effects (forwarding, Cancel

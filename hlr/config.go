@@ -61,11 +61,7 @@ type Config struct {
 	// Router reaches other partitions (outbox delivery). It may be set
 	// after New with SetRouter, before partitions are opened.
 	Router Router
-	// OnLeader, if set, is told when this node starts (true) and stops
-	// (false) leading a partition; see leader.go. It is called from one
-	// goroutine of the host, in order, and must not block.
-	OnLeader func(pid uint16, leader bool)
-	Logger   *slog.Logger
+	Logger *slog.Logger
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
 }

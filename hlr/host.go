@@ -34,7 +34,8 @@ type Host struct {
 
 	kickCh chan struct{}
 
-	// The leadership hook (leader.go); nil without Config.OnLeader.
+	// The leadership hook (leader.go).
+	hooks      leaderHooks
 	obs        *raft.Observer
 	obsCh      chan raft.Observation
 	leaderKick chan struct{}

@@ -220,7 +220,7 @@ func (d *delivery) loop() {
 	}
 }
 
-// onLeader is the hlr leadership hook (hlr.Config.OnLeader). A partition
+// onLeader subscribes to the hlr leadership hook (Host.OnLeader). A partition
 // this node stops leading forgets its entries; one it starts leading is
 // seeded in the background.
 func (d *delivery) onLeader(pid uint16, leader bool) {

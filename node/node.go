@@ -201,12 +201,12 @@ func New(cfg Config) (_ *Node, err error) {
 	hc.Partitions = n.meta.Partitions
 	hc.Effects = n.eff
 	hc.Router = n.rt
-	hc.OnLeader = n.dl.onLeader
 	hc.Logger = cfg.Logger
 	if n.host, err = hlr.New(hc); err != nil {
 		return nil, err
 	}
 	n.rt.host = n.host
+	n.host.OnLeader(n.dl.onLeader)
 	n.mux.Handle(mux.KindAdmin, n.serveAdmin)
 	n.hb.init(n)
 	n.mux.Handle(kindHeartbeat, n.hb.serve)
