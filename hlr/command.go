@@ -99,26 +99,21 @@ func partitionKey(user, group string) string {
 // GroupKeyPrefix starts the partition key of every group.
 const GroupKeyPrefix = "g/"
 
-// Result is the outcome of one command. Besides the status it carries the
-// facts the leader needs for its post-commit effects (forwarding, Cancel
-// Location, notifications), which are read from the state inside the same
-// apply and so are consistent with the commit.
+// Result is the outcome of one command. Besides the answer it carries the
+// leader's post-commit effects (effect.go), decided inside the same apply
+// from the state it read, and so consistent with the commit.
 type Result struct {
 	Status Status `msgpack:"s"`
 	// Send
-	MsgID uint64   `msgpack:"i,omitempty"`
-	Seq   uint64   `msgpack:"q,omitempty"`
-	Dup   bool     `msgpack:"d,omitempty"`
-	Msg   *Message `msgpack:"m,omitempty"` // the committed message (not for duplicates)
+	MsgID uint64 `msgpack:"i,omitempty"`
+	Seq   uint64 `msgpack:"q,omitempty"`
+	Dup   bool   `msgpack:"d,omitempty"`
 	// Login / Resume
 	Epoch   uint64 `msgpack:"e,omitempty"`
 	CredGen uint64 `msgpack:"g,omitempty"`
-	// Locations of User's devices at commit time (recipients of pushes).
-	Locations []Location `msgpack:"l,omitempty"`
-	// Sessions to close elsewhere (Cancel Location).
-	Cancel []Location `msgpack:"c,omitempty"`
-	// Friend event for User's devices, if any ("request", "accepted", ...).
-	Event string `msgpack:"v,omitempty"`
+	// Effects for the leader to run (forwarding, Cancel Location, friend
+	// events); never sent anywhere as part of a result.
+	Effects []Effect `msgpack:"-"`
 	// Outbox says new outbox items were written.
 	Outbox bool `msgpack:"o,omitempty"`
 	// More says OpExpire stopped at its limit.

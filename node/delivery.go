@@ -105,9 +105,9 @@ func newDelivery(n *Node, cfg DeliveryConfig) *delivery {
 // (as a partition leader).
 func (n *Node) DeliveryStats() DeliveryStats { return n.dl.pending.stats() }
 
-// forwarded records forwards to devices on another node (the gate path).
-func (d *delivery) forwarded(user string, locs []hlr.Location, seq uint64) {
-	pid := d.n.rt.partitionOf(user)
+// forwarded records forwards by the leader of pid to devices on another
+// node (the gate path).
+func (d *delivery) forwarded(pid uint16, user string, locs []hlr.Location, seq uint64) {
 	now := time.Now()
 	for _, l := range locs {
 		d.pending.forwarded(pid, user, l, seq, now)
@@ -115,9 +115,10 @@ func (d *delivery) forwarded(user string, locs []hlr.Location, seq uint64) {
 }
 
 // queueAcks batches acknowledgements for the leader node `to`; a full
-// batch goes at once.
+// batch goes at once. This node's own deliveries to its own sessions need
+// none: the pending table tracks devices on other nodes only.
 func (d *delivery) queueAcks(to string, acks []vlr.DeliveryAck) {
-	if len(acks) == 0 || to == "" {
+	if len(acks) == 0 || to == "" || to == d.n.meta.NodeID {
 		return
 	}
 	d.ackMu.Lock()

@@ -43,7 +43,7 @@ type Node struct {
 	internalAddr string // advertised internal address
 	gossip       *gossip.Gossip
 	gate         *gate.Gate
-	eff          *effects
+	bus          *effectBus
 	rt           *router
 	host         *hlr.Host
 	vlr          *vlr.Server
@@ -190,7 +190,10 @@ func New(cfg Config) (_ *Node, err error) {
 		n.goFunc(n.rejoin) // a restart: find the others in the background
 	}
 
-	n.eff = &effects{self: n.meta.NodeID}
+	n.bus = newEffectBus(n.log)
+	onEffect(n.bus, n.routeDeliver)
+	onEffect(n.bus, n.routeCancel)
+	onEffect(n.bus, n.routeFriend)
 	n.rt = &router{partitions: n.meta.Partitions}
 	n.dl = newDelivery(n, cfg.Delivery)
 
@@ -199,7 +202,7 @@ func New(cfg Config) (_ *Node, err error) {
 	hc.DB = n.db
 	hc.SnapshotDir = filepath.Join(cfg.DataDir, "snapshots")
 	hc.Partitions = n.meta.Partitions
-	hc.Effects = n.eff
+	hc.Effects = n.bus
 	hc.Router = n.rt
 	hc.Logger = cfg.Logger
 	if n.host, err = hlr.New(hc); err != nil {
@@ -235,7 +238,6 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.clientLn = nil // owned by the vlr now
-	n.eff.vlr = n.vlr
 
 	// The gate serves other nodes' requests with the home register and
 	// the vlr, so it starts once both exist.
@@ -251,7 +253,6 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.rt.remote = n
-	n.eff.gate = n
 
 	n.goFunc(n.dl.loop) // before any partition can report its leadership
 	if err := n.openInitial(creating); err != nil {

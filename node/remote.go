@@ -225,11 +225,9 @@ func (n *Node) Query(ctx context.Context, pid uint16, q hlr.Query) (*hlr.Answer,
 	return ans, err
 }
 
-// Deliver implements gate.Handler: a message forwarded through the jump
-// gate to the sessions of this node. The sessions' acknowledgements go
-// back to the leader that forwarded it, batched.
+// Deliver implements gate.Handler (handleDeliver).
 func (n *Node) Deliver(from, user string, locs []hlr.Location, m *hlr.Message) {
-	n.dl.queueAcks(from, n.vlr.Deliver(user, locs, m))
+	n.handleDeliver(from, &deliverBody{User: user, Locs: locs, Msg: m})
 }
 
 // Notice implements gate.Handler: a partition leader's delivery-repair
@@ -247,14 +245,14 @@ func (n *Node) Ack(from string, acks []vlr.DeliveryAck) {
 // GateStats returns the counters of this node's gate (tests, operators).
 func (n *Node) GateStats() gate.Stats { return n.gate.Stats() }
 
-// Cancel implements gate.Handler (Cancel Location).
+// Cancel implements gate.Handler (handleCancel).
 func (n *Node) Cancel(user string, loc hlr.Location, reason string) {
-	n.vlr.Cancel(user, loc, reason)
+	n.handleCancel("", &cancelBody{User: user, Loc: loc, Reason: reason})
 }
 
-// Notify implements gate.Handler.
+// Notify implements gate.Handler (handleFriend).
 func (n *Node) Notify(user string, locs []hlr.Location, event, peer string) {
-	n.vlr.Notify(user, locs, event, peer)
+	n.handleFriend("", &friendBody{User: user, Locs: locs, Event: event, Peer: peer})
 }
 
 // Presence implements gate.Handler.
@@ -264,26 +262,5 @@ func (n *Node) Presence(from string, ups []vlr.PresenceUpdate, full bool) {
 	}
 	for _, u := range ups {
 		n.vlr.RemotePresence(from, u)
-	}
-}
-
-// The effects' gateSender: forward to the node holding the devices.
-
-func (n *Node) deliver(node, user string, locs []hlr.Location, m *hlr.Message) {
-	if addr := n.internalAddrOf(node); addr != "" {
-		n.gate.Deliver(addr, user, locs, m)
-		n.dl.forwarded(user, locs, m.Seq) // until the node acknowledges (delivery.go)
-	}
-}
-
-func (n *Node) cancel(node, user string, loc hlr.Location, reason string) {
-	if addr := n.internalAddrOf(node); addr != "" {
-		n.gate.Cancel(addr, user, loc, reason)
-	}
-}
-
-func (n *Node) notify(node, user string, locs []hlr.Location, event, peer string) {
-	if addr := n.internalAddrOf(node); addr != "" {
-		n.gate.Notify(addr, user, locs, event, peer)
 	}
 }

@@ -25,7 +25,7 @@ func sampleStream(t testing.TB) []byte {
 	add(frameHello, 0, &helloBody{Node: "n1"})
 	add(frameExec, 1, &execBody{PID: 3, TTL: 500, Cmd: hlr.Cmd{Op: hlr.OpSend, User: "ann", Body: []byte("hello"), Name: &name}})
 	add(frameQuery, 2, &queryBody{PID: 4, Query: hlr.Query{Kind: hlr.QueryInbox, User: "ann", Limit: 10}})
-	add(frameReply, 1, &replyBody{Result: &hlr.Result{MsgID: 9, Seq: 1, Msg: &hlr.Message{Body: []byte("x")}}})
+	add(frameReply, 1, &replyBody{Result: &hlr.Result{MsgID: 9, Seq: 1}})
 	add(frameReply, 2, &replyBody{Code: codeNotLeader, LeaderID: "n2", LeaderAddr: "h:1"})
 	add(frameDeliver, 0, &deliverBody{User: "ann", Locs: []hlr.Location{{Device: "d", Node: "n", Epoch: 1}}, Msg: &hlr.Message{Seq: 1}})
 	add(frameCancel, 0, &cancelBody{User: "ann", Loc: hlr.Location{Device: "d"}, Reason: "session_replaced"})
