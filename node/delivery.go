@@ -164,7 +164,7 @@ func (d *delivery) sendAcks(to string, m map[ackKey]vlr.DeliveryAck) {
 		return
 	}
 	if addr := d.n.internalAddrOf(to); addr != "" {
-		d.n.gate.Ack(addr, out)
+		d.n.sendAcks(addr, out)
 	}
 }
 
@@ -183,7 +183,7 @@ func (d *delivery) repair() {
 			d.pending.dropNode(node) // gone from the cluster
 			continue
 		}
-		d.n.gate.Notice(addr, ns)
+		d.n.sendNotices(addr, ns)
 	}
 }
 

@@ -23,9 +23,7 @@ func (n *Node) routeCancel(_ uint16, e hlr.CancelEffect) {
 		n.handleCancel(n.meta.NodeID, b)
 		return
 	}
-	if addr := n.internalAddrOf(e.Loc.Node); addr != "" {
-		n.gate.Cancel(addr, b.User, b.Loc, b.Reason)
-	}
+	n.sendTo(e.Loc.Node, kindCancel, b)
 }
 
 // handleCancel ends the session of (user, device) here if it still has

@@ -27,8 +27,7 @@ func (n *Node) routeDeliver(pid uint16, e hlr.DeliverEffect) {
 			n.handleDeliver(node, b)
 			return
 		}
-		if addr := n.internalAddrOf(node); addr != "" {
-			n.gate.Deliver(addr, b.User, b.Locs, b.Msg)
+		if n.sendTo(node, kindDeliver, b) {
 			n.dl.forwarded(pid, e.User, locs, e.Msg.Seq)
 		}
 	})

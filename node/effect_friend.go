@@ -24,9 +24,7 @@ func (n *Node) routeFriend(_ uint16, e hlr.FriendEffect) {
 			n.handleFriend(node, b)
 			return
 		}
-		if addr := n.internalAddrOf(node); addr != "" {
-			n.gate.Notify(addr, b.User, b.Locs, b.Event, b.Peer)
-		}
+		n.sendTo(node, kindFriend, b)
 	})
 }
 

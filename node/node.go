@@ -190,10 +190,20 @@ func New(cfg Config) (_ *Node, err error) {
 		n.goFunc(n.rejoin) // a restart: find the others in the background
 	}
 
+	// The gate first: it sends from the start and serves other nodes only
+	// once every kind is registered (registerKinds, then Start, below).
+	gc := gate.DefaultConfig()
+	gc.NodeID, gc.Mux, gc.Logger = n.meta.NodeID, n.mux, cfg.Logger
+	// After one-way items to a peer were dropped or lost with a
+	// connection, its view of our presence is rebuilt from scratch.
+	// (Lost deliveries are repaired by acknowledgements and notices,
+	// delivery.go.)
+	gc.Resync = func(addr string) { n.sendPresence(addr, n.vlr.LocalPresence(), true) }
+	gc.DropOneWay = cfg.GateDropOneWay
+	if n.gate, err = gate.New(gc); err != nil {
+		return nil, err
+	}
 	n.bus = newEffectBus(n.log)
-	onEffect(n.bus, n.routeDeliver)
-	onEffect(n.bus, n.routeCancel)
-	onEffect(n.bus, n.routeFriend)
 	n.rt = &router{partitions: n.meta.Partitions}
 	n.dl = newDelivery(n, cfg.Delivery)
 
@@ -238,21 +248,12 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.clientLn = nil // owned by the vlr now
-
-	// The gate serves other nodes' requests with the home register and
-	// the vlr, so it starts once both exist.
-	gc := gate.DefaultConfig()
-	gc.NodeID, gc.Mux, gc.Handler, gc.Logger = n.meta.NodeID, n.mux, n, cfg.Logger
-	// After one-way items to a peer were dropped or lost with a
-	// connection, its view of our presence is rebuilt from scratch.
-	// (Lost deliveries are repaired by acknowledgements and notices,
-	// delivery.go.)
-	gc.Resync = func(addr string) { n.gate.Presence(addr, n.vlr.LocalPresence(), true) }
-	gc.DropOneWay = cfg.GateDropOneWay
-	if n.gate, err = gate.New(gc); err != nil {
-		return nil, err
-	}
 	n.rt.remote = n
+
+	// Every kind's handler uses the home register and the vlr, so they
+	// are registered now, and the gate serves other nodes from here on.
+	n.registerKinds()
+	n.gate.Start()
 
 	n.goFunc(n.dl.loop) // before any partition can report its leadership
 	if err := n.openInitial(creating); err != nil {

@@ -692,14 +692,13 @@ func TestConfig_Validate(t *testing.T) {
 	}
 	defer m.Close()
 	ok := DefaultConfig()
-	ok.NodeID, ok.Mux, ok.Handler = "n", m, &fakeHandler{}
+	ok.NodeID, ok.Mux = "n", m
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	for name, mod := range map[string]func(*Config){
 		"no node id":      func(c *Config) { c.NodeID = "" },
 		"no mux":          func(c *Config) { c.Mux = nil },
-		"no handler":      func(c *Config) { c.Handler = nil },
 		"zero timeout":    func(c *Config) { c.RequestTimeout = 0 },
 		"negative delay":  func(c *Config) { c.BatchDelay = -1 },
 		"tiny frame":      func(c *Config) { c.MaxFrameBytes = 100 },
