@@ -203,23 +203,23 @@ func New(cfg Config) (_ *Node, err error) {
 	if n.gate, err = gate.New(gc); err != nil {
 		return nil, err
 	}
+	// The effects of the partitions this node leads go to the bus, whose
+	// routers registerKinds adds before any partition opens.
 	n.bus = newEffectBus(n.log)
-	n.rt = &router{partitions: n.meta.Partitions}
 	n.dl = newDelivery(n, cfg.Delivery)
 
 	hc := cfg.HLR
 	hc.NodeID = n.meta.NodeID
-	hc.DB = n.db
 	hc.SnapshotDir = filepath.Join(cfg.DataDir, "snapshots")
 	hc.Partitions = n.meta.Partitions
-	hc.Effects = n.bus
-	hc.Router = n.rt
 	hc.Logger = cfg.Logger
-	if n.host, err = hlr.New(hc); err != nil {
+	if n.host, err = hlr.New(hc, n.db, n.bus); err != nil {
 		return nil, err
 	}
-	n.rt.host = n.host
 	n.host.OnLeader(n.dl.onLeader)
+	// The router reaches every partition's leader: this host's, or another
+	// node's through the gate (the node is its remoteCaller, remote.go).
+	n.rt = newRouter(n.host, n.meta.Partitions, n)
 	n.mux.Handle(mux.KindAdmin, n.serveAdmin)
 	n.hb.init(n)
 	n.mux.Handle(kindHeartbeat, n.hb.serve)
@@ -248,12 +248,12 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.clientLn = nil // owned by the vlr now
-	n.rt.remote = n
 
 	// Every kind's handler uses the home register and the vlr, so they
 	// are registered now, and the gate serves other nodes from here on.
 	n.registerKinds()
 	n.gate.Start()
+	n.host.Start(n.rt) // outbox delivery and expiry
 
 	n.goFunc(n.dl.loop) // before any partition can report its leadership
 	if err := n.openInitial(creating); err != nil {

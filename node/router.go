@@ -20,8 +20,14 @@ import (
 type router struct {
 	host       *hlr.Host
 	partitions int
-	remote     remoteCaller // nil on a single node
+	remote     remoteCaller // nil: local partitions only
 	health     peerHealth   // which peers answer (attempt.go)
+}
+
+// newRouter makes the router over host's partitions, reaching the others
+// through remote (nil for none).
+func newRouter(host *hlr.Host, partitions int, remote remoteCaller) *router {
+	return &router{host: host, partitions: partitions, remote: remote}
 }
 
 // sendOutcome says how far a remote attempt got.
