@@ -20,6 +20,7 @@ const (
 	kindPresence gate.Kind = 8  // one-way: presence of this node's users (kind_presence.go)
 	kindNotice   gate.Kind = 9  // one-way: delivery repair, how far streams go (kind_notice.go)
 	kindAck      gate.Kind = 10 // one-way: what the devices took of a leader's forwards (kind_ack.go)
+	kindStatus   gate.Kind = 11 // request: what a node knows of a partition (kind_status.go, admin.go)
 )
 
 // registerKinds registers each kind's handler on the gate and each
@@ -34,6 +35,7 @@ func (n *Node) registerKinds() {
 	n.gate.Handle(kindPresence, gate.OneWay("presence", n.handlePresence))
 	n.gate.Handle(kindNotice, gate.OneWay("notice", n.handleNotice))
 	n.gate.Handle(kindAck, gate.OneWay("ack", n.handleAck))
+	n.gate.Handle(kindStatus, gate.Request("status", n.serveStatus))
 }
 
 // effectKind registers an effect kind: route, the router of effects of

@@ -83,13 +83,6 @@ func newPeer(g *Gate, addr string) *peer {
 func (p *peer) send(ctx context.Context, frame []byte, k Kind, c *call) error {
 	p.mu.Lock()
 	for {
-		if !p.acceptsLocked(k) {
-			if p.state == peerIdle {
-				p.kickLocked()
-			}
-			p.mu.Unlock()
-			return fmt.Errorf("%w: %s does not serve kind %d (yet)", ErrUnsupported, p.addr, k)
-		}
 		switch p.state {
 		case peerClosed:
 			err := p.err
@@ -99,6 +92,13 @@ func (p *peer) send(ctx context.Context, frame []byte, k Kind, c *call) error {
 			err := p.err
 			p.mu.Unlock()
 			return fmt.Errorf("%w: %s: %w", ErrUnreachable, p.addr, err)
+		}
+		if !p.acceptsLocked(k) {
+			if p.state == peerIdle {
+				p.kickLocked() // connect, so that the welcome comes
+			}
+			p.mu.Unlock()
+			return fmt.Errorf("%w: %s does not serve kind %d (or its welcome has not come yet)", ErrUnsupported, p.addr, k)
 		}
 		if len(p.q.buf) == 0 || len(p.q.buf)+len(frame) <= p.g.cfg.MaxQueueBytes {
 			break
