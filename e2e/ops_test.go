@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"sort"
@@ -18,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/roamhq/roam/internal/roamdproc"
 	"github.com/roamhq/roam/wire"
 )
 
@@ -43,19 +43,9 @@ func mgmtAddr(t *testing.T, p *proc) string {
 // whose seed is not up yet never is).
 func spawnRoamd(t *testing.T, dir string, extra ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, dir: dir, logs: &lockedBuf{}}
+	p := &proc{t: t, dir: dir, logs: &roamdproc.Buffer{}}
 	p.args = append([]string{"-data", dir, "-client", "127.0.0.1:0", "-internal", "127.0.0.1:0", "-gossip", "127.0.0.1:0", "-partitions", "8"}, extra...)
-	p.cmd = exec.Command(roamdBin, p.args...)
-	p.cmd.Stdout = logWriter{p.logs}
-	p.cmd.Stderr = logWriter{p.logs}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start roamd: %v", err)
-	}
-	p.exited = make(chan struct{})
-	go func() {
-		p.cmd.Wait()
-		close(p.exited)
-	}()
+	p.spawn(roamdproc.DefaultConfig(roamdBin, p.args...))
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
@@ -259,7 +249,7 @@ func TestReadyz_ChangesStateAtStartup(t *testing.T) {
 		t.Fatalf("/status of a ready node: %d %s", code, body)
 	}
 
-	p2.cmd.Process.Signal(syscall.SIGTERM)
+	syscall.Kill(p2.rp.PID(), syscall.SIGTERM)
 	sawShutdown := false
 	for !sawShutdown {
 		code, body := httpGet(h, "/readyz")
@@ -275,7 +265,7 @@ func TestReadyz_ChangesStateAtStartup(t *testing.T) {
 		t.Fatal("/readyz never said shutting down between SIGTERM and exit")
 	}
 	select {
-	case <-p2.exited:
+	case <-p2.rp.Exited():
 	case <-time.After(30 * time.Second):
 		t.Fatal("roamd did not exit after SIGTERM")
 	}
