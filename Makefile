@@ -85,7 +85,7 @@ bench: ## benchmark suite: writes bench/results.json and BENCHMARKS.md (not part
 # to an online device later than 2 s, a revoked session active after 5 s,
 # a session_invalid of an unrevoked session, a backlog that does not
 # sync, a non-linearizable account history or unconverged presence.
-# Report in bin/sim-report.{json,svg}.
+# Report in bin/sim-report.{json,svg,html}.
 SIM_SEED  ?= 1
 SIM_FLAGS ?=
 .PHONY: sim
@@ -94,7 +94,7 @@ sim: ## churn simulator with fault injection and history checkers (see sim/)
 	$(BIN)/roamsim -mode spawn -roamd $(BIN)/roamd -nodes 3 -duration 95s -quiet 20s -seed $(SIM_SEED) \
 	  -rate 200 -users 32 -devices 2 -devices-max 6 -backlog-users 1 -backlog 1500 -password-every 20s -delete-every 30s \
 	  -faults kill,pause,leave,join,partition,disconnect,gatedrop,gatereset,clientreset \
-	  -json $(BIN)/sim-report.json -svg $(BIN)/sim-report.svg $(SIM_FLAGS)
+	  -json $(BIN)/sim-report.json -svg $(BIN)/sim-report.svg -html $(BIN)/sim-report.html $(SIM_FLAGS)
 
 run: ## start a 3-node local cluster on embedded storage under .run/ (Ctrl-C stops it)
 	$(GO) build -o $(BIN)/ ./cmd/...

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roamhq/roam/internal/roamdproc"
 	"github.com/roamhq/roam/node"
 	"github.com/roamhq/roam/wire"
 )
@@ -37,7 +38,7 @@ func startNodeWith(t *testing.T, configure func(*node.Config)) *node.Node {
 	// Every test user registers from 127.0.0.1.
 	cfg.VLR.RegisterBurst = 1000
 	cfg.VLR.LoginFailures = 1000
-	cfg.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.Logger = roamdproc.TestLogger(t, slog.LevelWarn)
 	if configure != nil {
 		configure(&cfg)
 	}

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/roamhq/roam/client"
+	"github.com/roamhq/roam/internal/roamdproc"
 )
 
 // freeAddr returns a loopback address that was free a moment ago. A
@@ -42,7 +41,7 @@ func startCluster(t *testing.T, n int) []*proc {
 		gossip[i] = freeAddr(t)
 	}
 	for i := 0; i < n; i++ {
-		p := &proc{t: t, dir: filepath.Join(root, fmt.Sprintf("n%d", i+1)), logs: &lockedBuf{}}
+		p := &proc{t: t, dir: filepath.Join(root, fmt.Sprintf("n%d", i+1)), logs: &roamdproc.Buffer{}}
 		p.args = []string{"-data", p.dir, "-node-id", fmt.Sprintf("n%d", i+1),
 			"-client", freeAddr(t), "-internal", freeAddr(t), "-gossip", gossip[i],
 			"-cluster-key", e2eClusterKey, "-gossip-fast", "-log-level", logLevel()}
@@ -133,7 +132,7 @@ func TestPowerCut_FirstSendFast(t *testing.T) {
 	restart := time.Now()
 	var readies []<-chan struct{}
 	for _, p := range procs {
-		readies = append(readies, p.spawn())
+		readies = append(readies, p.respawn())
 	}
 	// A client tries every 50 ms, at each node in turn, to log in and
 	// send; each try has a short deadline.
@@ -172,7 +171,7 @@ func TestPowerCut_FirstSendFast(t *testing.T) {
 		}
 	}
 	for _, p := range procs {
-		ready = append(ready, p.readyAfter(restart))
+		ready = append(ready, p.rp.ReadyAt().Sub(restart).Round(time.Millisecond))
 	}
 	var opened []string
 	for _, p := range procs {
@@ -195,58 +194,14 @@ func lastMatch(s string, re *regexp.Regexp) string {
 	return m[len(m)-1][1]
 }
 
-// spawn starts p again without waiting; the channel is closed when its
-// ready line is printed.
-func (p *proc) spawn() <-chan struct{} {
-	ready := make(chan struct{})
-	p.cmd = exec.Command(roamdBin, p.args...)
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.cmd.Stderr = logWriter{p.logs}
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatalf("start roamd: %v", err)
-	}
-	exited := make(chan struct{})
-	p.exited = exited
-	cmd := p.cmd
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		once := false
-		for sc.Scan() {
-			line := sc.Text()
-			p.logs.add(fmt.Sprintf("%s (+%v)", line, time.Now().Format("15:04:05.000")))
-			if !once && readyRE.MatchString(line) {
-				once = true
-				p.logs.add("e2e: ready at " + time.Now().Format(time.RFC3339Nano))
-				close(ready)
-			}
-		}
-	}()
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	return ready
-}
-
-// readyAfter is how long after t the last ready line of p came.
-func (p *proc) readyAfter(t time.Time) time.Duration {
-	logs := p.logs.String()
-	i := strings.LastIndex(logs, "e2e: ready at ")
-	if i < 0 {
-		return -1
-	}
-	line := logs[i+len("e2e: ready at "):]
-	if j := strings.IndexByte(line, '\n'); j >= 0 {
-		line = line[:j]
-	}
-	at, err := time.Parse(time.RFC3339Nano, line)
-	if err != nil {
-		return -1
-	}
-	return at.Sub(t).Round(time.Millisecond)
+// respawn starts p again without waiting for it; each line of its output
+// is stamped with the time it came. The channel is closed at its ready
+// line.
+func (p *proc) respawn() <-chan struct{} {
+	cfg := roamdproc.DefaultConfig(roamdBin, p.args...)
+	cfg.Log = &roamdproc.LineWriter{TimeLayout: "15:04:05.000", Out: func(line string) { p.logs.Write([]byte(line + "\n")) }}
+	p.spawn(cfg)
+	return p.rp.WhenReady()
 }
 
 func waitFriendEvent(t *testing.T, c *client.Client, kind string) {

@@ -166,7 +166,7 @@ func applySetCreds(t *txn, c *Cmd) (Result, error) {
 		}
 	}
 	cancel := detachAllBut(ds, c.Device)
-	return Result{CredGen: a.CredGen, Cancel: cancel}, t.putDevices(c.User, ds)
+	return Result{CredGen: a.CredGen, Effects: cancels(nil, c.User, cancel, reasonPasswordChanged)}, t.putDevices(c.User, ds)
 }
 
 // detachAllBut clears the location of every attached device in ds except
@@ -249,7 +249,7 @@ func applyDeleteAccount(t *txn, c *Cmd) (Result, error) {
 	if err := t.del(accountKey(c.User)); err != nil {
 		return Result{}, err
 	}
-	return Result{Cancel: cancel, Outbox: len(peers)+groups > 0}, nil
+	return Result{Effects: cancels(nil, c.User, cancel, reasonAccountDeleted), Outbox: len(peers)+groups > 0}, nil
 }
 
 func (t *txn) addOutbox(c Cmd) error {

@@ -17,13 +17,16 @@ func (t *txn) setEdge(user, peer string, st byte) error {
 	return t.set(edgeKey(user, peer), []byte{st})
 }
 
-// withEvent fills in the event for User's attached devices.
-func (t *txn) withEvent(r Result, user, ev string) (Result, error) {
+// withEvent adds the friend event ev about peer for user's attached
+// devices, if any are attached.
+func (t *txn) withEvent(r Result, user, ev, peer string) (Result, error) {
 	locs, err := attachedLocations(&t.state, user)
 	if err != nil {
 		return Result{}, err
 	}
-	r.Event, r.Locations = ev, locs
+	if len(locs) > 0 {
+		r.Effects = append(r.Effects, FriendEffect{User: user, Locs: locs, Event: ev, Peer: peer})
+	}
 	return r, nil
 }
 
@@ -63,7 +66,7 @@ func applyFriendRequest(t *txn, c *Cmd) (Result, error) {
 		if err := t.addOutbox(Cmd{Op: OpFriendConfirm, User: c.Peer, Peer: c.User}); err != nil {
 			return Result{}, err
 		}
-		return t.withEvent(Result{Outbox: true}, c.User, "accepted")
+		return t.withEvent(Result{Outbox: true}, c.User, "accepted", c.Peer)
 	}
 	if err := t.setEdge(c.User, c.Peer, EdgeIncoming); err != nil {
 		return Result{}, err
@@ -71,7 +74,7 @@ func applyFriendRequest(t *txn, c *Cmd) (Result, error) {
 	if err := t.addOutbox(sent); err != nil {
 		return Result{}, err
 	}
-	return t.withEvent(Result{Outbox: true}, c.User, "request")
+	return t.withEvent(Result{Outbox: true}, c.User, "request", c.Peer)
 }
 
 // applyFriendSent records on User's side that User asked Peer.
@@ -127,7 +130,7 @@ func applyFriendConfirm(t *txn, c *Cmd) (Result, error) {
 	if err := t.setEdge(c.User, c.Peer, EdgeFriend); err != nil {
 		return Result{}, err
 	}
-	return t.withEvent(Result{}, c.User, "accepted")
+	return t.withEvent(Result{}, c.User, "accepted", c.Peer)
 }
 
 // applyFriendDecline: User declines Peer's request.
@@ -183,7 +186,7 @@ func applyFriendDrop(t *txn, c *Cmd) (Result, error) {
 	if c.Reason == "declined" {
 		ev = "declined"
 	}
-	return t.withEvent(Result{}, c.User, ev)
+	return t.withEvent(Result{}, c.User, ev, c.Peer)
 }
 
 // applyBlock: User blocks Peer. The block is recorded whether or not Peer

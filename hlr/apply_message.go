@@ -72,7 +72,11 @@ func applySend(t *txn, c *Cmd) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{MsgID: id, Seq: m.Seq, Msg: &m, Locations: locs}, nil
+	r := Result{MsgID: id, Seq: m.Seq}
+	if len(locs) > 0 {
+		r.Effects = []Effect{DeliverEffect{User: c.User, Locs: locs, Msg: &m}}
+	}
+	return r, nil
 }
 
 // applyCursor advances a device's cursor; cursors never go back and never

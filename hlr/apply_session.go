@@ -46,7 +46,7 @@ func applyLogin(t *txn, c *Cmd) (Result, error) {
 	if err := t.putSession(c.User, ds, d, c.Token, &s); err != nil {
 		return Result{}, err
 	}
-	return Result{Epoch: d.Epoch, CredGen: a.CredGen, Cancel: cancel}, t.putDevices(c.User, ds)
+	return Result{Epoch: d.Epoch, CredGen: a.CredGen, Effects: cancels(nil, c.User, cancel, reasonReplaced)}, t.putDevices(c.User, ds)
 }
 
 // applyResume rotates a session token and attaches the device at Node.
@@ -91,7 +91,7 @@ func applyResume(t *txn, c *Cmd) (Result, error) {
 	if err := t.putSession(c.User, ds, d, c.NewToken, &s); err != nil {
 		return Result{}, err
 	}
-	return Result{Epoch: d.Epoch, CredGen: a.CredGen, Cancel: cancel}, t.putDevices(c.User, ds)
+	return Result{Epoch: d.Epoch, CredGen: a.CredGen, Effects: cancels(nil, c.User, cancel, reasonReplaced)}, t.putDevices(c.User, ds)
 }
 
 // applyLogout ends the session and detaches the device if it is still at
@@ -168,5 +168,5 @@ func retriedResume(t *txn, a *Account, c *Cmd) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Epoch: d.Epoch, CredGen: a.CredGen, Cancel: cancel}, t.putDevices(c.User, ds)
+	return Result{Epoch: d.Epoch, CredGen: a.CredGen, Effects: cancels(nil, c.User, cancel, reasonReplaced)}, t.putDevices(c.User, ds)
 }

@@ -125,7 +125,7 @@ func TestCacheChangesNothing(t *testing.T) {
 					if r.Status == StatusOK {
 						okOps[sent[e][i].Op]++
 					}
-					for _, l := range r.Cancel {
+					for _, l := range cancelLocs(r) {
 						if op := sent[e][i].Op; (op == OpLogin || op == OpResume) && l.Device != sent[e][i].Device {
 							evicted++ // an attached device evicted
 						}

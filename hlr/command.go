@@ -94,39 +94,44 @@ type Cmd struct {
 	About    *string `msgpack:"A,omitempty"` // profile about text
 	Limit    int     `msgpack:"L,omitempty"` // bound on work (OpExpire), devices (OpLogin, OpResume) or blocks (OpBlock); 0: the default
 	Reason   string  `msgpack:"r,omitempty"` // OpFriendDrop: "removed" or "declined"; OpGroupRole: the role
-	Group    string  `msgpack:"G,omitempty"` // the group (partition key "g/" + Group, see Key)
-	Open     *bool   `msgpack:"O,omitempty"` // OpGroupCreate, OpGroupSet: anyone may join
+	// Group, when set, names the group whose home partition applies the
+	// command instead of User's (see Key).
+	Group string `msgpack:"G,omitempty"`
+	Open  *bool  `msgpack:"O,omitempty"` // OpGroupCreate, OpGroupSet: anyone may join
 }
 
-// Key is the partition key of the command: "g/" + Group for a group's
-// commands, else User. User names never contain '/'.
-func (c Cmd) Key() string {
-	if c.Group != "" {
-		return "g/" + c.Group
+// Key is the partition key of the command: the name whose home partition
+// applies it. A group's key is "g/" + its name; a user's is the user name,
+// which never contains '/', so the two namespaces cannot collide and every
+// user keeps the partition it always had. Routers hash Key, never User.
+func (c Cmd) Key() string { return partitionKey(c.User, c.Group) }
+
+// partitionKey is the key of a group when group is set, else of user.
+func partitionKey(user, group string) string {
+	if group != "" {
+		return GroupKeyPrefix + group
 	}
-	return c.User
+	return user
 }
 
-// Result is the outcome of one command. Besides the status it carries the
-// facts the leader needs for its post-commit effects (forwarding, Cancel
-// Location, notifications), which are read from the state inside the same
-// apply and so are consistent with the commit.
+// GroupKeyPrefix starts the partition key of every group.
+const GroupKeyPrefix = "g/"
+
+// Result is the outcome of one command. Besides the answer it carries the
+// leader's post-commit effects (effect.go), decided inside the same apply
+// from the state it read, and so consistent with the commit.
 type Result struct {
 	Status Status `msgpack:"s"`
 	// Send
-	MsgID uint64   `msgpack:"i,omitempty"`
-	Seq   uint64   `msgpack:"q,omitempty"`
-	Dup   bool     `msgpack:"d,omitempty"`
-	Msg   *Message `msgpack:"m,omitempty"` // the committed message (not for duplicates)
+	MsgID uint64 `msgpack:"i,omitempty"`
+	Seq   uint64 `msgpack:"q,omitempty"`
+	Dup   bool   `msgpack:"d,omitempty"`
 	// Login / Resume
 	Epoch   uint64 `msgpack:"e,omitempty"`
 	CredGen uint64 `msgpack:"g,omitempty"`
-	// Locations of User's devices at commit time (recipients of pushes).
-	Locations []Location `msgpack:"l,omitempty"`
-	// Sessions to close elsewhere (Cancel Location).
-	Cancel []Location `msgpack:"c,omitempty"`
-	// Friend event for User's devices, if any ("request", "accepted", ...).
-	Event string `msgpack:"v,omitempty"`
+	// Effects for the leader to run (forwarding, Cancel Location, friend
+	// events); never sent anywhere as part of a result.
+	Effects []Effect `msgpack:"-"`
 	// Outbox says new outbox items were written.
 	Outbox bool `msgpack:"o,omitempty"`
 	// More says OpExpire stopped at its limit.

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/cockroachdb/pebble"
 )
 
 // RaftTiming holds the Raft settings roam tunes. Every partition of a node
@@ -39,12 +37,11 @@ func DefaultRaftTiming() RaftTiming {
 	}
 }
 
-// Config configures a Host.
+// Config holds a Host's settings; its collaborators (the DB, the effects,
+// the router) are arguments of New and Start.
 type Config struct {
 	// NodeID is this node's Raft server id.
 	NodeID string
-	// DB is the node's Pebble database; the host does not close it.
-	DB *pebble.DB
 	// SnapshotDir holds one folder of Raft snapshots per partition.
 	SnapshotDir string
 	// Partitions is the number of partitions P of the cluster.
@@ -56,21 +53,12 @@ type Config struct {
 	// MaintainInterval is how often leaders deliver their outbox and
 	// collect expired data.
 	MaintainInterval time.Duration
-	// Effects receives the leader's post-commit effects.
-	Effects Effects
-	// Router reaches other partitions (outbox delivery). It may be set
-	// after New with SetRouter, before partitions are opened.
-	Router Router
-	// OnLeader, if set, is told when this node starts (true) and stops
-	// (false) leading a partition; see leader.go. It is called from one
-	// goroutine of the host, in order, and must not block.
-	OnLeader func(pid uint16, leader bool)
-	Logger   *slog.Logger
+	Logger           *slog.Logger
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
 }
 
-// DefaultConfig returns a Config with production defaults; NodeID, DB and
+// DefaultConfig returns a Config with production defaults; NodeID and
 // SnapshotDir must still be filled in.
 func DefaultConfig() Config {
 	return Config{
@@ -79,7 +67,6 @@ func DefaultConfig() Config {
 		MaxBatchCmds:     512,
 		MaxBatchBytes:    1 << 20,
 		MaintainInterval: time.Second,
-		Effects:          NopEffects{},
 		Now:              time.Now,
 	}
 }
@@ -92,12 +79,19 @@ func (c *Config) Validate() error {
 	switch {
 	case c.NodeID == "":
 		return errors.New("hlr: NodeID is required")
-	case c.DB == nil:
-		return errors.New("hlr: DB is required")
 	case c.SnapshotDir == "":
 		return errors.New("hlr: SnapshotDir is required")
 	case c.Partitions < 1 || c.Partitions > MaxPartitions:
 		return fmt.Errorf("hlr: Partitions must be 1..%d, got %d", MaxPartitions, c.Partitions)
+	}
+	return c.ValidateTuning()
+}
+
+// ValidateTuning reports the first problem with the settings an operator
+// tunes: everything but NodeID, SnapshotDir and Partitions, which the node
+// fills in (node.Config.Validate checks the rest before anything exists).
+func (c *Config) ValidateTuning() error {
+	switch {
 	case c.MaxBatchCmds < 1 || c.MaxBatchBytes < 4096:
 		return errors.New("hlr: MaxBatchCmds must be >= 1 and MaxBatchBytes >= 4096")
 	case c.MaintainInterval <= 0:
@@ -106,8 +100,6 @@ func (c *Config) Validate() error {
 		return errors.New("hlr: Raft timeouts are too small")
 	case c.Raft.CommitTimeout <= 0 || c.Raft.LeaderLeaseTimeout <= 0:
 		return errors.New("hlr: Raft CommitTimeout and LeaderLeaseTimeout must be positive")
-	case c.Effects == nil:
-		return errors.New("hlr: Effects is required (use NopEffects)")
 	case c.Now == nil:
 		return errors.New("hlr: Now is required")
 	}

@@ -136,8 +136,8 @@ func TestDevices_EvictsOldestDetachedThenOldestAttached(t *testing.T) {
 	d2 := login("d2", "n1")
 	login("d3", "n2")
 	r.one(Cmd{Op: OpPurge, User: "bob", Device: "d2", Epoch: d2.Epoch})
-	if res := login("d4", "n1"); len(res.Cancel) != 0 {
-		t.Fatalf("evicting a detached device cancelled %+v", res.Cancel)
+	if res := login("d4", "n1"); len(res.Effects) != 0 {
+		t.Fatalf("evicting a detached device cancelled %+v", res.Effects)
 	}
 	devices := func() []string {
 		var out []string
@@ -150,14 +150,14 @@ func TestDevices_EvictsOldestDetachedThenOldestAttached(t *testing.T) {
 		t.Fatalf("after d4: %v, want d2 (detached) evicted", got)
 	}
 	res := login("d5", "n3")
-	if want := []Location{{Device: "d1", Node: "n1", Epoch: 1}}; !reflect.DeepEqual(res.Cancel, want) {
-		t.Fatalf("Cancel %+v, want %+v (the oldest attached device)", res.Cancel, want)
+	if want := []Location{{Device: "d1", Node: "n1", Epoch: 1}}; !reflect.DeepEqual(cancelled(t, res, "session_replaced"), want) {
+		t.Fatalf("Cancel %+v, want %+v (the oldest attached device)", res.Effects, want)
 	}
 	if got := devices(); !reflect.DeepEqual(got, []string{"d3", "d4", "d5"}) {
 		t.Fatalf("after d5: %v", got)
 	}
 	// A login of a known device evicts nothing.
-	if res := login("d3", "n1"); len(res.Cancel) != 1 || res.Cancel[0].Device != "d3" {
+	if res := login("d3", "n1"); len(cancelled(t, res, "session_replaced")) != 1 || cancelLocs(res)[0].Device != "d3" {
 		t.Fatalf("relogin of d3: %+v", res)
 	}
 	if got := devices(); !reflect.DeepEqual(got, []string{"d3", "d4", "d5"}) {
@@ -214,7 +214,14 @@ func TestSend_ReadsOnlyAttachedLocations(t *testing.T) {
 		if res.Status != StatusOK {
 			t.Fatalf("send: %+v", res)
 		}
-		return res.Locations
+		d := delivery(res)
+		if d == nil {
+			return nil
+		}
+		if d.User != "bob" || d.Msg == nil || d.Msg.Seq != res.Seq {
+			t.Fatalf("deliver effect %+v for %+v", d, res)
+		}
+		return d.Locs
 	}
 	if got, want := send(1), []Location{{Device: "a", Node: "n1", Epoch: 1}, {Device: "c", Node: "n3", Epoch: 1}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("send went to %+v, want %+v", got, want)

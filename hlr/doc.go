@@ -7,22 +7,29 @@
 //
 // # Pieces
 //
-//   - Host runs the partitions one node replicates. New(Config) creates it
-//     with no partition open; Shutdown stops everything. The host never
-//     closes the Pebble DB it was given.
+//   - Host runs the partitions one node replicates. New(cfg, db, effects)
+//     creates it with no partition open; Start(router) runs its
+//     maintenance (outbox delivery, expiry); Shutdown stops everything. The
+//     host never closes the Pebble DB it was given. Host.OnLeader
+//     subscribes to leadership changes (leader.go): work only a leader
+//     does in memory starts and stops on it.
 //   - Partition is one open Raft group. Host.Open(pid, transport, bootstrap)
 //     starts it; Host.Close(pid, drop) stops it and, with drop, deletes its
 //     log, stable store, state and snapshots.
 //   - Cmd is a write (Op says which; the comments on the Op constants list
 //     the fields each uses). Partition.Exec proposes it and returns its
 //     Result once it is committed by a quorum and applied.
+//     A command belongs to the partition of its key (Cmd.Key: the user, or
+//     "g/" + a group's name), ring.PartitionOf(key, P).
 //   - Query is a read of one user's data; Partition.Query answers it with an
 //     Answer, and Partition.View gives direct read access.
-//   - Effects is implemented by the node: after a command commits, the
-//     leader forwards messages (Deliver), sends Cancel Location (Cancel) and
-//     pushes friend events (Notify).
+//   - Effects is implemented by the node: the apply code decides, as
+//     values in Result.Effects (effect.go), what the leader must do once a
+//     command commits — DeliverEffect, CancelEffect (Cancel Location, with
+//     its reason), FriendEffect — and the leader hands them to
+//     Effects.Run.
 //   - Router is implemented by the node too: it runs a Cmd at the leader of
-//     cmd.User's home partition, wherever that is. The leader of a partition
+//     cmd.Key()'s home partition, wherever that is. The leader of a partition
 //     uses it to deliver its outbox, the commands that the other half of a
 //     two-user operation (friendship, account deletion) needs in another
 //     partition.
@@ -30,10 +37,10 @@
 // # Typical use
 //
 //	cfg := hlr.DefaultConfig()
-//	cfg.NodeID, cfg.DB, cfg.SnapshotDir = "n1", db, "/var/lib/roam/snapshots"
-//	cfg.Effects, cfg.Logger = myEffects, logger
-//	h, err := hlr.New(cfg)
-//	h.SetRouter(myRouter)
+//	cfg.NodeID, cfg.SnapshotDir, cfg.Logger = "n1", "/var/lib/roam/snapshots", logger
+//	h, err := hlr.New(cfg, db, myEffects)
+//	h.OnLeader(func(pid uint16, leader bool) { ... })
+//	h.Start(myRouter) // myRouter may use h: it comes after New
 //
 //	// Bootstrap is passed on every start; it is used only when this node
 //	// has no Raft state for the partition, so a restart never bootstraps
@@ -62,7 +69,7 @@
 // carried in the command (Cmd.Limit; 0 means the default) so that apply
 // depends on the log alone: a user keeps at most DefaultMaxDevices devices
 // (a login from one more evicts the oldest detached device, else the
-// oldest attached one, which comes back in Result.Cancel), one session per
+// oldest attached one, which gets a CancelEffect), one session per
 // device, and at most DefaultMaxBlocks blocks. A user's devices are one
 // record and the attached ones another, both point lookups, so a send
 // costs the same whatever devices came and went before (subkeys.go lists

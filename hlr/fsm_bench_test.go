@@ -78,7 +78,7 @@ func BenchmarkFSM_SendAfterManyDevices(b *testing.B) {
 			for n := 0; n < b.N; n++ {
 				out := r.fsm.ApplyBatch(entries[n : n+1])
 				res, ok := out[0].([]Result)
-				if !ok || res[0].Status != StatusOK || len(res[0].Locations) != 1 {
+				if !ok || res[0].Status != StatusOK || delivery(res[0]) == nil || len(delivery(res[0]).Locs) != 1 {
 					b.Fatalf("send: %+v", out[0])
 				}
 			}

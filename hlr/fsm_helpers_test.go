@@ -144,3 +144,41 @@ func dump(t testing.TB, db *pebble.DB, pid uint16) map[string]string {
 	}
 	return out
 }
+
+// cancelled returns the locations res's CancelEffects end, checking that
+// each carries reason.
+func cancelled(t testing.TB, res Result, reason string) []Location {
+	t.Helper()
+	var out []Location
+	for _, e := range res.Effects {
+		if c, ok := e.(CancelEffect); ok {
+			if c.Reason != reason {
+				t.Fatalf("Cancel Location of %+v with reason %q, want %q", c.Loc, c.Reason, reason)
+			}
+			out = append(out, c.Loc)
+		}
+	}
+	return out
+}
+
+// cancelLocs returns the locations of res's CancelEffects, whatever the
+// reason.
+func cancelLocs(res Result) []Location {
+	var out []Location
+	for _, e := range res.Effects {
+		if c, ok := e.(CancelEffect); ok {
+			out = append(out, c.Loc)
+		}
+	}
+	return out
+}
+
+// delivery returns res's DeliverEffect, or nil.
+func delivery(res Result) *DeliverEffect {
+	for _, e := range res.Effects {
+		if d, ok := e.(DeliverEffect); ok {
+			return &d
+		}
+	}
+	return nil
+}

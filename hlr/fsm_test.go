@@ -64,8 +64,8 @@ func TestSend_RetryIsDeduplicatedEvenOutOfOrder(t *testing.T) {
 		if !res.Dup || res.MsgID != first[c].MsgID || res.Seq != first[c].Seq {
 			t.Fatalf("retry of %d: %+v, first %+v", c, res, first[c])
 		}
-		if res.Msg != nil {
-			t.Fatal("a duplicate must not carry a message to deliver")
+		if len(res.Effects) != 0 {
+			t.Fatalf("a duplicate must not carry a message to deliver: %+v", res.Effects)
 		}
 	}
 	// The same cmid from another device is a different message.
@@ -173,14 +173,22 @@ func TestExpire_RemovesMessagesInOrderAndReportsThem(t *testing.T) {
 	send(2, 100_000)
 	// A short TTL after a long one expires no earlier than its predecessor.
 	third := send(3, 10)
-	if third.Msg.ExpiresMS != r.now+100_000 {
-		t.Fatalf("expiry not monotonic: %d", third.Msg.ExpiresMS)
+	if third.Status != StatusOK {
+		t.Fatalf("send: %+v", third)
+	}
+	// No device is attached, so nothing is forwarded: read it back.
+	in, err := r.view().InboxPage("bob", 2, 1, 0, r.now)
+	if err != nil || len(in.Messages) != 1 || in.Messages[0].Seq != third.Seq {
+		t.Fatalf("inbox: %+v, %v", in, err)
+	}
+	if got := in.Messages[0].ExpiresMS; got != r.now+100_000 {
+		t.Fatalf("expiry not monotonic: %d", got)
 	}
 	r.now += 2000
 	if res := r.one(Cmd{Op: OpExpire}); res.Status != StatusOK || res.More {
 		t.Fatalf("expire: %+v", res)
 	}
-	in, _ := r.view().Inbox("bob", 0, 100, r.now)
+	in, _ = r.view().Inbox("bob", 0, 100, r.now)
 	if in.ExpiredThrough != 1 || len(in.Messages) != 2 || in.Messages[0].Seq != 2 {
 		t.Fatalf("after expiry: through=%d msgs=%d", in.ExpiredThrough, len(in.Messages))
 	}
@@ -222,11 +230,11 @@ func TestUpdateLocation_ReturnsOldLocationToCancel(t *testing.T) {
 		return r.one(Cmd{Op: OpLogin, User: "bob", Device: "phone", Node: node, Token: []byte(tok), TTLMS: 60_000, CredGen: 1})
 	}
 	first := login("n1", "t1")
-	if first.Status != StatusOK || first.Epoch != 1 || len(first.Cancel) != 0 {
+	if first.Status != StatusOK || first.Epoch != 1 || len(first.Effects) != 0 {
 		t.Fatalf("first login: %+v", first)
 	}
 	second := login("n3", "t2")
-	if second.Epoch != 2 || len(second.Cancel) != 1 || second.Cancel[0] != (Location{Device: "phone", Node: "n1", Epoch: 1}) {
+	if c := cancelled(t, second, "session_replaced"); second.Epoch != 2 || len(c) != 1 || c[0] != (Location{Device: "phone", Node: "n1", Epoch: 1}) {
 		t.Fatalf("second login: %+v", second)
 	}
 	// A purge from the old node (stale epoch) must not detach the device.
@@ -288,7 +296,7 @@ func TestSetCreds_EndsOtherSessionsAndCancelsOtherDevices(t *testing.T) {
 	r.one(Cmd{Op: OpLogin, User: "bob", Device: "phone", Node: "n1", Token: []byte("a"), TTLMS: 60_000, CredGen: 1})
 	r.one(Cmd{Op: OpLogin, User: "bob", Device: "laptop", Node: "n2", Token: []byte("b"), TTLMS: 60_000, CredGen: 1})
 	res := r.one(Cmd{Op: OpSetCreds, User: "bob", Device: "phone", Token: []byte("a"), Creds: creds(9)})
-	if res.CredGen != 2 || len(res.Cancel) != 1 || res.Cancel[0].Device != "laptop" {
+	if c := cancelled(t, res, "password_changed"); res.CredGen != 2 || len(c) != 1 || c[0].Device != "laptop" {
 		t.Fatalf("set creds: %+v", res)
 	}
 	v := r.view()
@@ -374,7 +382,7 @@ func TestDeleteAccount_RemovesEverythingAndTellsFriends(t *testing.T) {
 	r.one(Cmd{Op: OpSend, User: "alice", Peer: "bob", Device: "d", CMID: 1, TTLMS: 60_000})
 	r.one(Cmd{Op: OpLogin, User: "alice", Device: "d", Node: "n1", Token: []byte("t"), TTLMS: 60_000, CredGen: 1})
 	res := r.one(Cmd{Op: OpDeleteAccount, User: "alice"})
-	if res.Status != StatusOK || !res.Outbox || len(res.Cancel) != 1 {
+	if res.Status != StatusOK || !res.Outbox || len(cancelled(t, res, "account_deleted")) != 1 {
 		t.Fatalf("delete: %+v", res)
 	}
 	r.deliverOutbox()
@@ -524,8 +532,8 @@ func TestResume_RetriedWithOldTokenGetsTheSameSession(t *testing.T) {
 	if retry.Status != StatusOK || retry.Epoch != first.Epoch+1 {
 		t.Fatalf("retried resume: %+v (first %+v)", retry, first)
 	}
-	if len(retry.Cancel) != 1 || retry.Cancel[0].Node != "n2" || retry.Cancel[0].Epoch != first.Epoch {
-		t.Fatalf("the first attempt's location is not cancelled: %+v", retry.Cancel)
+	if c := cancelled(t, retry, "session_replaced"); len(c) != 1 || c[0].Node != "n2" || c[0].Epoch != first.Epoch {
+		t.Fatalf("the first attempt's location is not cancelled: %+v", retry.Effects)
 	}
 	for _, bad := range []Cmd{
 		{Op: OpResume, User: "bob", Device: "d", Node: "n3", Token: []byte("t0"), NewToken: []byte("other"), TTLMS: 600_000}, // another successor

@@ -10,8 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble"
 	"github.com/hashicorp/raft"
 
+	"github.com/roamhq/roam/hist"
 	"github.com/roamhq/roam/hlr/logstore"
 )
 
@@ -20,13 +22,15 @@ import (
 // collect expired data; every partition owns its Raft goroutines and two
 // proposer goroutines.
 type Host struct {
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	db      *pebble.DB
+	effects Effects
+	log     *slog.Logger
 
 	mu      sync.RWMutex
 	parts   map[uint16]*Partition
 	opening map[uint16]bool // partitions being opened
-	router  Router
+	started bool            // the maintenance loop runs
 	closed  bool
 
 	// logOpts is for the power-loss control test only (NoSync).
@@ -34,7 +38,8 @@ type Host struct {
 
 	kickCh chan struct{}
 
-	// The leadership hook (leader.go); nil without Config.OnLeader.
+	// The leadership hook (leader.go).
+	hooks      leaderHooks
 	obs        *raft.Observer
 	obsCh      chan raft.Observation
 	leaderKick chan struct{}
@@ -42,12 +47,24 @@ type Host struct {
 	ctx    context.Context // cancelled by Shutdown
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	batches *hist.Histogram // commands per proposed entry, every partition (batchstats.go)
 }
 
-// New creates a host with no partitions open.
-func New(cfg Config) (*Host, error) {
+// New creates a host with no partitions open, on the node's Pebble
+// database db (which it does not close), handing the effects of the
+// commands its partitions lead to effects (NopEffects to ignore them).
+// Partitions can be opened at once; the maintenance loop (outbox delivery,
+// expiry) runs from Start on.
+func New(cfg Config, db *pebble.DB, effects Effects) (*Host, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	switch {
+	case db == nil:
+		return nil, errors.New("hlr: a DB is required")
+	case effects == nil:
+		return nil, errors.New("hlr: Effects are required (use NopEffects)")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -57,24 +74,34 @@ func New(cfg Config) (*Host, error) {
 	}
 	h := &Host{
 		cfg:     cfg,
+		db:      db,
+		effects: effects,
 		log:     cfg.Logger.With("component", "hlr"),
 		parts:   make(map[uint16]*Partition),
 		opening: make(map[uint16]bool),
-		router:  cfg.Router,
 		kickCh:  make(chan struct{}, 1),
+		batches: newBatchHistogram(),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
-	h.wg.Add(1)
-	go h.maintainLoop()
 	h.startLeaderLoop()
 	return h, nil
 }
 
-// SetRouter sets the router used for outbox delivery.
-func (h *Host) SetRouter(r Router) {
+// Start runs the maintenance loop: each partition this node leads
+// delivers its outbox through router (the node's, which reaches every
+// partition's leader; nil leaves outbox items waiting) and collects
+// expired data. The router may itself use the host, which is why it comes
+// here and not to New. Start once; a second call, or one after Shutdown,
+// does nothing.
+func (h *Host) Start(router Router) {
 	h.mu.Lock()
-	h.router = r
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	if h.started || h.closed {
+		return
+	}
+	h.started = true
+	h.wg.Add(1)
+	go h.maintainLoop(router)
 }
 
 // Partitions returns P.
@@ -118,7 +145,7 @@ func (h *Host) Open(pid uint16, trans raft.Transport, bootstrap []raft.Server) (
 
 func (h *Host) openPartition(pid uint16, trans raft.Transport, bootstrap []raft.Server) (*Partition, error) {
 	log := h.log.With("partition", pid)
-	store, err := logstore.New(h.cfg.DB, pid, h.logOpts)
+	store, err := logstore.New(h.db, pid, h.logOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +158,7 @@ func (h *Host) openPartition(pid uint16, trans raft.Transport, bootstrap []raft.
 	if err != nil {
 		return nil, fmt.Errorf("hlr: snapshot store: %w", err)
 	}
-	fsm, err := NewFSM(h.cfg.DB, pid, h.cfg.Logger)
+	fsm, err := NewFSM(h.db, pid, h.cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -192,9 +219,10 @@ func (h *Host) openPartition(pid uint16, trans raft.Transport, bootstrap []raft.
 	h.observe(r)
 	p := &Partition{
 		id: pid, raft: r, fsm: fsm, drop: store.Drop, trans: trans, snapDir: snapDir,
-		effects: h.cfg.Effects, kick: h.kick, log: log, now: h.cfg.Now,
+		effects: h.effects, kick: h.kick, log: log, now: h.cfg.Now,
 	}
 	p.prop = newProposer(r, h.cfg.MaxBatchCmds, h.cfg.MaxBatchBytes, h.cfg.Now)
+	p.prop.batches = h.batches
 	p.wg.Add(2)
 	go func() { defer p.wg.Done(); p.prop.collect() }()
 	go func() { defer p.wg.Done(); p.prop.wait() }()
@@ -280,7 +308,7 @@ func (h *Host) kick() {
 	}
 }
 
-func (h *Host) maintainLoop() {
+func (h *Host) maintainLoop(router Router) {
 	defer h.wg.Done()
 	t := time.NewTicker(h.cfg.MaintainInterval)
 	defer t.Stop()
@@ -291,9 +319,6 @@ func (h *Host) maintainLoop() {
 		case <-t.C:
 		case <-h.kickCh:
 		}
-		h.mu.RLock()
-		router := h.router
-		h.mu.RUnlock()
 		h.Each(func(p *Partition) {
 			ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
 			defer cancel()

@@ -14,10 +14,9 @@ import (
 
 // testConfig returns a host configuration with fast Raft timing for
 // in-process tests.
-func testConfig(t testing.TB, id string, db *pebble.DB, snapDir string) Config {
+func testConfig(t testing.TB, id string, snapDir string) Config {
 	cfg := DefaultConfig()
 	cfg.NodeID = id
-	cfg.DB = db
 	cfg.SnapshotDir = snapDir
 	cfg.Partitions = 8
 	cfg.Raft = RaftTiming{
@@ -46,7 +45,7 @@ type testNode struct {
 	host    *Host
 	trans   *raft.InmemTransport
 	tweak   func(*Config)
-	hook    func(*Host) // runs after New, before partitions open
+	hook    func(*Host) // runs after New, before Start and before partitions open
 }
 
 func newTestNode(t testing.TB, id string, fs vfs.FS) *testNode {
@@ -63,17 +62,18 @@ func (n *testNode) start() {
 		n.t.Fatal(err)
 	}
 	n.db = db
-	cfg := testConfig(n.t, n.id, db, n.snapDir)
+	cfg := testConfig(n.t, n.id, n.snapDir)
 	if n.tweak != nil {
 		n.tweak(&cfg)
 	}
-	h, err := New(cfg)
+	h, err := New(cfg, db, NopEffects{})
 	if err != nil {
 		n.t.Fatal(err)
 	}
 	if n.hook != nil {
 		n.hook(h)
 	}
+	h.Start(nil)
 	n.host = h
 	_, n.trans = raft.NewInmemTransport(n.addr)
 }

@@ -137,8 +137,8 @@ func TestHost_RestartNeverBootstrapsAgainAndKeepsData(t *testing.T) {
 	n.host = nil
 
 	for round := 0; round < 2; round++ {
-		cfg := testConfig(t, "n1", n.db, snapDir)
-		h, err := New(cfg)
+		cfg := testConfig(t, "n1", snapDir)
+		h, err := New(cfg, n.db, NopEffects{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +183,7 @@ func TestHost_ReplaysLogIntoLaggingStateMachine(t *testing.T) {
 	if err := n.db.DeleteRange(lo, hi, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(testConfig(t, "n1", n.db, n.snapDir))
+	h, err := New(testConfig(t, "n1", n.snapDir), n.db, NopEffects{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestHost_RestoresSnapshotWhenStateIsBehindIt(t *testing.T) {
 	if err := n.db.DeleteRange(lo, hi, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(testConfig(t, "n1", n.db, n.snapDir))
+	h, err := New(testConfig(t, "n1", n.snapDir), n.db, NopEffects{})
 	if err != nil {
 		t.Fatal(err)
 	}

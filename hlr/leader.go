@@ -1,35 +1,57 @@
 package hlr
 
 import (
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 )
 
-// The leadership hook. Config.OnLeader(pid, true) is called when this node
-// starts leading partition pid, and OnLeader(pid, false) when it stops
-// (stepped down, partition closed, host shut down). Work that only a
-// leader does and that lives in memory — the node's delivery repair, armed
-// timers — starts and stops on it.
+// The leadership hook. Work that only a partition's leader does and that
+// lives in memory — the node's delivery repair, armed timers, hosted
+// scenes — starts and stops on it. Subscribe with Host.OnLeader; any
+// number of subscribers may, at any time:
 //
-// One goroutine per host (leaderLoop, only if OnLeader is set) makes all
-// the calls, so they are serialised and, per partition, alternate: true,
-// false, true... It learns of changes from a Raft observer that every
-// partition shares (state and leader changes; non-blocking, so a full
-// channel drops observations) and re-checks every partition each
-// leaderRecheck in case one was dropped. A change is therefore reported
-// within one observation, or at worst leaderRecheck, after Raft's state
-// changed. A partition that leads only briefly may be missed entirely;
-// a caller must not need every term, only the current state.
+//   - fn(pid, true) is called when this node starts leading partition pid,
+//     fn(pid, false) when it stops (stepped down, partition closed, host
+//     shut down);
+//   - a subscriber added while the node already leads partitions is first
+//     told fn(pid, true) for each of them, so it needs no separate scan;
+//   - per subscriber and partition the calls alternate: true, false,
+//     true...; across subscribers they come in the same order.
+//
+// One goroutine per host (leaderLoop) makes every call, so calls are
+// serialised and a subscriber must not block (it may queue work or start
+// a goroutine; it may call OnLeader itself). The loop learns of changes
+// from a Raft observer that every partition shares (state and leader
+// changes; non-blocking, so a full channel drops observations) and
+// re-checks every partition each leaderRecheck in case one was dropped. A
+// change is therefore reported within one observation, or at worst
+// leaderRecheck, after Raft's state changed. A partition that leads only
+// briefly may be missed entirely; a subscriber must not need every term,
+// only the current state.
 
 // leaderRecheck bounds how late a leadership change is reported when its
 // observation was dropped.
 const leaderRecheck = time.Second
 
+// leaderHooks holds the subscribers of the leadership hook.
+type leaderHooks struct {
+	mu    sync.Mutex // leaf lock
+	added []func(pid uint16, leader bool)
+}
+
+// OnLeader subscribes fn to the leadership hook (see above). It returns at
+// once; fn hears of current leaderships from the host's leader goroutine.
+// After Shutdown it does nothing.
+func (h *Host) OnLeader(fn func(pid uint16, leader bool)) {
+	h.hooks.mu.Lock()
+	h.hooks.added = append(h.hooks.added, fn)
+	h.hooks.mu.Unlock()
+	h.kickLeaders()
+}
+
 func (h *Host) startLeaderLoop() {
-	if h.cfg.OnLeader == nil {
-		return
-	}
 	h.obsCh = make(chan raft.Observation, 256)
 	h.obs = raft.NewObserver(h.obsCh, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
@@ -45,17 +67,12 @@ func (h *Host) startLeaderLoop() {
 
 // observe registers the host's observer on a new partition's Raft.
 func (h *Host) observe(r *raft.Raft) {
-	if h.obs != nil {
-		r.RegisterObserver(h.obs)
-	}
+	r.RegisterObserver(h.obs)
 }
 
 // kickLeaders makes the loop re-check every partition now (a partition
-// was opened or closed).
+// was opened or closed, or a subscriber added).
 func (h *Host) kickLeaders() {
-	if h.leaderKick == nil {
-		return
-	}
 	select {
 	case h.leaderKick <- struct{}{}:
 	default:
@@ -67,11 +84,17 @@ func (h *Host) leaderLoop() {
 	t := time.NewTicker(leaderRecheck)
 	defer t.Stop()
 	leading := make(map[uint16]bool)
+	var subs []func(uint16, bool)
+	tell := func(pid uint16, leader bool) {
+		for _, fn := range subs {
+			fn(pid, leader)
+		}
+	}
 	for {
 		select {
 		case <-h.ctx.Done():
 			for pid := range leading {
-				h.cfg.OnLeader(pid, false)
+				tell(pid, false)
 			}
 			return
 		case <-h.obsCh:
@@ -86,13 +109,25 @@ func (h *Host) leaderLoop() {
 		case <-h.leaderKick:
 		case <-t.C:
 		}
-		h.reportLeaders(leading)
+		// New subscribers first hear what is led now, then every change
+		// with the others.
+		h.hooks.mu.Lock()
+		added := h.hooks.added
+		h.hooks.added = nil
+		h.hooks.mu.Unlock()
+		for _, fn := range added {
+			for pid := range leading {
+				fn(pid, true)
+			}
+		}
+		subs = append(subs, added...)
+		h.reportLeaders(leading, tell)
 	}
 }
 
 // reportLeaders compares every partition's leadership with what was last
 // reported and reports the differences.
-func (h *Host) reportLeaders(leading map[uint16]bool) {
+func (h *Host) reportLeaders(leading map[uint16]bool, tell func(uint16, bool)) {
 	now := make(map[uint16]bool)
 	h.Each(func(p *Partition) {
 		if p.IsLeader() {
@@ -102,13 +137,13 @@ func (h *Host) reportLeaders(leading map[uint16]bool) {
 	for pid := range leading {
 		if !now[pid] {
 			delete(leading, pid)
-			h.cfg.OnLeader(pid, false)
+			tell(pid, false)
 		}
 	}
 	for pid := range now {
 		if !leading[pid] {
 			leading[pid] = true
-			h.cfg.OnLeader(pid, true)
+			tell(pid, true)
 		}
 	}
 }

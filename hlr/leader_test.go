@@ -47,8 +47,8 @@ func TestOnLeader_ReportsGainAndLoss(t *testing.T) {
 	la, lb := &leaderLog{}, &leaderLog{}
 	a := newTestNode(t, "a", vfs.NewMem())
 	b := newTestNode(t, "b", vfs.NewMem())
-	a.tweak = func(c *Config) { c.OnLeader = la.hook }
-	b.tweak = func(c *Config) { c.OnLeader = lb.hook }
+	a.hook = func(h *Host) { h.OnLeader(la.hook) }
+	b.hook = func(h *Host) { h.OnLeader(lb.hook) }
 	a.start()
 	b.start()
 	a.trans.Connect(b.addr, b.trans)
@@ -102,5 +102,32 @@ func TestOnLeader_ReportsGainAndLoss(t *testing.T) {
 			seen[c.pid] = c.leader
 		}
 		l.mu.Unlock()
+	}
+}
+
+// TestOnLeader_LateSubscriberHearsCurrentLeaderships: a subscriber added
+// while the node already leads is told so at once, next to one that was
+// there from the start, and both hear the loss at shutdown.
+func TestOnLeader_LateSubscriberHearsCurrentLeaderships(t *testing.T) {
+	early, late := &leaderLog{}, &leaderLog{}
+	a := newTestNode(t, "a", vfs.NewMem())
+	a.hook = func(h *Host) { h.OnLeader(early.hook) }
+	a.start()
+	p := a.open(testPID, a.self())
+	waitLeader(t, p)
+	waitFor(t, "the early subscriber to hear it leads", 5*time.Second, func() bool {
+		c, n := early.last(testPID)
+		return n == 1 && c.leader
+	})
+	a.host.OnLeader(late.hook)
+	waitFor(t, "the late subscriber to hear it leads", 5*time.Second, func() bool {
+		c, n := late.last(testPID)
+		return n == 1 && c.leader
+	})
+	a.stop()
+	for name, l := range map[string]*leaderLog{"early": early, "late": late} {
+		if c, n := l.last(testPID); n != 2 || c.leader {
+			t.Fatalf("%s subscriber: last call %+v after %d calls, want a loss as the second", name, c, n)
+		}
 	}
 }

@@ -55,7 +55,7 @@ func (p *Partition) Leader() (id string, addr string) {
 func (p *Partition) AppliedIndex() uint64 { return p.fsm.AppliedIndex() }
 
 // Exec commits cmd through Raft at this node, which must be the leader, and
-// then runs the command's effects (forwarding, Cancel Location, events).
+// then hands the command's effects (Result.Effects) to the host's Effects.
 func (p *Partition) Exec(ctx context.Context, cmd Cmd) (Result, error) {
 	if !p.IsLeader() {
 		return Result{}, ErrNotLeader
@@ -64,32 +64,13 @@ func (p *Partition) Exec(ctx context.Context, cmd Cmd) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	p.runEffects(&cmd, &res)
+	if len(res.Effects) > 0 {
+		p.effects.Run(p.id, res.Effects)
+	}
+	if res.Outbox {
+		p.kick() // deliver the new outbox items now, not at the next tick
+	}
 	return res, nil
-}
-
-func (p *Partition) runEffects(c *Cmd, r *Result) {
-	if r.Msg != nil && !r.Dup && len(r.Locations) > 0 {
-		p.effects.Deliver(c.User, r.Locations, r.Msg)
-	}
-	if len(r.Cancel) > 0 {
-		reason := "session_replaced"
-		switch c.Op {
-		case OpSetCreds:
-			reason = "password_changed"
-		case OpDeleteAccount:
-			reason = "account_deleted"
-		}
-		for _, l := range r.Cancel {
-			p.effects.Cancel(c.User, l, reason)
-		}
-	}
-	if r.Event != "" && len(r.Locations) > 0 {
-		p.effects.Notify(c.User, r.Locations, r.Event, c.Peer)
-	}
-	if r.Outbox {
-		p.kick()
-	}
 }
 
 // View returns a read view of the partition's state at this node, which

@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/roamhq/roam/hist"
 )
 
 // proposer turns many concurrent commands into few Raft entries. One
@@ -29,6 +31,8 @@ type proposer struct {
 	now      func() time.Time
 	done     chan struct{} // closed when the partition shuts down
 	stopped  chan struct{} // closed once collect and wait have returned
+
+	batches *hist.Histogram // commands per entry (batchstats.go); nil: not counted
 }
 
 // maxInflight bounds the entries proposed but not yet applied. Each may
@@ -179,6 +183,7 @@ func (p *proposer) submit(batch []*proposal) {
 		return
 	}
 	f := p.r.Apply(data, enqueueTimeout)
+	p.countBatch(len(batch))
 	// inflight has room for every slot, so this never blocks.
 	p.inflight <- &pendingBatch{f: f, props: batch}
 }

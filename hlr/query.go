@@ -30,8 +30,8 @@ const (
 	QueryUserGroups QueryKind = 12
 )
 
-// Query is a read of one user's data at the leader of the user's home
-// partition.
+// Query is a read of one user's (or group's) data at the leader of its
+// home partition, the partition of Key.
 type Query struct {
 	Kind   QueryKind `msgpack:"k"`
 	User   string    `msgpack:"u"`
@@ -61,18 +61,13 @@ type Query struct {
 	CredGen uint64 `msgpack:"g,omitempty"`
 	// Sessions are the sessions QueryValidate checks.
 	Sessions []SessionRef `msgpack:"s,omitempty"`
-	// Group is the group a group query reads (see Key).
+	// Group, when set, names the group whose home partition answers the
+	// query instead of User's (see Key).
 	Group string `msgpack:"G,omitempty"`
 }
 
-// Key is the partition key of the query: "g/" + Group for a group's
-// reads, else User.
-func (q Query) Key() string {
-	if q.Group != "" {
-		return "g/" + q.Group
-	}
-	return q.User
-}
+// Key is the partition key of the query, as Cmd.Key.
+func (q Query) Key() string { return partitionKey(q.User, q.Group) }
 
 // sessionBound reports whether q is read for one session (or, for
 // QueryValidate, for many): such reads follow a Raft barrier, so that a

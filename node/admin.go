@@ -11,17 +11,23 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/roamhq/roam/node/gate"
 	"github.com/roamhq/roam/node/mux"
 )
 
-// The admin stream (mux kind 'A', argument = partition id) answers one
-// question per connection: what this node knows of a partition. Leaders use
-// it to see whether a new replica has caught up before promoting it, and a
-// node that holds a partition it was not assigned asks the leader whether
-// it is still a member before deleting its copy.
+// Partition status: what a node knows of a partition. Leaders ask it to
+// see whether a new replica has caught up before promoting it (or handing
+// it the leadership), and a node that holds a partition it was not
+// assigned asks the leader whether it is still a member before deleting
+// its copy.
 //
-// Request: nothing (the header says which partition). Reply: one msgpack
-// partStatus, after which the server closes the connection.
+// It is a gate request kind (kindStatus, kind_status.go), on the gate's
+// persistent connection like every other node-to-node request. The admin
+// stream it replaces (mux kind 'A', argument = partition id: one question
+// per connection; request nothing, reply one msgpack partStatus, then the
+// server closes) is still served for nodes from before the gate carried
+// it, and asked when a peer does not serve kindStatus (such a node, or a
+// new gate connection whose welcome has not come yet).
 
 // partStatus is a node's view of one partition.
 type partStatus struct {
@@ -59,10 +65,25 @@ func (n *Node) partStatus(pid uint16) partStatus {
 	return st
 }
 
-// askStatus asks the node at addr about partition pid.
+// askStatus asks the node at addr about partition pid: through the gate
+// (kindStatus), or over the admin stream if the node does not serve that
+// kind.
 func (n *Node) askStatus(ctx context.Context, addr string, pid uint16) (partStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
+	var st partStatus
+	err := n.gate.Call(ctx, addr, kindStatus, &statusReq{PID: pid}, &st)
+	switch {
+	case err == nil:
+		return st, nil
+	case !errors.Is(err, gate.ErrUnsupported):
+		return partStatus{}, fmt.Errorf("node: status of partition %d from %s: %w", pid, addr, err)
+	}
+	return n.askStatusStream(ctx, addr, pid)
+}
+
+// askStatusStream asks over the admin stream (mux kind 'A').
+func (n *Node) askStatusStream(ctx context.Context, addr string, pid uint16) (partStatus, error) {
 	c, err := n.mux.Dial(ctx, addr, mux.KindAdmin, pid)
 	if err != nil {
 		return partStatus{}, err

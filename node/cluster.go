@@ -86,12 +86,25 @@ func (n *Node) currentPlacement() *ring.Placement {
 	return n.view.placement
 }
 
-// member returns what gossip knows of node id.
+// member returns what gossip knows of node id. Before the reconciler
+// first refreshes the view, it asks gossip itself: a restarting node opens
+// its partitions first, and may lead some of them — forwarding their
+// messages and repairing their deliveries to other nodes — seconds before
+// its reconciler starts.
 func (n *Node) member(id string) (gossip.Member, bool) {
 	n.view.mu.Lock()
-	defer n.view.mu.Unlock()
-	m, ok := n.view.members[id]
-	return m, ok
+	ms := n.view.members
+	m, ok := ms[id]
+	n.view.mu.Unlock()
+	if ms != nil || n.gossip == nil {
+		return m, ok
+	}
+	for _, m := range n.gossip.Members() {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return gossip.Member{}, false
 }
 
 // internalAddrOf returns the internal address of node id ("" if unknown).

@@ -9,7 +9,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/vfs"
 
 	"github.com/roamhq/roam/hlr"
@@ -107,8 +106,7 @@ type Config struct {
 	FS vfs.FS
 
 	// HLR tunes the home register: Raft timing, batching, maintenance.
-	// NodeID, DB, SnapshotDir, Partitions, Effects, Router and Logger are
-	// filled in by New.
+	// NodeID, SnapshotDir, Partitions and Logger are filled in by New.
 	HLR hlr.Config
 	// VLR tunes the visitor register and its client limits. NodeID,
 	// ClientAddr and Logger are filled in by New, and so is
@@ -213,25 +211,12 @@ func (c *Config) Validate() error {
 	if err := c.Delivery.validate(); err != nil {
 		return err
 	}
-	// The sub-configurations are validated with the fields New fills in
-	// set to stand-ins.
-	h := c.HLR
-	h.NodeID, h.DB, h.SnapshotDir, h.Partitions = "validate", new(pebble.DB), "validate", max(c.Partitions, 1)
-	if h.Effects == nil {
-		h.Effects = hlr.NopEffects{}
-	}
-	if err := h.Validate(); err != nil {
+	// The sub-configurations' own settings; what New fills in (ids,
+	// paths, secrets, listeners) their constructors check.
+	if err := c.HLR.ValidateTuning(); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	v := c.VLR
-	v.NodeID, v.ClientAddr = "validate", c.ClientAddr
-	if len(v.FakeSaltSecret) == 0 {
-		v.FakeSaltSecret = make([]byte, fakeSaltLen)
-	}
-	if len(v.TokenSecret) == 0 {
-		v.TokenSecret = make([]byte, fakeSaltLen)
-	}
-	if err := v.Validate(); err != nil {
+	if err := c.VLR.ValidateTuning(); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	return nil

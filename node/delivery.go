@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/roamhq/roam/hlr"
+	"github.com/roamhq/roam/node/gossip"
 	"github.com/roamhq/roam/vlr"
 )
 
@@ -105,9 +106,9 @@ func newDelivery(n *Node, cfg DeliveryConfig) *delivery {
 // (as a partition leader).
 func (n *Node) DeliveryStats() DeliveryStats { return n.dl.pending.stats() }
 
-// forwarded records forwards to devices on another node (the gate path).
-func (d *delivery) forwarded(user string, locs []hlr.Location, seq uint64) {
-	pid := d.n.rt.partitionOf(user)
+// forwarded records forwards by the leader of pid to devices on another
+// node (the gate path).
+func (d *delivery) forwarded(pid uint16, user string, locs []hlr.Location, seq uint64) {
 	now := time.Now()
 	for _, l := range locs {
 		d.pending.forwarded(pid, user, l, seq, now)
@@ -115,9 +116,10 @@ func (d *delivery) forwarded(user string, locs []hlr.Location, seq uint64) {
 }
 
 // queueAcks batches acknowledgements for the leader node `to`; a full
-// batch goes at once.
+// batch goes at once. This node's own deliveries to its own sessions need
+// none: the pending table tracks devices on other nodes only.
 func (d *delivery) queueAcks(to string, acks []vlr.DeliveryAck) {
-	if len(acks) == 0 || to == "" {
+	if len(acks) == 0 || to == "" || to == d.n.meta.NodeID {
 		return
 	}
 	d.ackMu.Lock()
@@ -163,7 +165,7 @@ func (d *delivery) sendAcks(to string, m map[ackKey]vlr.DeliveryAck) {
 		return
 	}
 	if addr := d.n.internalAddrOf(to); addr != "" {
-		d.n.gate.Ack(addr, out)
+		d.n.sendAcks(addr, out)
 	}
 }
 
@@ -177,12 +179,17 @@ func (d *delivery) repair() {
 			d.pending.ack(node, d.n.vlr.Notice(ns), time.Now())
 			continue
 		}
-		addr := d.n.internalAddrOf(node)
-		if addr == "" {
+		m, known := d.n.member(node)
+		switch {
+		case known && m.State == gossip.StateLeft:
 			d.pending.dropNode(node) // gone from the cluster
-			continue
+		case known && m.Meta.InternalAddr != "":
+			d.n.sendNotices(m.Meta.InternalAddr, ns)
 		}
-		d.n.gate.Notice(addr, ns)
+		// A node this one has not heard of yet (gossip forgets a node
+		// only a day after it left or died) keeps its entries: the
+		// notice goes once gossip knows where the node is, and
+		// GiveUpAfter bounds the wait.
 	}
 }
 
@@ -220,7 +227,7 @@ func (d *delivery) loop() {
 	}
 }
 
-// onLeader is the hlr leadership hook (hlr.Config.OnLeader). A partition
+// onLeader subscribes to the hlr leadership hook (Host.OnLeader). A partition
 // this node stops leading forgets its entries; one it starts leading is
 // seeded in the background.
 func (d *delivery) onLeader(pid uint16, leader bool) {

@@ -20,8 +20,12 @@
 // different P or node id. Each partition is bootstrapped only when it has
 // no Raft state, so a restart never bootstraps again.
 //
-// Startup order matters: the visitor register starts before any partition
-// opens, so that committed commands always find it for their effects;
+// Startup order matters: every collaborator is a constructor argument —
+// the gate first, the home register with the effect bus, the router over
+// it, the visitor register with the router — then every gate kind and
+// effect router is registered (kinds.go), the gate starts serving and the
+// home register its maintenance, and only then do partitions open, so
+// that committed commands always find the routers for their effects;
 // shutdown runs in reverse, the visitor register first because it logs its
 // sessions out through the home registers.
 package node

@@ -18,3 +18,13 @@ func ForgedHeartbeats(partitions int, term uint64, id, addr string) []byte {
 	writeHBFrame(&buf, reqs)
 	return buf.Bytes()
 }
+
+// ForgetMembers puts n's membership view back where New leaves it until
+// the reconciler's first pass (a restarting node opens its partitions,
+// and may lead some, before that). The reconciler fills it again at its
+// next pass.
+func (n *Node) ForgetMembers() {
+	n.view.mu.Lock()
+	n.view.members = nil
+	n.view.mu.Unlock()
+}

@@ -135,8 +135,8 @@ func gateFrame(t *testing.T, typ byte, id uint32, body any) []byte {
 }
 
 const (
-	gateHello = 1 // gate frame types (node/gate/messages.go)
-	gateQuery = 3
+	gateHello = 1               // the gate's hello (node/gate/kind.go)
+	gateQuery = byte(kindQuery) // node/kinds.go
 )
 
 // gateProbe says hello as claimed and asks for alice's account: what a

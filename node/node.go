@@ -43,7 +43,7 @@ type Node struct {
 	internalAddr string // advertised internal address
 	gossip       *gossip.Gossip
 	gate         *gate.Gate
-	eff          *effects
+	bus          *effectBus
 	rt           *router
 	host         *hlr.Host
 	vlr          *vlr.Server
@@ -56,6 +56,9 @@ type Node struct {
 	hb       heartbeats  // coalesced Raft heartbeats (heartbeat.go)
 	hints    leaderHints // partition → leader address (remote.go)
 	dl       *delivery   // delivery repair (delivery.go)
+
+	changes changeCounts // reconciler changes made (changes.go)
+	ready   readyState   // what Readiness saw last (status.go)
 
 	ctx  context.Context // cancelled when Shutdown begins
 	stop context.CancelFunc
@@ -190,23 +193,36 @@ func New(cfg Config) (_ *Node, err error) {
 		n.goFunc(n.rejoin) // a restart: find the others in the background
 	}
 
-	n.eff = &effects{self: n.meta.NodeID}
-	n.rt = &router{partitions: n.meta.Partitions}
+	// The gate first: it sends from the start and serves other nodes only
+	// once every kind is registered (registerKinds, then Start, below).
+	gc := gate.DefaultConfig()
+	gc.NodeID, gc.Mux, gc.Logger = n.meta.NodeID, n.mux, cfg.Logger
+	// After one-way items to a peer were dropped or lost with a
+	// connection, its view of our presence is rebuilt from scratch.
+	// (Lost deliveries are repaired by acknowledgements and notices,
+	// delivery.go.)
+	gc.Resync = func(addr string) { n.sendPresence(addr, n.vlr.LocalPresence(), true) }
+	gc.DropOneWay = cfg.GateDropOneWay
+	if n.gate, err = gate.New(gc); err != nil {
+		return nil, err
+	}
+	// The effects of the partitions this node leads go to the bus, whose
+	// routers registerKinds adds before any partition opens.
+	n.bus = newEffectBus(n.log)
 	n.dl = newDelivery(n, cfg.Delivery)
 
 	hc := cfg.HLR
 	hc.NodeID = n.meta.NodeID
-	hc.DB = n.db
 	hc.SnapshotDir = filepath.Join(cfg.DataDir, "snapshots")
 	hc.Partitions = n.meta.Partitions
-	hc.Effects = n.eff
-	hc.Router = n.rt
-	hc.OnLeader = n.dl.onLeader
 	hc.Logger = cfg.Logger
-	if n.host, err = hlr.New(hc); err != nil {
+	if n.host, err = hlr.New(hc, n.db, n.bus); err != nil {
 		return nil, err
 	}
-	n.rt.host = n.host
+	n.host.OnLeader(n.dl.onLeader)
+	// The router reaches every partition's leader: this host's, or another
+	// node's through the gate (the node is its remoteCaller, remote.go).
+	n.rt = newRouter(n.host, n.meta.Partitions, n)
 	n.mux.Handle(mux.KindAdmin, n.serveAdmin)
 	n.hb.init(n)
 	n.mux.Handle(kindHeartbeat, n.hb.serve)
@@ -235,23 +251,12 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.clientLn = nil // owned by the vlr now
-	n.eff.vlr = n.vlr
 
-	// The gate serves other nodes' requests with the home register and
-	// the vlr, so it starts once both exist.
-	gc := gate.DefaultConfig()
-	gc.NodeID, gc.Mux, gc.Handler, gc.Logger = n.meta.NodeID, n.mux, n, cfg.Logger
-	// After one-way items to a peer were dropped or lost with a
-	// connection, its view of our presence is rebuilt from scratch.
-	// (Lost deliveries are repaired by acknowledgements and notices,
-	// delivery.go.)
-	gc.Resync = func(addr string) { n.gate.Presence(addr, n.vlr.LocalPresence(), true) }
-	gc.DropOneWay = cfg.GateDropOneWay
-	if n.gate, err = gate.New(gc); err != nil {
-		return nil, err
-	}
-	n.rt.remote = n
-	n.eff.gate = n
+	// Every kind's handler uses the home register and the vlr, so they
+	// are registered now, and the gate serves other nodes from here on.
+	n.registerKinds()
+	n.gate.Start()
+	n.host.Start(n.rt) // outbox delivery and expiry
 
 	n.goFunc(n.dl.loop) // before any partition can report its leadership
 	if err := n.openInitial(creating); err != nil {

@@ -16,18 +16,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/roamhq/roam/hlr"
+	"github.com/roamhq/roam/internal/roamdproc"
 )
 
 // testLogger sends logs to t.Log.
 func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
+	return roamdproc.TestLogger(t, slog.LevelInfo)
 }
 
 // testConfig is a small, fast node on random loopback ports.

@@ -191,3 +191,21 @@ func TestPendingTable_FastNoticesBeforeBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliveryRepair_KeepsEntriesOfANodeNotKnownYet: a repair entry for a
+// device on a node gossip has not told this one about yet (a restarting
+// node leads before it has heard of every member) waits for the node's
+// address instead of being dropped as if the node had left the cluster.
+func TestDeliveryRepair_KeepsEntriesOfANodeNotKnownYet(t *testing.T) {
+	n := startNode(t, testConfig(t, t.TempDir()))
+	defer shutdown(t, n)
+	pid := n.rt.partitionOf("ann")
+	n.dl.pending.seed(pid, "ann", hlr.Location{Device: "phone", Node: "not-heard-of-yet", Epoch: 1}, 7, time.Now())
+	n.dl.repair()
+	if got := n.dl.pending.len(); got != 1 {
+		t.Fatalf("%d entries after a repair pass, want the one for the node not known yet", got)
+	}
+	if st := n.dl.pending.stats(); st.Dropped != 0 {
+		t.Fatalf("stats %+v: want nothing dropped", st)
+	}
+}

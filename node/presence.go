@@ -32,7 +32,7 @@ func (b *presenceBus) Publish(u vlr.PresenceUpdate) {
 	}
 	b.mu.Unlock()
 	for _, addr := range peers {
-		b.n.gate.Presence(addr, []vlr.PresenceUpdate{u}, false)
+		b.n.sendPresence(addr, []vlr.PresenceUpdate{u}, false)
 	}
 }
 
@@ -67,7 +67,7 @@ func (b *presenceBus) membersChanged(members map[string]gossip.Member) {
 	if len(fresh) > 0 {
 		all := n.vlr.LocalPresence()
 		for _, addr := range fresh {
-			n.gate.Presence(addr, all, true)
+			n.sendPresence(addr, all, true)
 		}
 	}
 	for _, id := range gone {

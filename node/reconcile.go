@@ -21,12 +21,15 @@ import (
 //  2. opens, without bootstrapping, every partition placed on this node
 //     that is not open yet (the leader will add it);
 //  3. for each partition this node leads, makes at most one membership
-//     change toward the placement: add a missing replica as a non-voter;
-//     promote a non-voter once it has caught up; and only when every
-//     placed replica is a voter, remove one server that is not placed
-//     (transferring leadership first if that server is this node). A
-//     partition is therefore never reconfigured below R voters, and a dead
-//     node is replaced only after DeadGrace, when placement drops it;
+//     change toward the placement, the one plan (reconcile_plan.go, a
+//     pure function) picks: add a missing replica as a non-voter; promote
+//     a non-voter once it has caught up; and only when every placed
+//     replica is a voter, remove one server that is not placed
+//     (transferring leadership first if that server is this node), never
+//     one whose removal would leave the voters without a live majority;
+//     re-address a voter that moved. A partition is therefore never
+//     reconfigured below R voters, and a dead node is replaced only after
+//     DeadGrace, when placement drops it;
 //  4. deletes its copy of a partition it is not placed on once the leader
 //     confirms this node is no longer a member;
 //  5. balances leaderships (balance.go): a leader hands a settled
@@ -222,6 +225,7 @@ func (n *Node) transferTo(pid uint16, r *raft.Raft, to, why string) (started, tr
 		return false, true
 	}
 	n.log.Info("leadership transferred", "partition", pid, "to", to, "why", why)
+	n.changes.count("transfer")
 	return true, true
 }
 
@@ -255,86 +259,102 @@ func (n *Node) handOff(pid uint16, r *raft.Raft, why string) bool {
 		return false
 	}
 	n.log.Info("leadership transferred", "partition", pid, "why", why)
+	n.changes.count("transfer")
 	return true
 }
 
 // reconcilePartition makes at most one membership change of pid, which
-// this node leads. It reports whether the partition is settled: its
-// voters are exactly the placement and nothing needed changing.
+// this node leads: it gathers what plan needs (reconcile_plan.go), asks
+// it which change to make and makes it. It reports whether the partition
+// is settled: its voters are exactly the placement and nothing needed
+// changing.
 func (n *Node) reconcilePartition(pid uint16, r *raft.Raft, pl *ring.Placement) (settled bool) {
 	f := r.GetConfiguration()
 	if f.Error() != nil {
 		return false
 	}
 	cfg, idx := f.Configuration(), f.Index()
-	servers := make(map[string]raft.Server, len(cfg.Servers))
+	conf := make([]confServer, 0, len(cfg.Servers))
 	for _, s := range cfg.Servers {
-		servers[string(s.ID)] = s
+		conf = append(conf, confServer{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter})
 	}
-	desired := pl.Replicas(pid)
+	var placed []placedReplica
+	for _, id := range pl.Replicas(pid) {
+		placed = append(placed, placedReplica{ID: id, Addr: n.internalAddrOf(id)})
+	}
+	c := plan(conf, placed, n.planStatus(pid, r, conf, placed))
+
 	log := n.log.With("partition", pid)
-	change := func(what string, fut raft.IndexFuture, id string) {
+	done := func(fut raft.IndexFuture) {
 		if err := fut.Error(); err != nil {
-			log.Debug("membership change failed", "change", what, "server", id, "err", err)
+			log.Debug("membership change failed", "change", c.Kind.String(), "server", c.ID, "err", err)
 			return
 		}
-		log.Info("membership changed", "change", what, "server", id)
+		log.Info("membership changed", "change", c.Kind.String(), "server", c.ID)
+		n.changes.count(c.Kind.String())
 	}
+	id, addr := raft.ServerID(c.ID), raft.ServerAddress(c.Addr)
+	switch c.Kind {
+	case changeNone:
+		return true
+	case changeAddNonvoter:
+		done(r.AddNonvoter(id, addr, idx, changeTimeout))
+	case changePromote, changeReaddress:
+		done(r.AddVoter(id, addr, idx, changeTimeout))
+	case changeRemove:
+		done(r.RemoveServer(id, idx, changeTimeout))
+	case changeTransferThenRemove:
+		// Hand leadership to a placed voter; the new leader removes us.
+		n.handOff(pid, r, "leaving the partition")
+	}
+	return false
+}
 
-	// 1. A placed replica that is not in the configuration: add it as a
-	// non-voter so it catches up without counting toward quorum.
-	for _, id := range desired {
-		if _, ok := servers[id]; ok {
+// planStatus gathers what plan knows of the servers of pid beyond its
+// configuration: gossip's view of every configured and placed node, and
+// the progress of each placed non-voter (asked over the admin stream; one
+// that does not answer, or has not opened the partition, is unknown).
+func (n *Node) planStatus(pid uint16, r *raft.Raft, conf []confServer, placed []placedReplica) planStatus {
+	st := planStatus{Self: n.meta.NodeID, Leader: true, Servers: map[string]serverStatus{}}
+	look := func(id string) {
+		if _, ok := st.Servers[id]; ok {
+			return
+		}
+		var ss serverStatus
+		if m, ok := n.member(id); ok {
+			ss.Leaving = m.Leaving
+			switch m.State {
+			case gossip.StateAlive:
+				ss.Live = livenessAlive
+			case gossip.StateSuspect:
+				ss.Live = livenessSuspect
+			case gossip.StateDead:
+				ss.Live = livenessDead
+			}
+		}
+		if id == n.meta.NodeID {
+			ss.Live = livenessAlive
+		}
+		st.Servers[id] = ss
+	}
+	for _, s := range conf {
+		look(s.ID)
+	}
+	for _, p := range placed {
+		look(p.ID)
+	}
+	for _, s := range conf {
+		if s.Voter || !slices.ContainsFunc(placed, func(p placedReplica) bool { return p.ID == s.ID }) {
 			continue
 		}
-		addr := n.internalAddrOf(id)
-		if addr == "" {
-			continue
-		}
-		change("add-nonvoter", r.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), idx, changeTimeout), id)
-		return false
-	}
-	// 2. A placed non-voter that has caught up: promote it.
-	for _, id := range desired {
-		s := servers[id]
-		if s.Suffrage != raft.Nonvoter {
-			continue
-		}
-		st, err := n.askStatus(n.ctx, string(s.Address), pid)
-		if err != nil || !st.Open || st.LastIndex+catchUpSlack < r.LastIndex() {
-			continue
-		}
-		change("promote", r.AddVoter(s.ID, s.Address, idx, changeTimeout), id)
-		return false
-	}
-	// 3. Remove a server that is not placed, only once every placed
-	// replica is a voter: the group never drops below R voters.
-	for _, id := range desired {
-		if servers[id].Suffrage != raft.Voter {
-			return false
+		if ps, err := n.askStatus(n.ctx, s.Addr, pid); err == nil && ps.Open {
+			ss := st.Servers[s.ID]
+			ss.Known, ss.Match = true, ps.LastIndex
+			st.Servers[s.ID] = ss
 		}
 	}
-	for _, s := range cfg.Servers {
-		if slices.Contains(desired, string(s.ID)) {
-			continue
-		}
-		if string(s.ID) == n.meta.NodeID {
-			// Hand leadership to a placed voter; the new leader removes us.
-			n.handOff(pid, r, "leaving the partition")
-			return false
-		}
-		change("remove", r.RemoveServer(s.ID, idx, changeTimeout), string(s.ID))
-		return false
-	}
-	// 4. A placed voter whose address changed (a restart on a new port).
-	for _, id := range desired {
-		s := servers[id]
-		if addr := n.internalAddrOf(id); addr != "" && string(s.Address) != addr {
-			change("readdress", r.AddVoter(s.ID, raft.ServerAddress(addr), idx, changeTimeout), id)
-			return false
-		}
-	}
-	return true
+	st.LastIndex = r.LastIndex()
+	return st
 }
 
 // maybeDrop deletes this node's copy of pid, which placement no longer
@@ -349,6 +369,7 @@ func (n *Node) maybeDrop(pid uint16) {
 		return
 	}
 	n.log.Info("partition handed off and dropped", "partition", pid)
+	n.changes.count("drop")
 }
 
 // stillMember asks the current leader of pid whether this node is in the

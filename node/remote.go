@@ -9,12 +9,11 @@ import (
 
 	"github.com/roamhq/roam/hlr"
 	"github.com/roamhq/roam/node/gate"
-	"github.com/roamhq/roam/vlr"
 )
 
-// Requests for partitions led elsewhere, and the effects that travel
-// through the jump gate. The node is the gate's Handler (serving other
-// nodes) and the router's remoteCaller (asking them).
+// Requests for partitions led elsewhere: the node is the router's
+// remoteCaller (asking other nodes, through the gate's request kinds) and
+// serves the same kinds for them.
 
 // leaderHints remembers where each partition's leader was last seen, from
 // replies ("not leader" hints, and successes) to this node's requests.
@@ -118,11 +117,15 @@ func (n *Node) exec(ctx context.Context, pid uint16, cmd hlr.Cmd, attempt int) (
 	}
 	actx, cancel := context.WithCancel(ctx)
 	w := n.watchAttempt(pid, addr, cancel)
-	res, err := n.gate.Exec(actx, addr, pid, cmd)
+	var resp execResp
+	err := n.gate.Call(actx, addr, kindExec, &execReq{PID: pid, Cmd: cmd}, &resp)
 	cut := w.stop()
 	cancel()
 	out, err := n.remoteErr(ctx, pid, addr, err, cut)
-	return res, out, err
+	if err != nil {
+		return hlr.Result{}, out, err
+	}
+	return resp.result(), out, nil
 }
 
 // query implements remoteCaller.
@@ -133,11 +136,15 @@ func (n *Node) query(ctx context.Context, pid uint16, q hlr.Query, attempt int) 
 	}
 	actx, cancel := context.WithCancel(ctx)
 	w := n.watchAttempt(pid, addr, cancel)
-	ans, err := n.gate.Query(actx, addr, pid, q)
+	ans := &hlr.Answer{}
+	err := n.gate.Call(actx, addr, kindQuery, &queryReq{PID: pid, Query: q}, ans)
 	cut := w.stop()
 	cancel()
 	out, err := n.remoteErr(ctx, pid, addr, err, cut)
-	return ans, out, err
+	if err != nil {
+		return nil, out, err
+	}
+	return ans, out, nil
 }
 
 // remoteErr learns from the outcome of an attempt at addr: any answer
@@ -198,92 +205,75 @@ func (n *Node) notLeader(pid uint16) error {
 	return &gate.NotLeaderError{}
 }
 
-// Exec implements gate.Handler: a command from another node for a
-// partition this node should lead.
-func (n *Node) Exec(ctx context.Context, pid uint16, cmd hlr.Cmd) (hlr.Result, error) {
-	p, ok := n.host.Partition(pid)
-	if !ok || !p.IsLeader() {
-		return hlr.Result{}, n.notLeader(pid)
-	}
-	res, err := p.Exec(ctx, cmd)
-	if errors.Is(err, hlr.ErrNotLeader) {
-		return res, n.notLeader(pid)
-	}
-	return res, err
+// Exec and Query at a partition leader: the gate's request kinds
+// kindExec and kindQuery. The bodies keep the layout of the first gate
+// version ({p, t, c} and {p, t, q}; the answer of a query under the
+// reply's "a"), so that nodes of both versions understand each other.
+
+// execReq is the request of kindExec: run Cmd at this node's leader of
+// PID.
+type execReq struct {
+	gate.Deadline `msgpack:",inline"`
+	PID           uint16  `msgpack:"p"`
+	Cmd           hlr.Cmd `msgpack:"c"`
 }
 
-// Query implements gate.Handler.
-func (n *Node) Query(ctx context.Context, pid uint16, q hlr.Query) (*hlr.Answer, error) {
-	p, ok := n.host.Partition(pid)
+// execResp is the reply of kindExec: what the caller of a command needs
+// (the keys of hlr.Result's fields), never the effects or the message.
+type execResp struct {
+	Status  hlr.Status `msgpack:"s"`
+	MsgID   uint64     `msgpack:"i,omitempty"`
+	Seq     uint64     `msgpack:"q,omitempty"`
+	Dup     bool       `msgpack:"d,omitempty"`
+	Epoch   uint64     `msgpack:"e,omitempty"`
+	CredGen uint64     `msgpack:"g,omitempty"`
+	More    bool       `msgpack:"M,omitempty"`
+}
+
+func newExecResp(r hlr.Result) *execResp {
+	return &execResp{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More}
+}
+
+func (r *execResp) result() hlr.Result {
+	return hlr.Result{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More}
+}
+
+// queryReq is the request of kindQuery; the reply is an *hlr.Answer.
+type queryReq struct {
+	gate.Deadline `msgpack:",inline"`
+	PID           uint16    `msgpack:"p"`
+	Query         hlr.Query `msgpack:"q"`
+}
+
+// serveExec runs a command from another node at this node's leader of
+// the partition, or says who leads it.
+func (n *Node) serveExec(ctx context.Context, _ string, r *execReq) (*execResp, error) {
+	p, ok := n.host.Partition(r.PID)
 	if !ok || !p.IsLeader() {
-		return nil, n.notLeader(pid)
+		return nil, n.notLeader(r.PID)
 	}
-	ans, err := p.Query(ctx, q)
+	res, err := p.Exec(ctx, r.Cmd)
 	if errors.Is(err, hlr.ErrNotLeader) {
-		return nil, n.notLeader(pid)
+		return nil, n.notLeader(r.PID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newExecResp(res), nil
+}
+
+// serveQuery answers a read from another node, like serveExec.
+func (n *Node) serveQuery(ctx context.Context, _ string, r *queryReq) (*hlr.Answer, error) {
+	p, ok := n.host.Partition(r.PID)
+	if !ok || !p.IsLeader() {
+		return nil, n.notLeader(r.PID)
+	}
+	ans, err := p.Query(ctx, r.Query)
+	if errors.Is(err, hlr.ErrNotLeader) {
+		return nil, n.notLeader(r.PID)
 	}
 	return ans, err
 }
 
-// Deliver implements gate.Handler: a message forwarded through the jump
-// gate to the sessions of this node. The sessions' acknowledgements go
-// back to the leader that forwarded it, batched.
-func (n *Node) Deliver(from, user string, locs []hlr.Location, m *hlr.Message) {
-	n.dl.queueAcks(from, n.vlr.Deliver(user, locs, m))
-}
-
-// Notice implements gate.Handler: a partition leader's delivery-repair
-// notices, answered like deliveries.
-func (n *Node) Notice(from string, ns []vlr.Notice) {
-	n.dl.queueAcks(from, n.vlr.Notice(ns))
-}
-
-// Ack implements gate.Handler: what the devices at node from have taken
-// of what this node forwarded as a partition leader.
-func (n *Node) Ack(from string, acks []vlr.DeliveryAck) {
-	n.dl.pending.ack(from, acks, time.Now())
-}
-
 // GateStats returns the counters of this node's gate (tests, operators).
 func (n *Node) GateStats() gate.Stats { return n.gate.Stats() }
-
-// Cancel implements gate.Handler (Cancel Location).
-func (n *Node) Cancel(user string, loc hlr.Location, reason string) {
-	n.vlr.Cancel(user, loc, reason)
-}
-
-// Notify implements gate.Handler.
-func (n *Node) Notify(user string, locs []hlr.Location, event, peer string) {
-	n.vlr.Notify(user, locs, event, peer)
-}
-
-// Presence implements gate.Handler.
-func (n *Node) Presence(from string, ups []vlr.PresenceUpdate, full bool) {
-	if full {
-		n.vlr.DropNode(from)
-	}
-	for _, u := range ups {
-		n.vlr.RemotePresence(from, u)
-	}
-}
-
-// The effects' gateSender: forward to the node holding the devices.
-
-func (n *Node) deliver(node, user string, locs []hlr.Location, m *hlr.Message) {
-	if addr := n.internalAddrOf(node); addr != "" {
-		n.gate.Deliver(addr, user, locs, m)
-		n.dl.forwarded(user, locs, m.Seq) // until the node acknowledges (delivery.go)
-	}
-}
-
-func (n *Node) cancel(node, user string, loc hlr.Location, reason string) {
-	if addr := n.internalAddrOf(node); addr != "" {
-		n.gate.Cancel(addr, user, loc, reason)
-	}
-}
-
-func (n *Node) notify(node, user string, locs []hlr.Location, event, peer string) {
-	if addr := n.internalAddrOf(node); addr != "" {
-		n.gate.Notify(addr, user, locs, event, peer)
-	}
-}

@@ -11,7 +11,8 @@ import (
 )
 
 // router sends each home-register command or query to the leader of the
-// partition that is home to its user: the local partition when this node
+// partition that is home to its partition key (Cmd.Key, Query.Key: a user,
+// or a group): the local partition when this node
 // leads it, else another node through the gate (remote.go picks which, and
 // cuts an attempt at a silent node or a deposed leader short, attempt.go).
 // A partition with no leader yet (an election is running) is retried with
@@ -19,8 +20,14 @@ import (
 type router struct {
 	host       *hlr.Host
 	partitions int
-	remote     remoteCaller // nil on a single node
+	remote     remoteCaller // nil: local partitions only
 	health     peerHealth   // which peers answer (attempt.go)
+}
+
+// newRouter makes the router over host's partitions, reaching the others
+// through remote (nil for none).
+func newRouter(host *hlr.Host, partitions int, remote remoteCaller) *router {
+	return &router{host: host, partitions: partitions, remote: remote}
 }
 
 // sendOutcome says how far a remote attempt got.
@@ -43,8 +50,10 @@ type remoteCaller interface {
 // that two nodes pointing at each other cannot spin a request.
 const quickRetries = 3
 
-func (r *router) partitionOf(user string) uint16 {
-	return ring.PartitionOf(user, r.partitions)
+// partitionOf is the home partition of a partition key (Cmd.Key,
+// Query.Key).
+func (r *router) partitionOf(key string) uint16 {
+	return ring.PartitionOf(key, r.partitions)
 }
 
 // Exec implements hlr.Router and vlr.Home.

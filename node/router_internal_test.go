@@ -2,9 +2,15 @@ package node
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"testing"
 
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
+
 	"github.com/roamhq/roam/hlr"
+	"github.com/roamhq/roam/ring"
 )
 
 // TestRouterSettle: the answers a second application of a command gives
@@ -28,5 +34,59 @@ func TestRouterSettle(t *testing.T) {
 		if err != nil || got.Status != c.want {
 			t.Errorf("settle(%v, %v) = %v, %v; want status %v", c.cmd.Op, c.res.Status, got.Status, err, c.want)
 		}
+	}
+}
+
+// pidRecorder is a remoteCaller that records the partition of each
+// request and answers it.
+type pidRecorder struct{ pids []uint16 }
+
+func (p *pidRecorder) exec(_ context.Context, pid uint16, _ hlr.Cmd, _ int) (hlr.Result, sendOutcome, error) {
+	p.pids = append(p.pids, pid)
+	return hlr.Result{}, sent, nil
+}
+
+func (p *pidRecorder) query(_ context.Context, pid uint16, _ hlr.Query, _ int) (*hlr.Answer, sendOutcome, error) {
+	p.pids = append(p.pids, pid)
+	return &hlr.Answer{}, sent, nil
+}
+
+// TestRouter_RoutesByPartitionKey: commands and queries go to the
+// partition of their key — a user's name as always, "g/" + the group's
+// name for a group's, whoever the user — never by User alone.
+func TestRouter_RoutesByPartitionKey(t *testing.T) {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	hc := hlr.DefaultConfig()
+	hc.NodeID, hc.SnapshotDir = "n1", t.TempDir()
+	host, err := hlr.New(hc, db, hlr.NopEffects{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Shutdown()
+	const P = 64
+	rec := &pidRecorder{}
+	r := newRouter(host, P, rec) // no partition open here: everything goes remote
+	ctx := context.Background()
+	// Names whose own partition differs from their group's.
+	user, group := "ann", ""
+	for i := 0; group == ""; i++ {
+		if g := fmt.Sprint("team", i); ring.PartitionOf("g/"+g, P) != ring.PartitionOf(user, P) {
+			group = g
+		}
+	}
+	r.Exec(ctx, hlr.Cmd{Op: hlr.OpSend, User: user})
+	r.Exec(ctx, hlr.Cmd{Op: hlr.OpSend, User: user, Group: group})
+	r.Query(ctx, hlr.Query{Kind: hlr.QueryInbox, User: user})
+	r.Query(ctx, hlr.Query{Kind: hlr.QueryInbox, User: user, Group: group})
+	u, g := ring.PartitionOf(user, P), ring.PartitionOf("g/"+group, P)
+	if want := []uint16{u, g, u, g}; !reflect.DeepEqual(rec.pids, want) {
+		t.Fatalf("routed to %v, want %v", rec.pids, want)
+	}
+	if k := (hlr.Cmd{User: user, Group: group}).Key(); k != "g/"+group {
+		t.Fatalf("group command key %q", k)
 	}
 }

@@ -41,7 +41,7 @@ for i in $(seq 1 "$n"); do
   "$bin/roamd" -data ".run/node$i" -node-id "node$i" \
     -client "127.0.0.1:$base" -internal "127.0.0.1:$((base + 1))" -gossip "127.0.0.1:$((base + 2))" \
     -client-cert "$certs/node.crt" -client-key "$certs/node.key" \
-    -cluster-key-file "$keyfile" -gossip-fast "${join[@]}" -log-level warn 2> ".run/node$i.log" &
+    -cluster-key-file "$keyfile" -gossip-fast -http "127.0.0.1:$((base + 9))" "${join[@]}" -log-level warn 2> ".run/node$i.log" &
   pids+=($!)
   # The first node must be up before the others join it.
   if [ "$i" -eq 1 ]; then
@@ -55,11 +55,12 @@ done
 sleep 1
 echo
 echo "roam cluster of $n nodes is running (logs in .run/nodeN.log):"
-for i in $(seq 1 "$n"); do echo "  node$i: clients connect to 127.0.0.1:$((7400 + (i - 1) * 10)) (TLS)"; done
+for i in $(seq 1 "$n"); do echo "  node$i: clients connect to 127.0.0.1:$((7400 + (i - 1) * 10)) (TLS); management on http://127.0.0.1:$((7409 + (i - 1) * 10))"; done
 echo
 echo "Try, in another terminal (from this directory):"
 echo "  export ROAM_CA=$certs/ca.crt"
 echo "  printf 'pw\n' | ROAM_STATE=/tmp/a.json $bin/roam --addr 127.0.0.1:7400 --password-stdin register alice"
 echo "  printf 'pw\n' | ROAM_STATE=/tmp/a.json $bin/roam --addr 127.0.0.1:7420 --password-stdin login alice"
+echo "  $bin/roam admin status --http 127.0.0.1:7409"
 echo "Ctrl-C stops the cluster."
 wait

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,14 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
-)
 
-var readyRE = regexp.MustCompile(`roamd: node (\S+) ready; clients connect to ([^;\s]+)`)
+	"github.com/roamhq/roam/internal/roamdproc"
+)
 
 // ClusterKey is the fixed gossip key of spawned clusters (loopback only).
 const ClusterKey = "cm9hbS1zaW0tbG9jYWwta2V5LTMyLWJ5dGVzLW9rISE="
@@ -37,10 +35,9 @@ type Node struct {
 	Proxy *Proxy
 
 	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	state   string // up, down, paused
-	started int    // how many times started
+	rp      *roamdproc.Proc // the current process; nil before the first start
+	state   string          // up, down, paused
+	started int             // how many times started
 }
 
 // State is up, down or paused.
@@ -99,20 +96,6 @@ func freeAddrs(k int) ([]string, error) {
 		out = append(out, ln.Addr().String())
 	}
 	return out, nil
-}
-
-// tailOf returns the last n bytes of the file at path.
-func tailOf(path string, n int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > n {
-		f.Seek(st.Size()-n, io.SeekStart)
-	}
-	b, _ := io.ReadAll(io.LimitReader(f, n))
-	return string(b)
 }
 
 // ephemeralLow is the first port of the kernel's ephemeral range (32768
@@ -212,90 +195,64 @@ func (c *Cluster) start(ctx context.Context, n *Node) error {
 		return err
 	}
 	fmt.Fprintf(logf, "=== sim: start %s %s\n", c.Roamd, strings.Join(args, " "))
-	cmd := exec.Command(c.Roamd, args...)
-	dieWithParent(cmd)
-	cmd.Stderr = logf
-	stdout, err := cmd.StdoutPipe()
+	cfg := roamdproc.DefaultConfig(c.Roamd, args...)
+	cfg.Log = logf
+	cfg.Prepare = dieWithParent
+	rp, err := roamdproc.Spawn(cfg)
 	if err != nil {
 		logf.Close()
 		return err
 	}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return err
-	}
-	exited := make(chan struct{})
-	ready := make(chan string, 1)
+	n.mu.Lock()
+	n.rp, n.state = rp, "up"
+	n.started++
+	n.mu.Unlock()
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(logf, line)
-			if m := readyRE.FindStringSubmatch(line); m != nil {
-				select {
-				case ready <- m[2]:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		err := cmd.Wait()
-		fmt.Fprintf(logf, "=== sim: exited: %v\n", err)
+		<-rp.Exited()
+		fmt.Fprintf(logf, "=== sim: exited: %v\n", rp.Err())
 		logf.Close()
 		n.mu.Lock()
-		if n.cmd == cmd {
+		if n.rp == rp {
 			n.state = "down"
 		}
 		n.mu.Unlock()
-		close(exited)
 	}()
-	n.mu.Lock()
-	n.cmd, n.exited, n.state = cmd, exited, "up"
-	n.started++
-	n.mu.Unlock()
-	select {
-	case <-ready:
-		return nil
-	case <-exited:
-		if strings.Contains(tailOf(n.LogPath, 2000), "address already in use") {
+	if _, err := rp.WaitReady(ctx); err != nil {
+		if errors.Is(err, roamdproc.ErrExited) && strings.Contains(rp.Tail(), "address already in use") {
 			return fmt.Errorf("%s exited before it was ready: %w (log %s)", n.Name, errPortTaken, n.LogPath)
 		}
-		return fmt.Errorf("%s exited before it was ready (log %s)", n.Name, n.LogPath)
-	case <-time.After(60 * time.Second):
-		return fmt.Errorf("%s not ready after 60s (log %s)", n.Name, n.LogPath)
-	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("%s: %w (log %s)", n.Name, err, n.LogPath)
 	}
+	return nil
 }
 
-func (n *Node) signal(s syscall.Signal) (*exec.Cmd, chan struct{}) {
+// signal sends s to n's current process and returns it (nil if n was
+// never started).
+func (n *Node) signal(s syscall.Signal) *roamdproc.Proc {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.cmd == nil || n.cmd.Process == nil {
-		return nil, nil
+	if n.rp == nil {
+		return nil
 	}
-	n.cmd.Process.Signal(s)
-	return n.cmd, n.exited
+	n.rp.Signal(s)
+	return n.rp
 }
 
 // PID is the node's current process id (0 when it is not running).
 func (n *Node) PID() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.cmd == nil || n.cmd.Process == nil || n.state == "down" {
+	if n.rp == nil || n.state == "down" {
 		return 0
 	}
-	return n.cmd.Process.Pid
+	return n.rp.PID()
 }
 
 // Kill sends SIGKILL and waits for the process to go.
 func (n *Node) Kill() {
-	if _, ex := n.signal(syscall.SIGCONT); ex == nil {
-		return
+	if rp := n.signal(syscall.SIGCONT); rp != nil {
+		rp.Kill()
 	}
-	_, ex := n.signal(syscall.SIGKILL)
-	<-ex
 }
 
 // Pause sends SIGSTOP.
@@ -319,18 +276,19 @@ func (n *Node) Resume() {
 // Leave sends SIGTERM and waits (up to 60s, then SIGKILL); it returns the
 // exit status.
 func (n *Node) Leave() error {
-	cmd, ex := n.signal(syscall.SIGTERM)
-	if ex == nil {
+	n.mu.Lock()
+	rp := n.rp
+	n.mu.Unlock()
+	if rp == nil {
 		return nil
 	}
-	select {
-	case <-ex:
-	case <-time.After(60 * time.Second):
-		n.Kill()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	switch err := rp.Stop(ctx); {
+	case errors.Is(err, roamdproc.ErrNotStopped):
 		return fmt.Errorf("%s did not stop within 60s of SIGTERM", n.Name)
-	}
-	if code := cmd.ProcessState.ExitCode(); code != 0 {
-		return fmt.Errorf("%s exited with status %d after SIGTERM", n.Name, code)
+	case err != nil:
+		return fmt.Errorf("%s exited after SIGTERM: %v", n.Name, err)
 	}
 	return nil
 }

@@ -60,7 +60,8 @@
 //   - CheckDelivery (delivery.go): bounded delivery to online devices;
 //   - CheckRevocation and CheckSessionEnds (revoke.go): no activity of a
 //     revoked session after the bound; no session_invalid end of a
-//     session that was never revoked;
+//     session that was never revoked (nor possibly ended by its own
+//     re-login in a password change of unknown outcome);
 //   - CheckAccounts (linear.go): linearizability with porcupine;
 //   - Impacts (impact.go): what each node fault did to the sends.
 //

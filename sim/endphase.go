@@ -129,9 +129,10 @@ func (r *runner) closeAll() {
 	wg.Wait()
 }
 
-// progress prints a line every second until the returned func is called.
-func (r *runner) progress() func() {
-	if r.cfg.Progress == nil {
+// progress prints a line (and calls OnTick) every second until the
+// returned func is called; runStart is when the run proper began.
+func (r *runner) progress(runStart time.Duration) func() {
+	if r.cfg.Progress == nil && r.cfg.OnTick == nil {
 		return func() {}
 	}
 	stop := make(chan struct{})
@@ -151,8 +152,15 @@ func (r *runner) progress() func() {
 			r.fmu.Lock()
 			nf := len(r.faults)
 			r.fmu.Unlock()
-			fmt.Fprintf(r.cfg.Progress, "roamsim: %6.1fs %-10s sends/s %4d  sent %6d  acked %6d  faults %d\n",
-				r.rec.now().Seconds(), r.phase.Load(), sent-last, sent, r.nacked.Load(), nf)
+			now, acked := r.rec.now(), r.nacked.Load()
+			phase, _ := r.phase.Load().(string)
+			if r.cfg.OnTick != nil {
+				r.cfg.OnTick(Tick{Elapsed: now - runStart, Phase: phase, SendsPS: sent - last, Sent: sent, Acked: acked, Faults: nf})
+			}
+			if r.cfg.Progress != nil {
+				fmt.Fprintf(r.cfg.Progress, "roamsim: %6.1fs %-10s sends/s %4d  sent %6d  acked %6d  faults %d\n",
+					now.Seconds(), phase, sent-last, sent, acked, nf)
+			}
 			last = sent
 		}
 	}()

@@ -60,6 +60,16 @@ func (rc *recorder) revoke(cs *clientSession, from, at time.Duration, cause, rec
 	}
 }
 
+// mayEnd records that a call of unknown outcome, begun at from, may have
+// ended cs on purpose (see Session.MayEndFrom).
+func (rc *recorder) mayEnd(cs *clientSession, from time.Duration) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if s := &rc.sessions[cs.sess]; s.MayEndFrom == 0 {
+		s.MayEndFrom = from
+	}
+}
+
 // ghost is a revoked session's client, still running.
 type ghost struct {
 	d    *device
@@ -210,9 +220,9 @@ func (r *runner) changePassword(ctx context.Context, u *user, k int) {
 		return
 	}
 	changer.mu.Lock()
-	cl := changer.cl
+	cl, ccs := changer.cl, changer.cs
 	changer.mu.Unlock()
-	if cl == nil {
+	if cl == nil || ccs == nil {
 		return
 	}
 	var ghosts []*ghost
@@ -246,7 +256,12 @@ func (r *runner) changePassword(ctx context.Context, u *user, k int) {
 		}
 	default:
 		// Unknown outcome: either password may be the current one, and
-		// the other sessions may or may not have been revoked.
+		// the other sessions may or may not have been revoked. The
+		// changer's own session too: the client logs in anew before it
+		// changes the password, and if that login happened but its
+		// reply was lost, the session it replaced is gone (its resume
+		// gets session_invalid).
+		r.rec.mayEnd(ccs, from)
 		u.mu.Lock()
 		u.altPw = pw
 		u.mu.Unlock()

@@ -118,6 +118,12 @@ type Session struct {
 	// Record is the ID of the Device record that holds what the session
 	// received after its revocation.
 	Record string
+	// MayEndFrom, when set, is when a call of unknown outcome began that
+	// may have ended the session on purpose: a password change whose
+	// reply was lost logs the changer in anew first (client
+	// ChangePassword), and that login, if it happened, replaced the
+	// session (PROTOCOL §5.2). Nothing is owed either way.
+	MayEndFrom time.Duration
 	// Ends are the session-ended events the client reported.
 	Ends []SessionEnd
 }

@@ -183,9 +183,14 @@ func (rep *Report) WriteJSON(path string) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// WriteSVG draws throughput (acked/s, sends/s) and latency (p50, p99 of
-// send->ack, log scale) per second, with faults as vertical lines.
+// WriteSVG writes the chart (SVG) to path.
 func (rep *Report) WriteSVG(path string) error {
+	return os.WriteFile(path, []byte(rep.SVG()), 0o644)
+}
+
+// SVG draws throughput (acked/s, sends/s) and latency (p50, p99 of
+// send->ack, log scale) per second, with faults as vertical lines.
+func (rep *Report) SVG() string {
 	const W, H, L, R, T, gap = 960, 560, 60, 60, 30, 40
 	ph := (H - T - 2*gap) / 2 // height of each panel
 	n := len(rep.Series)
@@ -256,7 +261,7 @@ func (rep *Report) WriteSVG(path string) error {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%ds</text>`+"\n", x(float64(t)), H-8, t)
 	}
 	b.WriteString("</svg>\n")
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return b.String()
 }
 
 func panel(b *strings.Builder, x0 int, y0 float64, w, h int, title, top, bottom string) {

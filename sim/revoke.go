@@ -113,8 +113,9 @@ type SessionEndResult struct {
 // CheckSessionEnds checks that no session that was never revoked ended
 // with session_invalid. An end counts as explained when the session was
 // revoked and the end came after the revoking call began (RevokeFrom):
-// the end may reach the revoked client before the call returns. It is a
-// pure function of h.
+// the end may reach the revoked client before the call returns; or when
+// it came after a call of unknown outcome that may have ended the
+// session began (MayEndFrom). It is a pure function of h.
 func CheckSessionEnds(h History) SessionEndResult {
 	res := SessionEndResult{ByCode: map[string]int{}}
 	add := findingAdder(&res.Findings)
@@ -127,6 +128,9 @@ func CheckSessionEnds(h History) SessionEndResult {
 			res.ByCode[code]++
 			if ss.RevokedAt != 0 && ss.RevokeFrom <= e.At {
 				continue // ended after the revoking call began
+			}
+			if ss.MayEndFrom != 0 && ss.MayEndFrom <= e.At {
+				continue // after a call that may have ended it
 			}
 			if e.Code == "session_invalid" {
 				res.Invalid++

@@ -75,3 +75,24 @@ func TestCheckSessionEndsCatchesInvalidResume(t *testing.T) {
 		t.Fatalf("findings %v", r.Findings)
 	}
 }
+
+// TestCheckSessionEnds_OwnLoginOfUnknownOutcome: the 10-minute simulation
+// counted s7u112-d0's session_invalid as unexplained, but its password
+// change had an unknown outcome (the connection was reset) and never
+// applied (the account's credential generation stayed 1): it was the
+// client's re-login before the change, whose reply was lost, that
+// replaced the session. An end after such a call began is explained; one
+// before it still is not.
+func TestCheckSessionEnds_OwnLoginOfUnknownOutcome(t *testing.T) {
+	s := time.Second
+	h := revokeHistory()
+	h.Sessions[1].MayEndFrom = 20 * s
+	h.Sessions[1].Ends = []SessionEnd{{At: 20500 * time.Millisecond, Code: "session_invalid", Detail: "resume refused"}}
+	if r := CheckSessionEnds(h); r.Invalid != 0 || r.Unexplained != 0 {
+		t.Fatalf("an end after a call that may have ended the session: %+v", r)
+	}
+	h.Sessions[1].Ends = []SessionEnd{{At: 19 * s, Code: "session_invalid", Detail: "resume refused"}}
+	if r := CheckSessionEnds(h); r.Invalid != 1 {
+		t.Fatalf("an end before that call: %+v", r)
+	}
+}

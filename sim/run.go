@@ -77,8 +77,21 @@ type Config struct {
 	RevocationBound time.Duration
 	PauseWaitLimit  time.Duration
 
-	Progress io.Writer // live progress lines (stderr)
+	Progress io.Writer // live progress lines (stderr), one a second
 	Log      io.Writer // fault log lines
+	// OnTick, if set, is called once a second with the progress the
+	// Progress line shows (cmd/roamsim draws its progress bar from it).
+	OnTick func(Tick)
+}
+
+// Tick is the progress of a run at one moment (Config.OnTick).
+type Tick struct {
+	Elapsed time.Duration // since the run proper began (after setup)
+	Phase   string        // run, heal, quiet, presence, final-read
+	SendsPS int64         // sends started in the last second
+	Sent    int64         // sends started so far
+	Acked   int64         // sends acknowledged so far
+	Faults  int           // faults injected so far
 }
 
 // DefaultConfig returns the settings of `make sim` minus the faults (see
@@ -299,7 +312,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	runStart := r.rec.now()
 	r.rec.mu.Unlock()
 	r.phase.Store("run")
-	stopProgress := r.progress()
+	stopProgress := r.progress(runStart)
 	plan := []PlannedFault(nil)
 	kinds := cfg.Faults
 	if cfg.Mode != "spawn" {

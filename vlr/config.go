@@ -239,9 +239,23 @@ func (c *Config) Validate() error {
 		return errors.New("vlr: NodeID is required")
 	case c.ClientAddr == "" && c.Listener == nil:
 		return errors.New("vlr: ClientAddr or Listener is required")
-	case len(c.FakeSaltSecret) < 16:
+	case len(c.FakeSaltSecret) == 0:
+		return errors.New("vlr: FakeSaltSecret is required")
+	case len(c.TokenSecret) == 0:
+		return errors.New("vlr: TokenSecret is required")
+	}
+	return c.ValidateTuning()
+}
+
+// ValidateTuning reports the first problem with the settings an operator
+// tunes: everything but NodeID, ClientAddr, Listener and the secrets'
+// presence, which the node fills in (node.Config.Validate checks the rest
+// before anything exists). Secrets that are set must be long enough.
+func (c *Config) ValidateTuning() error {
+	switch {
+	case len(c.FakeSaltSecret) != 0 && len(c.FakeSaltSecret) < 16:
 		return errors.New("vlr: FakeSaltSecret must be at least 16 bytes")
-	case len(c.TokenSecret) < 16:
+	case len(c.TokenSecret) != 0 && len(c.TokenSecret) < 16:
 		return errors.New("vlr: TokenSecret must be at least 16 bytes")
 	case c.MaxFrame < 1024:
 		return errors.New("vlr: MaxFrame must be at least 1024")

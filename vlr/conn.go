@@ -273,7 +273,7 @@ func (c *conn) handle(f wire.Frame) bool {
 		// client can pipeline them and the home register can batch them.
 		// Replies carry the request id; their order is not promised.
 		c.inflight <- struct{}{}
-		sess := c.sess
+		sess, start := c.sess, time.Now()
 		c.srv.goFunc(func() {
 			defer func() { <-c.inflight }()
 			var t wire.Type
@@ -284,11 +284,13 @@ func (c *conn) handle(f wire.Frame) bool {
 			} else {
 				t, reply, err = c.groupSend(sess, body.(*wire.GroupSend))
 			}
+			c.srv.counts.done(f.Type, reply, err, start)
 			c.respond(f.RID, t, reply, err)
 		})
 		return true
 	}
 	t, reply, err := c.dispatch(f.Type, body)
+	c.srv.counts.done(f.Type, reply, err, time.Time{})
 	if !c.respond(f.RID, t, reply, err) {
 		return false
 	}

@@ -136,7 +136,9 @@ func (r *renewer) group(batch []*session) [][]*session {
 	}
 	byPID := make(map[uint16][]*session)
 	for _, s := range batch {
-		pid := ring.PartitionOf(s.user, p)
+		// The partition the group's QueryValidate is routed to (by
+		// Query.Key, as every request is).
+		pid := ring.PartitionOf(validateQuery(s.user).Key(), p)
 		byPID[pid] = append(byPID[pid], s)
 	}
 	var out [][]*session
@@ -150,10 +152,16 @@ func (r *renewer) group(batch []*session) [][]*session {
 	return out
 }
 
+// validateQuery is the QueryValidate for sessions of user's partition.
+func validateQuery(user string) hlr.Query {
+	return hlr.Query{Kind: hlr.QueryValidate, User: user}
+}
+
 // validate asks the leader of one partition about a group of sessions.
 func (r *renewer) validate(group []*session) {
 	srv := r.srv
-	q := hlr.Query{Kind: hlr.QueryValidate, User: group[0].user, Node: srv.cfg.NodeID, Sessions: make([]hlr.SessionRef, len(group))}
+	q := validateQuery(group[0].user)
+	q.Node, q.Sessions = srv.cfg.NodeID, make([]hlr.SessionRef, len(group))
 	for i, s := range group {
 		q.Sessions[i] = hlr.SessionRef{User: s.user, Device: s.device, Epoch: s.epoch, CredGen: s.credGen}
 	}

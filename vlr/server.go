@@ -53,6 +53,8 @@ type Server struct {
 
 	limits *limits
 	renew  *renewer // session lease renewals (lease_renew.go)
+
+	counts *requestCounts // requests answered, for metrics (counters.go)
 }
 
 // New starts a visitor register listening on cfg.ClientAddr.
@@ -92,6 +94,7 @@ func New(cfg Config, home Home, bus PresenceBus) (*Server, error) {
 		stopping: make(chan struct{}),
 		dirty:    make(map[*session]struct{}),
 		ending:   make(map[string]*endings),
+		counts:   newRequestCounts(),
 	}
 	if gb, ok := bus.(GroupBus); ok {
 		// The node's bus carries group interest too.

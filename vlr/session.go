@@ -103,6 +103,7 @@ func (s *session) offer(m *hlr.Message) DeliveryAck {
 	if s.synced && !s.busy && m.Seq >= s.next {
 		if m.Seq == s.next && fresh {
 			s.next++
+			s.c.srv.counts.pushed(m, true)
 			s.c.pushMessage(0, m)
 		} else {
 			s.startCatchUpLocked()
@@ -211,6 +212,7 @@ func (s *session) deliverPage(in *hlr.Inbox) bool {
 			continue
 		}
 		s.next = m.Seq + 1
+		s.c.srv.counts.pushed(m, false)
 		s.c.pushMessage(0, m)
 	}
 	return s.next != start

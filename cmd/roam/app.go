@@ -112,6 +112,9 @@ func (a *app) main(args []string) error {
 	if name == "help" {
 		return errHelp
 	}
+	if name == "admin" {
+		return cmdAdmin(a, rest) // no session, no state file (admin.go)
+	}
 	cmd, ok := commands[name]
 	if !ok {
 		return usagef("unknown command %q", name)

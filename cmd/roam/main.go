@@ -78,6 +78,9 @@ Commands:
   recv [--wait D]                     print new messages (and keep listening for D)
   chat USER                           interactive chat: type lines, /quit to leave
   group SUBCOMMAND NAME [USER|TEXT]   groups: roam group help
+  admin status --http ADDR[,ADDR...]  members, partitions and leaders from the
+                                      nodes' management endpoints (roamd -http;
+                                      env ROAM_HTTP); --json for JSON
 
 Every command after login resumes the saved session and saves the new token.
 Errors: "roam: <code name> (<code>): <message>" on stderr, exit status 1;

@@ -1,27 +1,24 @@
 package main
 
 import (
-	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/roamhq/roam/internal/roamdproc"
 	"github.com/roamhq/roam/node/pki"
 )
 
-var readyRE = regexp.MustCompile(`roamd: node (\S+) ready; clients connect to ([^;\s]+)(?:; other nodes join (\S+))?`)
-
 type proc struct {
-	cmd    *exec.Cmd
+	rp     *roamdproc.Proc
 	client string
 	gossip string
 	debug  string
@@ -130,47 +127,27 @@ func startCluster(bin, dir string, n int, configJSON string, debug bool, sec sec
 		args = append(args, conf...)
 		if debug {
 			p.debug = "127.0.0.1:" + strconv.Itoa(freePort())
-			args = append(args, "-debug-addr", p.debug)
+			args = append(args, "-http", p.debug, "-http-pprof")
 		}
 		if i > 1 {
 			args = append(args, "-join", cl.nodes[0].gossip)
 		}
 		lf, err := os.Create(filepath.Join(dir, fmt.Sprintf("n%d.log", i)))
 		if err != nil {
+			cl.stop()
 			return nil, err
 		}
 		p.log = lf
-		p.cmd = exec.Command(bin, args...)
-		p.cmd.Stderr = lf
-		out, err := p.cmd.StdoutPipe()
-		if err != nil {
-			return nil, err
-		}
-		if err := p.cmd.Start(); err != nil {
-			return nil, err
-		}
-		cl.nodes = append(cl.nodes, p)
-		ready := make(chan []string, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				fmt.Fprintln(lf, sc.Text())
-				if m := readyRE.FindStringSubmatch(sc.Text()); m != nil {
-					select {
-					case ready <- m:
-					default:
-					}
-				}
-			}
-		}()
-		select {
-		case m := <-ready:
-			p.client = m[2]
-			p.gossip = m[3]
-		case <-time.After(60 * time.Second):
+		cfg := roamdproc.DefaultConfig(bin, args...)
+		cfg.Log = lf
+		if p.rp, err = roamdproc.Start(context.Background(), cfg); err != nil {
+			lf.Close()
 			cl.stop()
-			return nil, fmt.Errorf("roamd node%d not ready after 60s (see %s)", i, lf.Name())
+			return nil, fmt.Errorf("roamd node%d: %w (see %s)", i, err, lf.Name())
 		}
+		r := p.rp.Ready()
+		p.client, p.gossip = r.Client, r.Join
+		cl.nodes = append(cl.nodes, p)
 	}
 	return cl, nil
 }
@@ -189,7 +166,7 @@ func (c *cluster) pids() []int {
 	var a []int
 	for _, p := range c.nodes {
 		if !p.dead {
-			a = append(a, p.cmd.Process.Pid)
+			a = append(a, p.rp.PID())
 		}
 	}
 	return a
@@ -197,29 +174,25 @@ func (c *cluster) pids() []int {
 
 func (c *cluster) kill9(i int) {
 	p := c.nodes[i]
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.cmd.Wait()
+	p.rp.Kill()
 	p.dead = true
 }
 
+// stop stops every node (SIGTERM to all, then up to 15 s each before
+// SIGKILL) and removes the cluster's directory.
 func (c *cluster) stop() {
 	for _, p := range c.nodes {
 		if !p.dead {
-			p.cmd.Process.Signal(syscall.SIGTERM)
+			p.rp.Signal(syscall.SIGTERM)
 		}
 	}
 	for _, p := range c.nodes {
 		if p.dead {
 			continue
 		}
-		done := make(chan struct{})
-		go func() { p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			p.cmd.Process.Kill()
-			<-done
-		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		p.rp.Wait(ctx) // kills it when ctx ends
+		cancel()
 		p.dead = true
 		p.log.Close()
 	}

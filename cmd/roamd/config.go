@@ -22,10 +22,13 @@ import (
 
 // settings is everything roamd is told on start.
 type settings struct {
-	node      node.Config
-	logLevel  slog.Level
-	logJSON   bool
-	debugAddr string
+	node     node.Config
+	logLevel slog.Level
+	logJSON  bool
+	// httpAddr is -http (see mgmt.go): empty = off; httpPprof adds the
+	// profiler to it.
+	httpAddr  string
+	httpPprof bool
 
 	// Files, read once every source has been applied.
 	keyFile                               string // cluster key, base64
@@ -137,9 +140,12 @@ var options = []option{
 	{key: "log_level", flag: true, env: "ROAM_LOG_LEVEL", usage: "log `LEVEL`: debug, info, warn or error",
 		def: func(s *settings) string { return strings.ToLower(s.logLevel.String()) },
 		set: setLogLevel},
-	{key: "debug_addr", flag: true, env: "ROAM_DEBUG_ADDR", usage: "`ADDR` for the Go profiler (net/http/pprof) over HTTP; empty = off. Bind it to loopback only",
-		def: func(s *settings) string { return s.debugAddr },
-		set: func(s *settings, v string) error { s.debugAddr = v; return nil }},
+	{key: "http", flag: true, env: "ROAM_HTTP", usage: "`ADDR` of the management endpoint: /healthz, /readyz, /status, /metrics (read-only, no credentials: loopback or a management network only); empty = off",
+		def: func(s *settings) string { return s.httpAddr },
+		set: func(s *settings, v string) error { s.httpAddr = v; return nil }},
+	{key: "http_pprof", flag: true, bool: true, env: "ROAM_HTTP_PPROF", usage: "also serve the Go profiler (net/http/pprof) under /debug/pprof/ on -http",
+		def: func(s *settings) string { return strconv.FormatBool(s.httpPprof) },
+		set: boolSetter(func(s *settings, b bool) { s.httpPprof = b })},
 	// Fault injection for the simulator (faultctl.go).
 	{key: "fault_control", flag: true, usage: "loopback `ADDR` of the fault-control HTTP endpoint the simulator uses to drop gate items and reset gate connections; empty = off. Never on a production node",
 		def: func(s *settings) string { return s.faultControl },

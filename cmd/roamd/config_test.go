@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -143,32 +141,12 @@ func TestRun_ExitCodes(t *testing.T) {
 func TestRun_ReadyThenSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"-data", dir, "-client", "127.0.0.1:0", "-internal", "127.0.0.1:0", "-gossip", "127.0.0.1:0", "-partitions", "4", "-log-level", "warn"}
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(args, env(nil), pw, io.Discard)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no ready line: %v", err)
+	p := runReady(t, args, io.Discard)
+	if r := p.ready; !strings.HasPrefix(r.Node, "n") || !strings.HasPrefix(r.Client, "127.0.0.1:") || !strings.HasPrefix(r.Join, "127.0.0.1:") {
+		t.Fatalf("ready line says %+v", r)
 	}
-	if !strings.HasPrefix(line, "roamd: node n") || !strings.Contains(line, " ready; clients connect to 127.0.0.1:") {
-		t.Fatalf("ready line %q", line)
-	}
-	go io.Copy(io.Discard, pr)
-	// run has installed its signal handler before printing the line, so
-	// the signal is caught rather than killing the test.
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d after SIGTERM, want 0", code)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after SIGTERM")
+	if code, _ := p.sigterm(); code != 0 {
+		t.Fatalf("exit %d after SIGTERM, want 0", code)
 	}
 	var stderr strings.Builder
 	args[len(args)-3] = "8" // -partitions

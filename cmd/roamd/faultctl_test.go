@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/roamhq/roam/internal/roamdproc"
 )
 
 func TestLoadSettings_FaultControl(t *testing.T) {
@@ -45,17 +42,8 @@ func TestRun_FaultControlServesTheNode(t *testing.T) {
 	ln.Close()
 	args := []string{"-data", t.TempDir(), "-client", "127.0.0.1:0", "-internal", "127.0.0.1:0", "-gossip", "127.0.0.1:0",
 		"-partitions", "4", "-log-level", "warn", "-fault-control", fc}
-	pr, pw := io.Pipe()
-	var stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(args, env(nil), pw, &stderr)
-		pw.Close()
-	}()
-	if _, err := bufio.NewReader(pr).ReadString('\n'); err != nil {
-		t.Fatalf("no ready line: %v (stderr %s)", err, stderr.String())
-	}
-	go io.Copy(io.Discard, pr)
+	var stderr roamdproc.Buffer
+	p := runReady(t, args, &stderr)
 	get := func(method, path string) map[string]any {
 		req, _ := http.NewRequest(method, "http://"+fc+path, nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -80,37 +68,10 @@ func TestRun_FaultControlServesTheNode(t *testing.T) {
 	if !strings.Contains(stderr.String(), "fault-control endpoint is ON") {
 		t.Fatalf("no WARN line about the endpoint in %q", stderr.String())
 	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d", code)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after SIGTERM")
+	if code, _ := p.sigterm(); code != 0 {
+		t.Fatalf("exit %d", code)
 	}
 	if _, err := http.Get("http://" + fc + "/faults"); err == nil {
 		t.Fatal("the endpoint still answers after the node stopped")
 	}
-}
-
-// syncBuffer is a strings.Builder safe for the logger's writes and the
-// test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -9,6 +9,10 @@
 // SIGINT shuts the node down gracefully and exits 0; a second signal kills
 // it at once.
 //
+// roamd -http ADDR serves the read-only management endpoint (health,
+// readiness, status, Prometheus metrics; with -http-pprof the profiler;
+// see mgmt.go and package node/mgmt).
+//
 // roamd cert makes the certificates of operator mode and of the client
 // port (see cert.go): create-ca, create-node, list.
 package main
@@ -20,14 +24,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/roamhq/roam/internal/roamdproc"
 	"github.com/roamhq/roam/node"
 )
 
@@ -58,15 +60,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	log := logger.With("component", "roamd")
 	s.node.Logger = logger
 
-	if s.debugAddr != "" {
-		ln, err := net.Listen("tcp", s.debugAddr)
-		if err != nil {
-			fmt.Fprintf(stderr, "roamd: debug address: %v\n", err)
-			return 1
-		}
-		go http.Serve(ln, nil) // net/http/pprof registers on the default mux
-		log.Info("profiler listening", "addr", ln.Addr().String())
+	mg, err := startManagement(s.httpAddr, s.httpPprof, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "roamd: %v\n", err)
+		return 1
 	}
+	defer mg.Close() // after the node's shutdown: /readyz says so meanwhile
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	fc, err := startFaultControl(s.faultControl, logger, &s.node)
@@ -77,6 +76,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	defer fc.Close()
 	n, err := node.New(s.node)
 	fc.attach(n)
+	mg.attach(n)
 	if err != nil {
 		log.Error("start failed", "err", err)
 		fmt.Fprintf(stderr, "roamd: %v\n", err)
@@ -93,7 +93,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	if ctx.Err() == nil {
 		log.Info("ready", "node", n.ID(), "client", n.ClientAddr(), "internal", n.InternalAddr(), "gossip", n.GossipAddr(), "partitions", n.Partitions())
-		fmt.Fprintf(stdout, "roamd: node %s ready; clients connect to %s; other nodes join %s\n", n.ID(), n.ClientAddr(), n.GossipAddr())
+		fmt.Fprintln(stdout, roamdproc.Ready{Node: n.ID(), Client: n.ClientAddr(), Join: n.GossipAddr()}.String())
 		if f := n.ClusterKeyFile(); f != "" {
 			// The path only: the key itself is never printed.
 			fmt.Fprintf(stdout, "roamd: new cluster key written to %s (mode 0600); give joining nodes a copy with -cluster-key-file\n", f)

@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"encoding/base64"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/roamhq/roam/internal/roamdproc"
 	"github.com/roamhq/roam/node/pki"
 )
 
@@ -166,35 +163,22 @@ func TestLoadSettings_ClusterKeyFile(t *testing.T) {
 func TestRun_NewClusterKeyGoesToA0600FileNeverStdout(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	args := []string{"-data", dir, "-client", "127.0.0.1:0", "-internal", "127.0.0.1:0", "-gossip", "127.0.0.1:0", "-partitions", "2", "-log-level", "debug"}
-	pr, pw := io.Pipe()
-	var stderr lockedBuilder
-	done := make(chan int, 1)
-	go func() {
-		done <- run(args, env(nil), pw, &stderr)
-		pw.Close()
-	}()
-	rd := bufio.NewReader(pr)
+	var stderr roamdproc.Buffer
+	p := runReady(t, args, &stderr)
 	var stdout strings.Builder
+	stdout.WriteString(p.ready.String() + "\n")
 	for !strings.Contains(stdout.String(), "cluster key") {
-		line, err := rd.ReadString('\n')
+		line, err := p.out.ReadString('\n')
 		if err != nil {
 			t.Fatalf("no key line on stdout: %v\n%s", err, stdout.String())
 		}
 		stdout.WriteString(line)
 	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	code, rest := p.sigterm()
+	if code != 0 {
+		t.Fatalf("exit %d", code)
 	}
-	rest, _ := io.ReadAll(rd)
-	stdout.Write(rest)
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d", code)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after SIGTERM")
-	}
+	stdout.WriteString(rest)
 	path := filepath.Join(dir, "cluster.key")
 	if !strings.Contains(stdout.String(), "new cluster key written to "+path) {
 		t.Fatalf("stdout does not name %s:\n%s", path, stdout.String())
@@ -219,23 +203,4 @@ func TestRun_NewClusterKeyGoesToA0600FileNeverStdout(t *testing.T) {
 	if _, err := loadSettings(append(args, "-cluster-key-file", path), env(nil), io.Discard); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// lockedBuilder is a strings.Builder safe for the writes of run's logger
-// and the test's reads.
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

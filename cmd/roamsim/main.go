@@ -5,8 +5,11 @@
 // ends, account linearizability, presence). It exits with status 1 when
 // an invariant is violated and 2 when the run itself failed.
 //
-//	roamsim -mode spawn -nodes 3 -duration 95s -seed 1 -json out.json -svg out.svg
+//	roamsim -mode spawn -nodes 3 -duration 95s -seed 1 -json out.json -svg out.svg -html out.html
 //	roamsim -mode target -addrs 127.0.0.1:7400,127.0.0.1:7410 -duration 60s
+//
+// On a terminal it draws a progress bar with an ETA; otherwise (a pipe, a
+// file, CI) it prints one progress line a second (-progress chooses).
 package main
 
 import (
@@ -23,7 +26,7 @@ import (
 
 func main() {
 	cfg := sim.DefaultConfig()
-	var addrs, faults, jsonOut, svgOut string
+	var addrs, faults, jsonOut, svgOut, htmlOut string
 	var seed int64
 	flag.StringVar(&cfg.Mode, "mode", cfg.Mode, "spawn (start roamd processes on loopback) or target (drive -addrs, no process faults)")
 	flag.StringVar(&addrs, "addrs", "", "target mode: client addresses `HOST:PORT,...`")
@@ -61,6 +64,8 @@ func main() {
 	flag.DurationVar(&cfg.AccountInterval, "account-interval", cfg.AccountInterval, "mean pause of each account client between operations")
 	flag.StringVar(&jsonOut, "json", "", "write the report as JSON to `FILE`")
 	flag.StringVar(&svgOut, "svg", "", "write a chart of throughput and latency with faults to `FILE`")
+	flag.StringVar(&htmlOut, "html", "", "write the report for people to `FILE`: verdict, checks, figures, the chart, faults and their impact")
+	barMode := flag.String("progress", "auto", "progress output: bar (redrawn on a terminal, with an ETA), lines (one a second) or auto (bar when stdout and stderr are terminals)")
 	quietLog := flag.Bool("q", false, "no progress or fault lines")
 	planOnly := flag.Bool("plan", false, "print the fault schedule the seed gives and exit")
 	flag.Parse()
@@ -96,12 +101,25 @@ func main() {
 		}
 		return
 	}
+	var pbar *bar
 	if !*quietLog {
-		cfg.Progress, cfg.Log = os.Stderr, os.Stderr
+		switch useBar, ok := map[string]bool{"bar": true, "lines": false, "auto": isTerminal(os.Stdout) && isTerminal(os.Stderr)}[*barMode]; {
+		case !ok:
+			fmt.Fprintln(os.Stderr, "roamsim: -progress is bar, lines or auto")
+			os.Exit(2)
+		case useBar:
+			pbar = newBar(os.Stderr, cfg.Duration, cfg.Quiet)
+			cfg.OnTick, cfg.Log = pbar.tick, pbar
+		default:
+			cfg.Progress, cfg.Log = os.Stderr, os.Stderr
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := sim.Run(ctx, cfg)
+	if pbar != nil {
+		pbar.done()
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "roamsim:", err)
 		if rep != nil && rep.Dir != "" {
@@ -117,6 +135,11 @@ func main() {
 	}
 	if svgOut != "" {
 		if err := rep.WriteSVG(svgOut); err != nil {
+			fmt.Fprintln(os.Stderr, "roamsim:", err)
+		}
+	}
+	if htmlOut != "" {
+		if err := rep.WriteHTML(htmlOut); err != nil {
 			fmt.Fprintln(os.Stderr, "roamsim:", err)
 		}
 	}

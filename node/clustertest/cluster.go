@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/roamhq/roam/internal/roamdproc"
 	"github.com/roamhq/roam/node"
 )
 
@@ -40,6 +41,7 @@ type Cluster struct {
 	key    []byte
 	faults *faults
 	root   string
+	logs   *roamdproc.LineWriter // the nodes' logs, to t.Log (Options.Logs)
 
 	mu    sync.Mutex
 	nodes []*Member
@@ -68,6 +70,11 @@ func New(t testing.TB, n int, opts Options) *Cluster {
 		opts.DeadGrace = 3 * time.Second
 	}
 	c := &Cluster{t: t, opts: opts, key: bytes.Repeat([]byte{7}, 32), faults: newFaults(), root: t.TempDir()}
+	if opts.Logs {
+		// Made before Close is registered, so it stops after Close (the
+		// nodes' shutdown logs still show).
+		c.logs = roamdproc.TestLog(t, "")
+	}
 	t.Cleanup(c.Close)
 	for i := 0; i < n; i++ {
 		c.Join()
@@ -104,7 +111,7 @@ func (c *Cluster) config(i int) node.Config {
 	cfg.DialInternal = c.faults.dialer(cfg.NodeID)
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	if c.opts.Logs {
-		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{c.t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", cfg.NodeID)
+		cfg.Logger = slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", cfg.NodeID)
 	}
 	if c.opts.Configure != nil {
 		c.opts.Configure(i, &cfg)
@@ -399,11 +406,4 @@ func (c *Cluster) WaitLeaders(d time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	c.t.Fatalf("some partitions have no leader after %v", d)
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
 }

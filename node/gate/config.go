@@ -11,18 +11,15 @@ import (
 	"github.com/roamhq/roam/node/mux"
 )
 
-// Config configures a Gate. Start from DefaultConfig and set NodeID, Mux and
-// Handler.
+// Config configures a Gate. Start from DefaultConfig and set NodeID and Mux.
 type Config struct {
 	// NodeID is this node's id. It is sent in the hello frame of every
 	// connection this gate opens and becomes the from of the presence
 	// updates the other side receives.
 	NodeID string
-	// Mux is the node's internal-port multiplexer. New registers the gate
-	// on it for kind mux.KindGate.
+	// Mux is the node's internal-port multiplexer. Start registers the
+	// gate on it for kind mux.KindGate.
 	Mux *mux.Mux
-	// Handler serves the requests and one-way items other nodes send.
-	Handler Handler
 	// Logger receives the gate's logs (with component=gate). Nil discards.
 	Logger *slog.Logger
 
@@ -35,8 +32,7 @@ type Config struct {
 	// this long has its connection closed (and is redialled).
 	WriteTimeout time.Duration
 
-	// BatchDelay spaces the writes that carry one-way items (Deliver,
-	// Cancel, Notify, Presence) to a peer. An item queued when the
+	// BatchDelay spaces the writes that carry one-way items to a peer. An item queued when the
 	// connection has written nothing for BatchDelay goes out at once;
 	// otherwise it waits until BatchDelay after the previous write. So no
 	// item waits longer than BatchDelay, a quiet peer adds no delay, and a
@@ -81,8 +77,9 @@ type Config struct {
 
 	// DropOneWay, if set, is a fault hook for tests and the simulator:
 	// the receiving side asks it about every one-way item (after decoding
-	// it, before handing it to the Handler) with the item's kind —
-	// "deliver", "cancel", "notify", "presence", "notice" or "ack" — and
+	// it, before handing it to the Handler) with the name its kind's
+	// Handler was registered with — the node's are "deliver", "cancel",
+	// "notify", "presence", "notice" and "ack" — and
 	// discards the item when it returns true, as if it had been lost on
 	// the way while the connection stayed up. Discarded items are counted
 	// in Stats.Discarded. It is called from connection readers, possibly
@@ -90,8 +87,8 @@ type Config struct {
 	DropOneWay func(kind string) bool
 }
 
-// DefaultConfig returns production defaults. NodeID, Mux and Handler must
-// still be set.
+// DefaultConfig returns production defaults. NodeID and Mux must still be
+// set.
 func DefaultConfig() Config {
 	return Config{
 		DialTimeout:    2 * time.Second,
@@ -118,8 +115,6 @@ func (c *Config) Validate() error {
 		return errors.New("gate: NodeID is required")
 	case c.Mux == nil:
 		return errors.New("gate: Mux is required")
-	case c.Handler == nil:
-		return errors.New("gate: Handler is required")
 	case c.DialTimeout <= 0 || c.RequestTimeout <= 0 || c.WriteTimeout <= 0:
 		return errors.New("gate: DialTimeout, RequestTimeout and WriteTimeout must be positive")
 	case c.BatchDelay < 0:

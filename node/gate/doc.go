@@ -1,29 +1,36 @@
-// Package gate carries all node-to-node traffic except Raft: requests
-// forwarded to the leader of a partition on another node, and the jump
-// gate, which forwards a partition leader's post-commit effects (messages
-// to deliver, Cancel Location, friend events) and presence to the nodes
-// that hold the users' connections.
+// Package gate carries all node-to-node traffic except Raft and its
+// heartbeats: requests forwarded to the leader of a partition on another
+// node, the jump gate, which forwards a partition leader's post-commit
+// effects (messages to deliver, Cancel Location, friend events), presence,
+// delivery repair and partition status. It knows none of them: each is a
+// kind, a frame type the node registers with its Handler, the way
+// mux.Handle registers a stream.
 //
 // # Use
 //
-// A node makes one Gate on its internal-port multiplexer and implements
-// Handler, the side that serves what other nodes send:
+// A node makes one Gate on its internal-port multiplexer, registers every
+// kind it serves, and starts it:
 //
 //	cfg := gate.DefaultConfig()
-//	cfg.NodeID, cfg.Mux, cfg.Handler, cfg.Logger = id, mx, node, logger
-//	g, err := gate.New(cfg) // registers mux.KindGate ('G') on mx
+//	cfg.NodeID, cfg.Mux, cfg.Logger = id, mx, logger
+//	g, err := gate.New(cfg)
+//	g.Handle(kindDeliver, gate.OneWay("deliver", func(from string, b *deliverBody) { ... }))
+//	g.Handle(kindExec, gate.Request("exec", func(ctx context.Context, from string, r *execReq) (*execResp, error) { ... }))
+//	g.Start() // registers mux.KindGate ('G') on mx: serving from now on
 //	...
-//	res, err := g.Exec(ctx, leaderAddr, pid, cmd)  // request, waits for the reply
-//	g.Deliver(nodeAddr, user, locs, msg)           // one-way, returns at once
+//	err = g.Call(ctx, leaderAddr, kindExec, &execReq{...}, &resp) // waits for the reply
+//	g.Send(nodeAddr, kindDeliver, &deliverBody{...})              // one-way, returns at once
 //	...
 //	g.Forget(addr) // a node left: close its connection
 //	g.Close()      // then mx.Close(); safe twice
 //
-// Exec and Query run Handler.Exec and Handler.Query on the node at addr
-// and return their result. Deliver, Cancel, Notify, Presence, Notice and
-// Ack queue a one-way item and return; the node at addr hands it to its
-// Handler, with the sender's node id where the Handler needs it (Deliver,
-// Presence, Notice, Ack: the node answers a delivery with an Ack to it).
+// Sending and calling work from New on; the gate serves other nodes only
+// from Start, which takes the registry as it is (Handle after Start
+// panics, as do a kind registered twice and the gate's own kinds). The
+// Handler gets the sending node's id (from its hello, checked against its
+// certificate), so a reply can go back to it. A request body that embeds
+// Deadline (`msgpack:",inline"`) carries the caller's remaining time.
+// Chunks splits a long list into several items.
 //
 // # Connections
 //
@@ -57,33 +64,32 @@
 //	+----------------+------+----------------+---------------------+
 //	 length counts type + id + body: 5 ≤ length ≤ MaxFrameBytes (4 MiB)
 //
-// The types are an append-only enum (see messages.go):
+// The type is a Kind, an append-only enum. The gate owns two:
 //
 //	1 hello     dialer → acceptor, first frame: {n: node id}, which must be
 //	            the id of the dialer's certificate (see Security)
-//	2 exec      request {p: pid, t: ms until the caller's deadline, c: hlr.Cmd}
-//	3 query     request {p: pid, t: ms, q: hlr.Query}
 //	4 reply     acceptor → dialer, id = the request's id:
-//	            {e: error code, m: text, li/la: leader hint, r: hlr.Result, a: hlr.Answer}
-//	5 deliver   one-way {u: user, l: []hlr.Location, m: *hlr.Message}
-//	6 cancel    one-way {u: user, l: hlr.Location, r: reason}
-//	7 notify    one-way {u: user, l: []hlr.Location, e: event, p: peer}
-//	8 presence  one-way {u: []vlr.PresenceUpdate, f: full}
-//	9 notice    one-way {n: []vlr.Notice}        (level 2) delivery repair: how far streams go
-//	10 ack      one-way {a: []vlr.DeliveryAck}   (level 2) what devices have taken
+//	            {e: error code, m: text, li/la: leader hint, r: response}
+//	            (a: response, for kinds registered AsAnswer)
 //
-// The id of one-way frames and the hello is 0. The acceptor's first frame
-// is a welcome: a reply with id 0 and {v: level}, the frame types it
-// speaks (1: types 1..8; 2: also notice and ack). A dialer sends a type
-// only once the connection's welcome announced its level; before that,
-// and to an older acceptor (which sends no welcome and would close the
-// connection on a type it does not know), such items are dropped and
-// counted — delivery repair retries them — and the connection is brought
-// up so that the next ones go. An older dialer reads the welcome as a
-// reply nobody waits for, and ignores it. Notices and acks longer than
-// 4096 entries travel as several frames. A full presence list
-// longer than 4096 updates travels as several frames, the first with
-// full set and the rest adding to it.
+// Every other type is a kind the node registers (node/kinds.go lists
+// them, with their bodies; ARCHITECTURE.md, "The internal bus"). A frame
+// of a one-way kind has id 0; a request has a non-zero id, unique among
+// the dialer's outstanding requests, and is answered by a reply with the
+// same id. A kind with no Handler, or an id that does not fit the kind's
+// Handler, closes the connection.
+//
+// The acceptor's first frame is a welcome: a reply with id 0 and
+// {v: level, k: the kinds it serves}. A dialer sends a kind only if the
+// connection's welcome listed it. Before the welcome has come, and to an
+// acceptor of an older version (which sends no list and would close the
+// connection on a type it does not know), the kinds of the first gate
+// versions still go by level — 2..8 at once (level 1), 9 and 10 after a
+// level-2 welcome — and any later kind is refused: a one-way item is
+// dropped and counted (the caller's repair retries it), a Call fails with
+// ErrUnsupported, and the connection is brought up so that the next ones
+// go. An older dialer reads the welcome as a reply nobody waits for, and
+// ignores it.
 //
 // Receiving is defensive. The decoder keeps partial frames across short
 // reads, checks the declared length against MaxFrameBytes before
@@ -119,10 +125,11 @@
 // # Faults
 //
 // Config.DropOneWay is a fault hook for tests and the simulator: the
-// receiving side asks it about every one-way item, by kind ("deliver",
-// "cancel", "notify", "presence", "notice", "ack"), once the item is
-// decoded and before it reaches the Handler, and discards the ones it
-// picks, counted in Stats.Discarded. To the rest of the system this is
+// receiving side asks it about every one-way item, by the name its kind
+// was registered with (the node's: "deliver", "cancel", "notify",
+// "presence", "notice", "ack"), once the item is decoded and before it
+// reaches the Handler, and discards the ones it picks, counted in
+// Stats.Discarded. To the rest of the system this is
 // an item lost in transit on a connection that stays up, the one loss a
 // reset connection or a restarting peer cannot show.
 //
@@ -138,9 +145,9 @@
 //
 // Each request gets a 32-bit id unique among the peer's outstanding
 // requests and waits in the peer's registry; the connection's reader
-// decodes each reply into the waiting call and wakes it, so any number of
+// decodes each reply's response into the waiting call's resp and wakes it, so any number of
 // requests are in flight on the one connection (pipelined, answered in any
-// order). The request carries the caller's remaining time; the acceptor
+// order). The request carries the caller's remaining time (Deadline); the acceptor
 // runs it in its own goroutine (at most MaxConcurrent at once across the
 // node; a connection whose requests find no slot is not read until one
 // frees) under a context that ends at that deadline (capped by
@@ -149,8 +156,8 @@
 //
 // # Errors
 //
-// A Handler's error travels as a code from one append-only table and is
-// returned by Exec and Query as the same sentinel:
+// A request Handler's error travels as a code from one append-only table
+// and is returned by Call as the same sentinel:
 //
 //	code  Handler returned          caller gets
 //	1     hlr.ErrNotLeader          *NotLeaderError{LeaderID, LeaderAddr} (errors.Is hlr.ErrNotLeader);
@@ -166,7 +173,8 @@
 // Failures of the gate itself: ErrUnreachable (dial failed, backing off,
 // connection lost with the request in flight, forgotten, or the context
 // ended before a connection was up, in which case the error also wraps
-// ctx.Err()); hlr.ErrTimeout wrapping ctx.Err() when the request was sent
+// ctx.Err()); ErrUnsupported when the peer does not serve the kind, or has
+// not said so yet (see Frames); hlr.ErrTimeout wrapping ctx.Err() when the request was sent
 // or queued on a live connection but no reply came in time; ErrClosed
 // (matches hlr.ErrClosed) after Close; hlr.ErrTooLarge for a request
 // that does not fit in a frame.
@@ -186,15 +194,15 @@
 //	run, per destination with work             first item           idle with nothing queued, Forget, Close
 //	  (dials, then writes: the writer)
 //	reader, per outgoing connection            run                  connection closed; run waits for it
-//	handler of each incoming connection        mux (Handle)         connection closed; Close closes it
+//	handler of each incoming connection        mux (after Start)    connection closed; Close closes it
 //	  (reads frames, runs one-way items)
 //	writer, per incoming connection            handler              connection closed; handler waits for it
 //	request, per incoming request              handler              Handler returns; ctx ends on
 //	                                                                connection loss or Close
 //
 // All are counted in one WaitGroup that Close waits for, after closing
-// every connection and cancelling every Handler context. A Handler must
-// honour its context and its one-way methods must not block.
+// every connection and cancelling every Handler context. A request Handler
+// must honour its context, and a one-way Handler must not block.
 //
 // Locks: Gate.mu (peers, incoming connections), peer.mu (one peer's queue,
 // calls and state) and serverConn.mu (one incoming connection's reply

@@ -23,6 +23,11 @@ var (
 	// ErrImpostor means a peer's hello named another node than its
 	// certificate does; the connection is closed unserved.
 	ErrImpostor = errors.New("gate: hello does not match the peer's certificate")
+	// ErrUnsupported means the peer does not serve the kind of a Call (an
+	// older node), or its welcome, which says what it serves, has not
+	// arrived yet on a new connection (the connection is brought up; a
+	// retry may go).
+	ErrUnsupported = errors.New("gate: kind not served by the peer")
 	// ErrRemote is a failure of the remote Handler that has no sentinel of
 	// its own; the message carries the remote's text.
 	ErrRemote = errors.New("gate: remote error")
@@ -96,7 +101,7 @@ func encodeError(r *replyBody, err error) {
 
 // decodeError turns the error fields of a reply from addr back into an
 // error; nil for codeOK.
-func decodeError(addr string, r *replyBody) error {
+func decodeError(addr string, r *replyIn) error {
 	switch r.Code {
 	case codeOK:
 		return nil

@@ -82,11 +82,11 @@ func appendFrame(dst []byte, typ byte, id uint32, body any, maxFrame int) ([]byt
 	e.w.b = nil
 	encoders.Put(e)
 	if err != nil {
-		return dst[:start], fmt.Errorf("gate: encode %s: %w", frameName(typ), err)
+		return dst[:start], fmt.Errorf("gate: encode a frame of type %d: %w", typ, err)
 	}
 	n := len(out) - start - lenSize
 	if n > maxFrame {
-		return dst[:start], fmt.Errorf("%w: %s of %d bytes, limit %d", errFrameTooLarge, frameName(typ), n, maxFrame)
+		return dst[:start], fmt.Errorf("%w: type %d, %d bytes, limit %d", errFrameTooLarge, typ, n, maxFrame)
 	}
 	binary.BigEndian.PutUint32(out[start:], uint32(n))
 	return out, nil

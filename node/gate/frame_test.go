@@ -23,9 +23,9 @@ func sampleStream(t testing.TB) []byte {
 	}
 	name := "Ann"
 	add(frameHello, 0, &helloBody{Node: "n1"})
-	add(frameExec, 1, &execBody{PID: 3, TTL: 500, Cmd: hlr.Cmd{Op: hlr.OpSend, User: "ann", Body: []byte("hello"), Name: &name}})
+	add(frameExec, 1, &execBody{Deadline: Deadline{TTL: 500}, PID: 3, Cmd: hlr.Cmd{Op: hlr.OpSend, User: "ann", Body: []byte("hello"), Name: &name}})
 	add(frameQuery, 2, &queryBody{PID: 4, Query: hlr.Query{Kind: hlr.QueryInbox, User: "ann", Limit: 10}})
-	add(frameReply, 1, &replyBody{Result: &hlr.Result{MsgID: 9, Seq: 1, Msg: &hlr.Message{Body: []byte("x")}}})
+	add(frameReply, 1, &replyBody{Result: &hlr.Result{MsgID: 9, Seq: 1}})
 	add(frameReply, 2, &replyBody{Code: codeNotLeader, LeaderID: "n2", LeaderAddr: "h:1"})
 	add(frameDeliver, 0, &deliverBody{User: "ann", Locs: []hlr.Location{{Device: "d", Node: "n", Epoch: 1}}, Msg: &hlr.Message{Seq: 1}})
 	add(frameCancel, 0, &cancelBody{User: "ann", Loc: hlr.Location{Device: "d"}, Reason: "session_replaced"})
@@ -33,7 +33,8 @@ func sampleStream(t testing.TB) []byte {
 	add(framePresence, 0, &presenceBody{Ups: []vlr.PresenceUpdate{{User: "ann", Status: "online"}}, Full: true})
 	add(frameNotice, 0, &noticeBody{Notices: []vlr.Notice{{User: "ann", Device: "d", Epoch: 2, Head: 7}}})
 	add(frameAck, 0, &ackBody{Acks: []vlr.DeliveryAck{{User: "ann", Device: "d", Epoch: 2, Seq: 7}, {User: "bo", Gone: true}}})
-	add(frameReply, 0, &replyBody{Level: gateLevel})
+	add(frameReply, 0, &replyBody{Level: gateLevel, Kinds: []byte{frameExec, frameQuery, frameDeliver, frameCancel, frameNotify, framePresence, frameNotice, frameAck, 11}})
+	add(frameReply, 3, &replyBody{Answer: &hlr.Answer{Cursor: 5}})
 	return b
 }
 
@@ -97,7 +98,7 @@ func decodeAny(typ byte, body []byte) (any, error) {
 	case frameQuery:
 		v = &queryBody{}
 	case frameReply:
-		v = &replyBody{}
+		v = &replyIn{}
 	case frameDeliver:
 		v = &deliverBody{}
 	case frameCancel:
@@ -119,7 +120,7 @@ func decodeAny(typ byte, body []byte) (any, error) {
 func TestDecoder_SplitAtEveryOffset(t *testing.T) {
 	stream := sampleStream(t)
 	want, err := decodeAll(&chunks{bytes.Clone(stream)}, 1<<20)
-	if err != nil || len(want) != 12 {
+	if err != nil || len(want) != 13 {
 		t.Fatalf("%d frames, %v", len(want), err)
 	}
 	for _, f := range want {

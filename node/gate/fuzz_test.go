@@ -10,9 +10,14 @@ import (
 
 // FuzzDecoder feeds arbitrary bytes to the frame decoder, whole and split
 // in two at every fuzzer-chosen point, and decodes every frame's body by
-// its type. The decoder must agree with itself across the split, never
-// panic, and never allocate beyond the frame cap.
+// its type, and then as the receiving gate does: through the Handler
+// registered for its kind (OneWay and Request decoding, a request's
+// Deadline), running the one-way ones. The decoder must agree with itself
+// across the split, never panic, and never allocate beyond the frame cap;
+// every error wraps ErrProtocol.
 func FuzzDecoder(f *testing.F) {
+	reg := &Gate{}
+	registerTestKinds(reg, &fakeHandler{discard: true})
 	stream := sampleStream(f)
 	f.Add(stream, uint16(7))
 	f.Add(stream[:len(stream)/2], uint16(3))
@@ -37,6 +42,26 @@ func FuzzDecoder(f *testing.F) {
 			}
 			if _, err := decodeAny(fr.typ, fr.body); err != nil && !errors.Is(err, ErrProtocol) {
 				t.Fatalf("%s body: error %v does not wrap ErrProtocol", frameName(fr.typ), err)
+			}
+			h := reg.handlers[fr.typ]
+			switch {
+			case h == nil:
+			case h.oneWay != nil:
+				run, err := h.oneWay(fr.body)
+				if err != nil && !errors.Is(err, ErrProtocol) {
+					t.Fatalf("%s item: error %v does not wrap ErrProtocol", h.name, err)
+				}
+				if err == nil {
+					run("n1")
+				}
+			case h.call != nil:
+				ttl, run, err := h.call(fr.body)
+				if err != nil && !errors.Is(err, ErrProtocol) {
+					t.Fatalf("%s request: error %v does not wrap ErrProtocol", h.name, err)
+				}
+				if err == nil && (run == nil || ttl < 0) {
+					t.Fatalf("%s request decoded without a call", h.name)
+				}
 			}
 		}
 	})

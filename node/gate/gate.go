@@ -7,45 +7,19 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roamhq/roam/hlr"
 	"github.com/roamhq/roam/node/mux"
-	"github.com/roamhq/roam/vlr"
 )
-
-// Handler is the local side that serves requests from other nodes
-// (implemented by the node).
-type Handler interface {
-	// Exec must run cmd at this node's local leader of pid, and return
-	// hlr.ErrNotLeader (possibly wrapped in *NotLeaderError) otherwise.
-	Exec(ctx context.Context, pid uint16, cmd hlr.Cmd) (hlr.Result, error)
-	// Query answers q at this node's local leader of pid.
-	Query(ctx context.Context, pid uint16, q hlr.Query) (*hlr.Answer, error)
-	// Deliver, Cancel, Notify, Presence, Notice and Ack are one-way
-	// items. They are called from the connection's reader goroutine, in
-	// the order the sender queued them, and must not block. from is the
-	// sending node's id (from its hello).
-	Deliver(from, user string, locs []hlr.Location, m *hlr.Message)
-	Cancel(user string, loc hlr.Location, reason string)
-	Notify(user string, locs []hlr.Location, event, peer string)
-	// Presence: full=true is the sender's complete local presence
-	// (replace everything from `from`).
-	Presence(from string, ups []vlr.PresenceUpdate, full bool)
-	// Notice: a partition leader at from says how far the streams of
-	// devices held here go (delivery repair).
-	Notice(from string, ns []vlr.Notice)
-	// Ack: the node from says what its devices have taken of what this
-	// node forwarded or noticed.
-	Ack(from string, acks []vlr.DeliveryAck)
-}
 
 // protoVersion is the argument of the mux header of gate connections. An
 // acceptor closes a connection whose version it does not speak.
 const protoVersion uint16 = 1
 
-// Gate carries all node-to-node traffic except Raft: requests forwarded to
-// partition leaders and the one-way effects of the jump gate. See the
+// Gate carries all node-to-node traffic except Raft: requests (Call) and
+// one-way items (Send) of the kinds the node registers (Handle). See the
 // package documentation.
 type Gate struct {
 	cfg   Config
@@ -54,6 +28,12 @@ type Gate struct {
 	hello []byte // the hello frame every outgoing connection starts with
 	sem   chan struct{}
 	st    counters
+
+	// handlers is the registry of kinds (Handle), written before Start
+	// and only read after it.
+	handlers [256]*Handler
+	started  atomic.Bool
+	welcome  replyBody // the acceptor's first reply, made by Start
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -73,8 +53,9 @@ type Gate struct {
 	closeOnce sync.Once
 }
 
-// New validates cfg, starts a gate and registers it on cfg.Mux for
-// mux.KindGate connections. It starts no goroutine until traffic flows.
+// New validates cfg and makes a gate. It can send and call at once; it
+// serves other nodes only after Start, once every kind has its Handler. It
+// starts no goroutine until traffic flows.
 func New(cfg Config) (*Gate, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -102,8 +83,24 @@ func New(cfg Config) (*Gate, error) {
 	}
 	g.hello = hello
 	g.ctx, g.cancel = context.WithCancel(context.Background())
-	cfg.Mux.Handle(mux.KindGate, g.accept)
 	return g, nil
+}
+
+// Start registers the gate on its mux for mux.KindGate connections: from
+// now on it serves other nodes with the Handlers registered so far, and
+// announces their kinds in every welcome. Call it once, after the last
+// Handle.
+func (g *Gate) Start() {
+	if g.started.Swap(true) {
+		panic("gate: Start called twice")
+	}
+	g.welcome = replyBody{Level: gateLevel}
+	for k, h := range g.handlers {
+		if h != nil {
+			g.welcome.Kinds = append(g.welcome.Kinds, byte(k))
+		}
+	}
+	g.cfg.Mux.Handle(mux.KindGate, g.accept)
 }
 
 // goFunc runs f in a goroutine that Close waits for. It returns false,
@@ -145,37 +142,24 @@ func (g *Gate) peer(addr string) (*peer, error) {
 	return p, nil
 }
 
-// Exec calls Handler.Exec(pid, cmd) on the node at addr. Errors the
-// remote returns come back as the same sentinel (hlr.ErrNotLeader as a
-// *NotLeaderError carrying the remote's hint, hlr.ErrTimeout, hlr.ErrClosed,
-// hlr.ErrUnknownPartition, hlr.ErrTooLarge, hlr.ErrBadEntry; anything else
-// as ErrRemote). Transport failures wrap ErrUnreachable. If ctx ends
-// first, the error wraps ctx.Err() and ErrUnreachable (never connected) or
-// hlr.ErrTimeout (sent, no reply). Without a deadline in ctx,
-// RequestTimeout applies.
-func (g *Gate) Exec(ctx context.Context, addr string, pid uint16, cmd hlr.Cmd) (hlr.Result, error) {
+// Call sends req to the node at addr as a request of kind k, waits for the
+// reply and decodes the response into resp (a pointer, or nil to discard
+// it). A req that embeds Deadline gets the time left in ctx filled in.
+// Errors the remote Handler returned come back as the same sentinel
+// (hlr.ErrNotLeader as a *NotLeaderError carrying the remote's hint,
+// hlr.ErrTimeout, hlr.ErrClosed, hlr.ErrUnknownPartition, hlr.ErrTooLarge,
+// hlr.ErrBadEntry; anything else as ErrRemote). Transport failures wrap
+// ErrUnreachable. If ctx ends first, the error wraps ctx.Err() and
+// ErrUnreachable (never connected) or hlr.ErrTimeout (sent, no reply).
+// Without a deadline in ctx, RequestTimeout applies. A kind the peer does
+// not serve fails with ErrUnsupported (see accepts).
+func (g *Gate) Call(ctx context.Context, addr string, k Kind, req, resp any) error {
 	ctx, cancel := g.requestContext(ctx)
 	defer cancel()
-	c := newCall(false)
-	if err := g.roundTrip(ctx, addr, frameExec, &execBody{PID: pid, TTL: ttl(ctx), Cmd: cmd}, c); err != nil {
-		return hlr.Result{}, err
+	if d, ok := req.(deadliner); ok {
+		d.deadline().TTL = ttl(ctx)
 	}
-	return c.res, nil
-}
-
-// Query calls Handler.Query(pid, q) on the node at addr. Errors are as for
-// Exec.
-func (g *Gate) Query(ctx context.Context, addr string, pid uint16, q hlr.Query) (*hlr.Answer, error) {
-	ctx, cancel := g.requestContext(ctx)
-	defer cancel()
-	c := newCall(true)
-	if err := g.roundTrip(ctx, addr, frameQuery, &queryBody{PID: pid, TTL: ttl(ctx), Query: q}, c); err != nil {
-		return nil, err
-	}
-	if c.ans == nil {
-		c.ans = &hlr.Answer{}
-	}
-	return c.ans, nil
+	return g.roundTrip(ctx, addr, k, req, newCall(resp))
 }
 
 func (g *Gate) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -183,6 +167,21 @@ func (g *Gate) requestContext(ctx context.Context) (context.Context, context.Can
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, g.cfg.RequestTimeout)
+}
+
+// Chunks calls fn with successive pieces of items of at most n each (one
+// call for an empty list): a long list sent as several one-way items, each
+// within a frame.
+func Chunks[T any](items []T, n int, fn func(first bool, piece []T)) {
+	first := true
+	for {
+		k := min(len(items), n)
+		fn(first, items[:k])
+		items, first = items[k:], false
+		if len(items) == 0 {
+			return
+		}
+	}
 }
 
 // ttl is the time left until ctx's deadline in milliseconds, at least 1.
@@ -193,30 +192,30 @@ func ttl(ctx context.Context) int64 {
 
 // roundTrip sends a request frame to addr and waits for its reply, which
 // the reader decodes into c.
-func (g *Gate) roundTrip(ctx context.Context, addr string, typ byte, body any, c *call) error {
+func (g *Gate) roundTrip(ctx context.Context, addr string, k Kind, body any, c *call) error {
 	g.st.requests.Add(1)
-	err := g.doRoundTrip(ctx, addr, typ, body, c)
+	err := g.doRoundTrip(ctx, addr, k, body, c)
 	if err != nil && (errors.Is(err, ErrUnreachable) || errors.Is(err, ErrClosed) || errors.Is(err, ErrProtocol) || c.transport) {
 		g.st.requestErrors.Add(1)
 	}
 	return err
 }
 
-func (g *Gate) doRoundTrip(ctx context.Context, addr string, typ byte, body any, c *call) error {
+func (g *Gate) doRoundTrip(ctx context.Context, addr string, k Kind, body any, c *call) error {
 	p, err := g.peer(addr)
 	if err != nil {
 		return err
 	}
 	scratch := getScratch()
 	defer putScratch(scratch)
-	*scratch, err = appendFrame((*scratch)[:0], typ, 0, body, g.cfg.MaxFrameBytes)
+	*scratch, err = appendFrame((*scratch)[:0], byte(k), 0, body, g.cfg.MaxFrameBytes)
 	if err != nil {
 		if errors.Is(err, errFrameTooLarge) {
 			return fmt.Errorf("%w: %v", hlr.ErrTooLarge, err)
 		}
-		return err
+		return fmt.Errorf("gate: %s: %w", g.kindName(byte(k)), err)
 	}
-	if err := p.send(ctx, *scratch, c); err != nil {
+	if err := p.send(ctx, *scratch, k, c); err != nil {
 		return err
 	}
 	select {
@@ -238,67 +237,20 @@ func (g *Gate) doRoundTrip(ctx context.Context, addr string, typ byte, body any,
 	return fmt.Errorf("%w: %s: not connected in time: %w", ErrUnreachable, addr, ctx.Err())
 }
 
-// Deliver forwards a committed message to the node at addr, which hands
-// it to Handler.Deliver. One-way: it queues the item and returns. Items
-// for one node arrive in the order they were queued; an item that finds
-// the node's queue full, or the node unreachable, is dropped and counted
-// (devices repair the gap by syncing from their inbox).
-func (g *Gate) Deliver(addr, user string, locs []hlr.Location, m *hlr.Message) {
-	g.oneWay(addr, frameDeliver, &deliverBody{User: user, Locs: locs, Msg: m})
-}
-
-// Cancel forwards Cancel Location to the node at addr (Handler.Cancel).
-// One-way, like Deliver.
-func (g *Gate) Cancel(addr, user string, loc hlr.Location, reason string) {
-	g.oneWay(addr, frameCancel, &cancelBody{User: user, Loc: loc, Reason: reason})
-}
-
-// Notify forwards a friend event to the node at addr (Handler.Notify).
-// One-way, like Deliver.
-func (g *Gate) Notify(addr, user string, locs []hlr.Location, event, peer string) {
-	g.oneWay(addr, frameNotify, &notifyBody{User: user, Locs: locs, Event: event, Peer: peer})
-}
-
-// Presence sends presence updates of this node's users to the node at addr
-// (Handler.Presence with from = this NodeID). full=true says ups is the
-// complete presence of this node. A long list travels as several frames,
-// the first carrying full and the rest adding to it. One-way, like Deliver.
-func (g *Gate) Presence(addr string, ups []vlr.PresenceUpdate, full bool) {
-	for {
-		n := min(len(ups), presenceChunk)
-		g.oneWay(addr, framePresence, &presenceBody{Ups: ups[:n], Full: full})
-		ups, full = ups[n:], false
-		if len(ups) == 0 {
-			return
-		}
-	}
-}
-
-// Notice sends delivery-repair notices to the node at addr
-// (Handler.Notice), in frames of at most repairChunk. One-way, like
-// Deliver; a peer whose gate level lacks notices (an older node, or a
-// connection whose welcome has not arrived yet) drops them, counted, and
-// the next use connects it.
-func (g *Gate) Notice(addr string, ns []vlr.Notice) {
-	for len(ns) > 0 {
-		n := min(len(ns), repairChunk)
-		g.oneWay(addr, frameNotice, &noticeBody{Notices: ns[:n]})
-		ns = ns[n:]
-	}
-}
-
-// Ack sends delivery acknowledgements to the node at addr (Handler.Ack),
-// like Notice.
-func (g *Gate) Ack(addr string, acks []vlr.DeliveryAck) {
-	for len(acks) > 0 {
-		n := min(len(acks), repairChunk)
-		g.oneWay(addr, frameAck, &ackBody{Acks: acks[:n]})
-		acks = acks[n:]
-	}
+// Send queues body for the node at addr as a one-way item of kind k and
+// returns; the node at addr hands it to the kind's Handler. Items for one
+// node arrive in the order they were queued, at most once; an item that
+// finds the node's queue full, the node unreachable, or a peer that does
+// not serve k (an older node, or a connection whose welcome has not come
+// yet: the connection is brought up for the next item) is dropped and
+// counted. Repairing the gaps is the caller's business. An item larger
+// than a frame is dropped and logged: split long lists (see Chunks).
+func (g *Gate) Send(addr string, k Kind, body any) {
+	g.oneWay(addr, k, body)
 }
 
 // oneWay encodes a one-way item and queues it for addr.
-func (g *Gate) oneWay(addr string, typ byte, body any) {
+func (g *Gate) oneWay(addr string, k Kind, body any) {
 	g.st.sent.Add(1)
 	p, err := g.peer(addr)
 	if err != nil {
@@ -307,13 +259,13 @@ func (g *Gate) oneWay(addr string, typ byte, body any) {
 	}
 	scratch := getScratch()
 	defer putScratch(scratch)
-	*scratch, err = appendFrame((*scratch)[:0], typ, 0, body, g.cfg.MaxFrameBytes)
+	*scratch, err = appendFrame((*scratch)[:0], byte(k), 0, body, g.cfg.MaxFrameBytes)
 	if err != nil {
 		g.st.drops.Add(1)
-		g.log.Error("dropped item that cannot be sent", "peer", addr, "type", frameName(typ), "err", err)
+		g.log.Error("dropped item that cannot be sent", "peer", addr, "kind", g.kindName(byte(k)), "err", err)
 		return
 	}
-	p.push(*scratch, levelOf(typ))
+	p.push(*scratch, k)
 }
 
 // Forget closes the connection to addr (a node that left) and discards

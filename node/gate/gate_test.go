@@ -22,11 +22,7 @@ func TestExecQuery_RoundTrip(t *testing.T) {
 	var mu sync.Mutex
 	name := "Ann"
 	want := hlr.Result{
-		Status: hlr.StatusOK, MsgID: 7, Seq: 42,
-		Msg:       &hlr.Message{Seq: 42, ID: 7, From: "bob", FromDevice: "d1", To: "ann", Body: []byte("hi"), SentMS: 1, ExpiresMS: 2},
-		Locations: []hlr.Location{{Device: "phone", Node: "n2", Epoch: 3}},
-		Cancel:    []hlr.Location{{Device: "tab", Node: "n3", Epoch: 9}},
-		Event:     "accepted",
+		Status: hlr.StatusOK, MsgID: 7, Seq: 42, Dup: true, Epoch: 3, CredGen: 4, More: true,
 	}
 	wantAns := &hlr.Answer{Inbox: &hlr.Inbox{Messages: []hlr.Message{{Seq: 1, ID: 2, From: "x", To: "y", Body: []byte{0, 1}}}, Head: 5, More: true}}
 	h := &fakeHandler{
@@ -696,14 +692,13 @@ func TestConfig_Validate(t *testing.T) {
 	}
 	defer m.Close()
 	ok := DefaultConfig()
-	ok.NodeID, ok.Mux, ok.Handler = "n", m, &fakeHandler{}
+	ok.NodeID, ok.Mux = "n", m
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	for name, mod := range map[string]func(*Config){
 		"no node id":      func(c *Config) { c.NodeID = "" },
 		"no mux":          func(c *Config) { c.Mux = nil },
-		"no handler":      func(c *Config) { c.Handler = nil },
 		"zero timeout":    func(c *Config) { c.RequestTimeout = 0 },
 		"negative delay":  func(c *Config) { c.BatchDelay = -1 },
 		"tiny frame":      func(c *Config) { c.MaxFrameBytes = 100 },

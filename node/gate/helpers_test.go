@@ -140,13 +140,20 @@ type testNode struct {
 	id   string
 	addr string
 	mux  *mux.Mux
-	gate *Gate
+	gate kindGate
 	h    *fakeHandler
 }
 
 // startNode starts a node listening on addr ("" picks a port). mod may
 // adjust the gate's config.
 func startNode(t testing.TB, id, addr string, h *fakeHandler, mod func(*Config)) *testNode {
+	t.Helper()
+	return startNodeWith(t, id, addr, h, mod, nil)
+}
+
+// startNodeWith is startNode with more kinds: extra registers them before
+// the gate starts.
+func startNodeWith(t testing.TB, id, addr string, h *fakeHandler, mod func(*Config), extra func(*Gate)) *testNode {
 	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -174,7 +181,6 @@ func startNode(t testing.TB, id, addr string, h *fakeHandler, mod func(*Config))
 	cfg := DefaultConfig()
 	cfg.NodeID = id
 	cfg.Mux = m
-	cfg.Handler = h
 	cfg.Logger = logger
 	if mod != nil {
 		mod(&cfg)
@@ -184,7 +190,12 @@ func startNode(t testing.TB, id, addr string, h *fakeHandler, mod func(*Config))
 		m.Close()
 		t.Fatal(err)
 	}
-	n := &testNode{id: id, addr: m.Addr().String(), mux: m, gate: g, h: h}
+	registerTestKinds(g, h)
+	if extra != nil {
+		extra(g)
+	}
+	g.Start()
+	n := &testNode{id: id, addr: m.Addr().String(), mux: m, gate: kindGate{g}, h: h}
 	t.Cleanup(n.stop)
 	return n
 }

@@ -25,16 +25,14 @@ const (
 // call is one request waiting for its reply.
 type call struct {
 	id        uint32
-	query     bool
 	gen       uint64     // connection it was written on; 0 while queued
 	done      chan error // receives exactly one value
-	res       hlr.Result
-	ans       *hlr.Answer
-	transport bool // the caller gave up waiting (for Stats)
+	resp      any        // where the response is decoded; nil discards it
+	transport bool       // the caller gave up waiting (for Stats)
 }
 
-func newCall(query bool) *call {
-	return &call{query: query, done: make(chan error, 1)}
+func newCall(resp any) *call {
+	return &call{resp: resp, done: make(chan error, 1)}
 }
 
 // peer is the client side of the connection to one destination: the
@@ -64,6 +62,7 @@ type peer struct {
 	upSince time.Time // when the current connection came up
 	lost    bool      // one-way items may have been lost since the last Resync
 	level   uint16    // the acceptor's gate level on this connection (0 until its welcome)
+	kinds   *kindSet  // the kinds its welcome listed; nil until then, or from an older acceptor
 	failing bool      // the last dial failed (for logging once per streak)
 }
 
@@ -79,9 +78,9 @@ func newPeer(g *Gate, addr string) *peer {
 }
 
 // send queues the request frame (id patched in) and registers c. It fails
-// at once if the peer is backing off after a failed dial, and waits for
-// room if the queue is full.
-func (p *peer) send(ctx context.Context, frame []byte, c *call) error {
+// at once if the peer is backing off after a failed dial or does not serve
+// kind k, and waits for room if the queue is full.
+func (p *peer) send(ctx context.Context, frame []byte, k Kind, c *call) error {
 	p.mu.Lock()
 	for {
 		switch p.state {
@@ -93,6 +92,13 @@ func (p *peer) send(ctx context.Context, frame []byte, c *call) error {
 			err := p.err
 			p.mu.Unlock()
 			return fmt.Errorf("%w: %s: %w", ErrUnreachable, p.addr, err)
+		}
+		if !p.acceptsLocked(k) {
+			if p.state == peerIdle {
+				p.kickLocked() // connect, so that the welcome comes
+			}
+			p.mu.Unlock()
+			return fmt.Errorf("%w: %s does not serve kind %d (or its welcome has not come yet)", ErrUnsupported, p.addr, k)
 		}
 		if len(p.q.buf) == 0 || len(p.q.buf)+len(frame) <= p.g.cfg.MaxQueueBytes {
 			break
@@ -123,14 +129,24 @@ func (p *peer) send(ctx context.Context, frame []byte, c *call) error {
 	return nil
 }
 
-// push queues a one-way frame of a type that needs gate level need, or
-// drops it if the queue is full, the peer closed, or the current
-// connection's acceptor has not announced that level (an older node, or a
-// welcome still on its way: the frame could close the connection, so it
-// is dropped, counted, and the connection brought up for the next one).
-func (p *peer) push(frame []byte, need uint16) {
+// accepts reports whether the acceptor on the current connection serves
+// kind k: the kinds its welcome listed, or for an acceptor that lists none
+// (older, or its welcome still on its way) legacyAccepts.
+func (p *peer) acceptsLocked(k Kind) bool {
+	if p.kinds != nil {
+		return p.kinds.has(k)
+	}
+	return legacyAccepts(k, p.level)
+}
+
+// push queues a one-way frame of kind k, or drops it if the queue is full,
+// the peer closed, or the current connection's acceptor has not announced
+// k (an older node, or a welcome still on its way: the frame could close
+// the connection, so it is dropped, counted, and the connection brought up
+// for the next one).
+func (p *peer) push(frame []byte, k Kind) {
 	p.mu.Lock()
-	if need > 1 && p.level < need {
+	if !p.acceptsLocked(k) {
 		if p.state == peerIdle {
 			p.kickLocked()
 		}
@@ -301,7 +317,7 @@ func (p *peer) connected(conn net.Conn) (uint64, bool) {
 	}
 	p.failing = false
 	p.state, p.err, p.conn, p.upSince = peerUp, nil, conn, time.Now()
-	p.level = 0 // until this connection's welcome
+	p.level, p.kinds = 0, nil // until this connection's welcome
 	p.gen++
 	hello := p.g.hello
 	p.q.buf = append(p.q.buf, hello...) // grow, then shift everything right
@@ -462,16 +478,19 @@ func (p *peer) readLoop(conn net.Conn) error {
 // reply decodes a reply frame into the call waiting for it.
 func (p *peer) reply(f frame) error {
 	if f.typ != frameReply {
-		return fmt.Errorf("%w: unexpected %s frame from %s", ErrProtocol, frameName(f.typ), p.addr)
+		return fmt.Errorf("%w: unexpected frame of type %d from %s", ErrProtocol, f.typ, p.addr)
 	}
 	if f.id == 0 {
 		// The acceptor's welcome (ids of requests are never 0).
-		var r replyBody
+		var r replyIn
 		if err := decodeBody(f.body, &r); err != nil {
 			return err
 		}
 		p.mu.Lock()
 		p.level = r.Level
+		if len(r.Kinds) > 0 {
+			p.kinds = newKindSet(r.Kinds)
+		}
 		p.mu.Unlock()
 		return nil
 	}
@@ -479,16 +498,24 @@ func (p *peer) reply(f frame) error {
 	c := p.calls[f.id]
 	delete(p.calls, f.id)
 	p.mu.Unlock()
-	if c == nil {
-		// The caller gave up; still check the frame.
-		return decodeBody(f.body, &replyBody{})
+	var r replyIn
+	err := decodeBody(f.body, &r)
+	if err == nil && c != nil && c.resp != nil && r.Code == codeOK {
+		raw := r.Result
+		if len(raw) == 0 {
+			raw = r.Answer
+		}
+		if len(raw) > 0 {
+			err = decodeBody(raw, c.resp)
+		}
 	}
-	r := replyBody{Result: &c.res}
-	if err := decodeBody(f.body, &r); err != nil {
+	if c == nil {
+		return err // the caller gave up; the frame was still checked
+	}
+	if err != nil {
 		c.done <- fmt.Errorf("%w: %s: %w", ErrUnreachable, p.addr, err)
 		return err
 	}
-	c.ans = r.Answer
 	c.done <- decodeError(p.addr, &r)
 	return nil
 }

@@ -102,15 +102,17 @@ func (sc *serverConn) readLoop(ctx context.Context) error {
 	}
 }
 
-// handle dispatches one frame. One-way items go to the Handler here, in
-// order; requests get a goroutine each once a concurrency slot is free.
-// An error closes the connection.
+// handle dispatches one frame to the Handler of its kind. One-way items
+// (id 0) run here, in order; requests get a goroutine each once a
+// concurrency slot is free. A kind with no Handler, or a frame whose id
+// does not match its Handler (a request id on a one-way kind or none on a
+// request kind), is a protocol error. An error closes the connection.
 func (sc *serverConn) handle(ctx context.Context, f frame) error {
 	g := sc.g
 	if sc.from == "" {
 		var h helloBody
 		if f.typ != frameHello {
-			return fmt.Errorf("%w: %s frame before hello", ErrProtocol, frameName(f.typ))
+			return fmt.Errorf("%w: %s frame before hello", ErrProtocol, g.kindName(f.typ))
 		}
 		if err := decodeBody(f.body, &h); err != nil {
 			return err
@@ -122,77 +124,44 @@ func (sc *serverConn) handle(ctx context.Context, f frame) error {
 			return err
 		}
 		sc.from = h.Node
-		// The welcome: this gate's level, before any other reply, so that
-		// the dialer knows which frame types it may send (see gateLevel).
-		// Only a peer whose hello matched its certificate gets it.
-		sc.reply(ctx, 0, &replyBody{Level: gateLevel})
+		// The welcome: the kinds this gate serves (and its level, for
+		// older dialers), before any other reply, so that the dialer knows
+		// what it may send (see accepts). Only a peer whose hello matched
+		// its certificate gets it.
+		w := g.welcome
+		sc.reply(ctx, 0, &w)
 		return nil
 	}
-	switch f.typ {
-	case frameExec:
-		var b execBody
-		if err := decodeBody(f.body, &b); err != nil {
+	h := g.handlers[f.typ]
+	switch {
+	case h == nil:
+		return fmt.Errorf("%w: unexpected %s frame (type %d)", ErrProtocol, g.kindName(f.typ), f.typ)
+	case f.id == 0 && h.oneWay != nil:
+		run, err := h.oneWay(f.body)
+		if err != nil {
+			return err
+		}
+		return sc.oneWay(h.name, run)
+	case f.id != 0 && h.call != nil:
+		ttl, run, err := h.call(f.body)
+		if err != nil {
 			return sc.badRequest(ctx, f.id, err)
 		}
-		return sc.spawn(ctx, f.id, b.TTL, func(ctx context.Context, r *replyBody) {
-			res, err := g.cfg.Handler.Exec(ctx, b.PID, b.Cmd)
-			if err != nil {
+		return sc.spawn(ctx, f.id, ttl, func(ctx context.Context, r *replyBody) {
+			resp, err := run(ctx, sc.from)
+			switch {
+			case err != nil:
 				encodeError(r, err)
-				return
+			case h.answer:
+				r.Answer = resp
+			default:
+				r.Result = resp
 			}
-			r.Result = &res
 		})
-	case frameQuery:
-		var b queryBody
-		if err := decodeBody(f.body, &b); err != nil {
-			return sc.badRequest(ctx, f.id, err)
-		}
-		return sc.spawn(ctx, f.id, b.TTL, func(ctx context.Context, r *replyBody) {
-			ans, err := g.cfg.Handler.Query(ctx, b.PID, b.Query)
-			if err != nil {
-				encodeError(r, err)
-				return
-			}
-			r.Answer = ans
-		})
-	case frameDeliver:
-		var b deliverBody
-		if err := decodeBody(f.body, &b); err != nil {
-			return err
-		}
-		return sc.oneWay(f.typ, func() { g.cfg.Handler.Deliver(sc.from, b.User, b.Locs, b.Msg) })
-	case frameCancel:
-		var b cancelBody
-		if err := decodeBody(f.body, &b); err != nil {
-			return err
-		}
-		return sc.oneWay(f.typ, func() { g.cfg.Handler.Cancel(b.User, b.Loc, b.Reason) })
-	case frameNotify:
-		var b notifyBody
-		if err := decodeBody(f.body, &b); err != nil {
-			return err
-		}
-		return sc.oneWay(f.typ, func() { g.cfg.Handler.Notify(b.User, b.Locs, b.Event, b.Peer) })
-	case framePresence:
-		var b presenceBody
-		if err := decodeBody(f.body, &b); err != nil {
-			return err
-		}
-		return sc.oneWay(f.typ, func() { g.cfg.Handler.Presence(sc.from, b.Ups, b.Full) })
-	case frameNotice:
-		var b noticeBody
-		if err := decodeBody(f.body, &b); err != nil {
-			return err
-		}
-		return sc.oneWay(f.typ, func() { g.cfg.Handler.Notice(sc.from, b.Notices) })
-	case frameAck:
-		var b ackBody
-		if err := decodeBody(f.body, &b); err != nil {
-			return err
-		}
-		return sc.oneWay(f.typ, func() { g.cfg.Handler.Ack(sc.from, b.Acks) })
+	case f.id == 0:
+		return fmt.Errorf("%w: request kind %s without a request id", ErrProtocol, h.name)
 	}
-	return fmt.Errorf("%w: unexpected %s frame (type %d)", ErrProtocol, frameName(f.typ), f.typ)
+	return fmt.Errorf("%w: one-way kind %s with a request id", ErrProtocol, h.name)
 }
 
 // checkIdentity refuses a hello whose node id is not the one the peer's
@@ -214,11 +183,11 @@ func (sc *serverConn) checkIdentity(claimed string) error {
 	return fmt.Errorf("%w: hello claims node %q, the certificate names %q", ErrImpostor, claimed, proved)
 }
 
-// oneWay runs a Handler call for a one-way item of type typ, unless the
-// DropOneWay fault hook discards it. A panic is logged and the item
+// oneWay runs a Handler call for a one-way item of the named kind, unless
+// the DropOneWay fault hook discards it. A panic is logged and the item
 // skipped, rather than taking the process down.
-func (sc *serverConn) oneWay(typ byte, fn func()) error {
-	if drop := sc.g.cfg.DropOneWay; drop != nil && drop(frameName(typ)) {
+func (sc *serverConn) oneWay(name string, fn func(from string)) error {
+	if drop := sc.g.cfg.DropOneWay; drop != nil && drop(name) {
 		sc.g.st.discarded.Add(1)
 		return nil
 	}
@@ -228,7 +197,7 @@ func (sc *serverConn) oneWay(typ byte, fn func()) error {
 		}
 	}()
 	sc.g.st.received.Add(1)
-	fn()
+	fn(sc.from)
 	return nil
 }
 

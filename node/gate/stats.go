@@ -6,7 +6,7 @@ import "sync/atomic"
 // directions (requests and one-way items this gate sends, replies it
 // returns), so Frames/Batches is the coalescing the writers achieve.
 type Stats struct {
-	Requests      uint64 // Exec and Query calls made to other nodes
+	Requests      uint64 // Calls made to other nodes
 	RequestErrors uint64 // of those, failed in transport: unreachable, no reply in time, gate closed
 	Served        uint64 // requests from other nodes handed to the Handler
 	Sent          uint64 // one-way items queued for other nodes (a presence list counts once per frame)

@@ -1,46 +1,28 @@
 package gossip
 
 import (
-	"bytes"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/roamhq/roam/internal/roamdproc"
 )
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
 var testParams = ClusterParams{ClusterID: "cluster-1", Partitions: 64, Replicas: 3}
 
-// tWriter sends log lines to t.Log until the test's cleanups are done.
-type tWriter struct {
-	t    testing.TB
-	mu   *sync.Mutex
-	done *bool
-}
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !*w.done {
-		w.t.Log(string(bytes.TrimRight(p, "\n")))
-	}
-	return len(p), nil
-}
-
 // testLogger logs at Info, or Debug (memberlist's lines too) with
-// ROAM_GOSSIP_DEBUG=1.
+// ROAM_GOSSIP_DEBUG=1, to t.Log until the test's cleanups are done.
 func testLogger(t testing.TB, node string) *slog.Logger {
-	mu, done := new(sync.Mutex), new(bool)
-	t.Cleanup(func() { mu.Lock(); *done = true; mu.Unlock() })
 	lvl := slog.LevelInfo
 	if os.Getenv("ROAM_GOSSIP_DEBUG") != "" {
 		lvl = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(tWriter{t, mu, done}, &slog.HandlerOptions{Level: lvl})).With("node", node)
+	return roamdproc.TestLogger(t, lvl).With("node", node)
 }
 
 // checkLeaks registers a cleanup, to run after every later cleanup (the

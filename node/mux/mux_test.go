@@ -15,19 +15,13 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/goleak"
 
+	"github.com/roamhq/roam/internal/roamdproc"
 	"github.com/roamhq/roam/node/pki"
 )
 
 // testLogger sends logs to t.Log.
 func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
+	return roamdproc.TestLogger(t, slog.LevelDebug)
 }
 
 // testKey is the cluster key of the test muxes.

@@ -1,0 +1,41 @@
+package node
+
+import (
+	"github.com/roamhq/roam/node/gate"
+	"github.com/roamhq/roam/vlr"
+)
+
+// Presence: each node tells every other live node how its users are
+// (presence.go decides when); the receiver keeps it per sending node.
+// Volatile: a node whose items may have been lost gets a full snapshot
+// again (the gate's Resync).
+
+// presenceBody is the gate body of kindPresence. Full says Ups is the
+// sender's complete presence (replace everything from it).
+type presenceBody struct {
+	Ups  []vlr.PresenceUpdate `msgpack:"u"`
+	Full bool                 `msgpack:"f,omitempty"`
+}
+
+// presenceChunk is the most updates one item carries; a longer list (a
+// full snapshot) travels as several, the first with Full and the rest
+// adding to it.
+const presenceChunk = 4096
+
+// sendPresence sends presence updates of this node's users to the node at
+// the internal address addr.
+func (n *Node) sendPresence(addr string, ups []vlr.PresenceUpdate, full bool) {
+	gate.Chunks(ups, presenceChunk, func(first bool, ups []vlr.PresenceUpdate) {
+		n.gate.Send(addr, kindPresence, &presenceBody{Ups: ups, Full: full && first})
+	})
+}
+
+// handlePresence records the presence another node (from) announced.
+func (n *Node) handlePresence(from string, b *presenceBody) {
+	if b.Full {
+		n.vlr.DropNode(from)
+	}
+	for _, u := range b.Ups {
+		n.vlr.RemotePresence(from, u)
+	}
+}
