@@ -6,13 +6,6 @@ import (
 	"time"
 )
 
-// groupFanoutLanded says whether the node delivers group pushes (the
-// node-side group fan-out of issue 13: GroupFanoutEffect → the vlr's
-// group streams). Until it does, TestGroupE2E_Pushes skips when no push
-// arrives; set it to true when the fan-out lands, so that a missing push
-// fails the test.
-const groupFanoutLanded = false
-
 // TestGroupE2E_Pushes: live group entries reach every synced device of
 // every member over real TCP, the sender's devices included (its own
 // device marks them own), each once and in order; a kicked member gets
@@ -43,9 +36,6 @@ func TestGroupE2E_Pushes(t *testing.T) {
 	}
 	select {
 	case ev := <-waitGroupEntry(bob, "team", 3*time.Second):
-		if ev.Seq == 0 && !groupFanoutLanded {
-			t.Skip("no group push arrived: the node-side group fan-out (GroupFanoutEffect delivered to the vlr's group streams) is not built yet")
-		}
 		if ev.Seq != ack.Seq || string(ev.Body) != "live" || ev.Own {
 			t.Fatalf("bob's push %+v, want seq %d", ev, ack.Seq)
 		}

@@ -136,9 +136,6 @@ type Result struct {
 	Outbox bool `msgpack:"o,omitempty"`
 	// More says OpExpire stopped at its limit.
 	More bool `msgpack:"M,omitempty"`
-	// Effects are what the leader does once the command has committed
-	// (forwarding, fan-out); decided by the apply, never sent anywhere.
-	Effects []Effect `msgpack:"-"`
 }
 
 // entry is the payload of one Raft log entry: a batch of commands stamped

@@ -2,6 +2,7 @@ package hlr
 
 import (
 	"sort"
+	"strings"
 )
 
 // Groups. A group is a stream in the home partition of its key
@@ -48,10 +49,10 @@ const (
 )
 
 // GroupKey is the partition key and stream name of group name.
-func GroupKey(name string) string { return "g/" + name }
+func GroupKey(name string) string { return GroupKeyPrefix + name }
 
 // IsGroupKey reports whether a stream name is a group's.
-func IsGroupKey(stream string) bool { return len(stream) > 2 && stream[0] == 'g' && stream[1] == '/' }
+func IsGroupKey(stream string) bool { return strings.HasPrefix(stream, GroupKeyPrefix) && len(stream) > len(GroupKeyPrefix) }
 
 // Group is a group's record.
 type Group struct {

@@ -57,8 +57,10 @@ type Server struct {
 	counts *requestCounts // requests answered, for metrics (counters.go)
 }
 
-// New starts a visitor register listening on cfg.ClientAddr.
-func New(cfg Config, home Home, bus PresenceBus) (*Server, error) {
+// New starts a visitor register listening on cfg.ClientAddr. home reaches
+// the home register; bus carries presence, groups group interest (nil:
+// none, for a register that never fans out group messages).
+func New(cfg Config, home Home, bus PresenceBus, groups GroupBus) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -96,9 +98,8 @@ func New(cfg Config, home Home, bus PresenceBus) (*Server, error) {
 		ending:   make(map[string]*endings),
 		counts:   newRequestCounts(),
 	}
-	if gb, ok := bus.(GroupBus); ok {
-		// The node's bus carries group interest too.
-		s.reg.gbus = gb
+	if groups != nil {
+		s.reg.gbus = groups
 	}
 	s.out.limit = cfg.OutputBudget
 	s.out.victim = s.largestQueue
