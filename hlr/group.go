@@ -52,7 +52,9 @@ const (
 func GroupKey(name string) string { return GroupKeyPrefix + name }
 
 // IsGroupKey reports whether a stream name is a group's.
-func IsGroupKey(stream string) bool { return strings.HasPrefix(stream, GroupKeyPrefix) && len(stream) > len(GroupKeyPrefix) }
+func IsGroupKey(stream string) bool {
+	return strings.HasPrefix(stream, GroupKeyPrefix) && len(stream) > len(GroupKeyPrefix)
+}
 
 // Group is a group's record.
 type Group struct {
