@@ -137,9 +137,9 @@ func (c *Client) GroupLeave(ctx context.Context, group string) error {
 
 // GroupKick removes a member, or withdraws an invite (owner and admins).
 //
-// A kick retried after a lost reply gets ErrRefused when the first
-// attempt did the kick (the target is no longer a member): the server
-// cannot tell that from a kick it refuses. GroupMembers tells.
+// A kick of someone who is not in the group (any more) succeeds and
+// changes nothing, so a kick retried after a lost reply gets the first
+// answer.
 func (c *Client) GroupKick(ctx context.Context, group, user string) error {
 	return c.groupCall(ctx, wire.TGroupKick, &wire.GroupPeer{Group: canonicalUser(group), User: canonicalUser(user)}, wire.TOK, nil)
 }
@@ -153,8 +153,8 @@ func (c *Client) GroupRole(ctx context.Context, group, user, role string) error 
 // GroupDelete deletes a group (owner only). Its members get a deleted
 // entry and their streams end; the name is free again.
 //
-// A delete retried after a lost reply gets ErrRefused when the first
-// attempt deleted the group (as for GroupKick).
+// Deleting a group that no longer exists succeeds, so a delete retried
+// after a lost reply gets the first answer.
 func (c *Client) GroupDelete(ctx context.Context, group string) error {
 	return c.groupCall(ctx, wire.TGroupDelete, &wire.GroupName{Group: canonicalUser(group)}, wire.TOK, nil)
 }
