@@ -287,6 +287,7 @@ func (c *Client) adopt(cn *conn, lok *wire.LoginOK, auth string, expectGen uint6
 		heartbeat: hb, epoch: lok.Epoch, auth: auth, authAt: time.Now(), gen: c.gen,
 	}
 	c.in.start(user, lok.Cursor, !c.cfg.SkipInbox)
+	c.startGroupsLocked(!c.cfg.SkipInbox && !c.cfg.SkipGroups)
 	c.broadcastLocked()
 	if !lost {
 		cn.sessAt.Store(time.Now().UnixNano())
@@ -344,6 +345,7 @@ func (c *Client) endingCall(ctx context.Context, t wire.Type, bye wire.Code) err
 		c.broadcastLocked()
 	}
 	c.in.forget()
+	c.forgetGroupsLocked()
 	c.mu.Unlock()
 	cn.close(errors.New("session ended"))
 	return nil

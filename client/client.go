@@ -22,8 +22,9 @@ import (
 //     pushes → handlePush;
 //   - one keeper per logged-in connection (conn.keeper): heartbeats,
 //     acknowledgements and the liveness probe (probe.go);
-//   - the session loop (Client.loop): inbox sync (paced by the event
-//     queue) and reconnection (with a backoff that outlives one call);
+//   - the session loop (Client.loop): inbox sync, then the groups flow
+//     (both paced by the event queue), and reconnection (with a backoff
+//     that outlives one call);
 //   - the dispatcher (Client.dispatch): moves queued events to Events().
 //
 // Lock order: Client.mu, then eventQueue.mu. conn.wmu and waitList.mu are
@@ -53,6 +54,7 @@ type Client struct {
 	redirect string             // where a goodbye told us to go
 	avoid    string             // a node that said it is shutting down
 	in       inbox
+	grp      groupState
 	ackTimer *time.Timer
 	ackArmed bool
 	// establishing counts Login/Resume calls in progress: the session
@@ -452,6 +454,7 @@ func (c *Client) endSessionLocked() {
 	c.sess = nil
 	c.in.syncing = false
 	c.in.want = false
+	c.stopGroupsLocked()
 	c.broadcastLocked()
 }
 
@@ -469,6 +472,13 @@ func (c *Client) handlePush(cn *conn, f wire.Frame) {
 			return
 		}
 		c.onMessage(cn, &m)
+	case wire.TGroupMessage:
+		var m wire.GroupMessage
+		if err := wire.Decode(f.Body, &m); err != nil {
+			c.log.Warn("bad group message push", "err", err)
+			return
+		}
+		c.onGroupMessage(cn, &m)
 	case wire.TPresence:
 		var p wire.Presence
 		if err := wire.Decode(f.Body, &p); err != nil {
@@ -557,7 +567,7 @@ func (c *Client) onGoodbye(cn *conn, g *wire.Goodbye) {
 }
 
 // loop is the session loop: it reconnects and resumes after a connection
-// loss and syncs the inbox when asked.
+// loss, syncs the inbox when asked, and then the groups (group_sync.go).
 func (c *Client) loop() {
 	for {
 		select {
@@ -567,14 +577,27 @@ func (c *Client) loop() {
 		}
 		for c.ctx.Err() == nil {
 			c.mu.Lock()
+			ready := c.cur != nil && c.sess != nil
 			needConn := c.cur == nil && c.sess != nil
-			needSync := c.cur != nil && c.sess != nil && c.in.want && !c.in.syncing
+			needSync := ready && c.in.want && !c.in.syncing
+			inboxDone := ready && !c.in.want && !c.in.syncing
+			needList := inboxDone && c.grp.wantList
+			group := ""
+			if inboxDone && !needList {
+				group = c.nextGroupLocked()
+			}
 			c.mu.Unlock()
-			if needConn {
+			switch {
+			case needConn:
 				c.reconnect()
-			} else if needSync {
+			case needSync:
 				c.syncInbox()
-			} else {
+			case needList:
+				c.listGroups()
+			case group != "":
+				c.syncGroup(group)
+			}
+			if !needConn && !needSync && !needList && group == "" {
 				break
 			}
 		}

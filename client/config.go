@@ -88,10 +88,14 @@ type Config struct {
 	// its request with ErrFrameTooLarge.
 	MaxFrame int
 
-	// SkipInbox turns the inbox off: the client never syncs, so it
-	// receives no messages (and the server pushes none). For send-only
-	// tools. Presence and friend events still arrive.
+	// SkipInbox turns the inbox and the groups off: the client never
+	// syncs, so it receives no messages, 1:1 or group (and the server
+	// pushes none). For send-only tools. Presence and friend events still
+	// arrive.
 	SkipInbox bool
+	// SkipGroups turns only the groups off: the client syncs the inbox
+	// but reads no group streams.
+	SkipGroups bool
 	// NoReconnect turns automatic reconnection off: a lost connection
 	// ends the session (EventDisconnected, then EventSessionEnded).
 	NoReconnect bool

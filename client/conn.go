@@ -180,9 +180,9 @@ func (cn *conn) send(t wire.Type, rid uint32, body any) error {
 // type want into out (which may be nil) and a TError into an *Error.
 func (cn *conn) roundTrip(ctx context.Context, t wire.Type, body any, want wire.Type, out any) error {
 	rid := cn.nextRID()
-	// Sends are committed concurrently by the server; every other request
+	// Sends (1:1 and group) are committed concurrently by the server; every other request
 	// is handled in order, so its reply (and a Pong behind it) can wait.
-	ch, err := cn.waits.register(rid, t != wire.TSend)
+	ch, err := cn.waits.register(rid, t != wire.TSend && t != wire.TGroupSend)
 	if err != nil {
 		return err
 	}

@@ -99,6 +99,37 @@
 // a delivered sequence number are dropped, and one that skips ahead makes
 // the client sync again from the last delivered message.
 //
+// # Groups
+//
+// GroupCreate, GroupInvite, GroupJoin, GroupLeave, GroupKick, GroupRole,
+// GroupSet and GroupDelete manage groups; GroupList and GroupMembers read
+// every page (GroupListPage and GroupMembersPage read one). Refusals are
+// *Error values: ErrRefused (no such group, or not allowed: one answer
+// for all), ErrNameTaken, ErrGroupFull, ErrBadName, ErrBadRequest,
+// ErrRateLimited. Requests whose outcome is unknown are retried like
+// sends. GroupSend is Send for a group: the same cmids, retries, TTL
+// bound and *SendError; Ack.Seq is the message's place in the group.
+//
+// Each group is a stream of its own, received like the inbox: after the
+// inbox sync of a login or reconnect, the client lists the groups and
+// reads each one from the last entry delivered (pages bounded by
+// MaxFrame, paced by the application), then receives its pushes:
+//
+//	case client.EventGroupMessage: // ev.GroupMessage of ev.Group, in the group's order, each once
+//	case client.EventGroupSynced:  // group ev.Group read up to ev.Cursor
+//	case client.EventGroupsSynced: // every group read (after EventSynced)
+//	case client.EventGroupGone:    // no longer in group ev.Group
+//
+// Entries are messages (Kind "") and membership events (GroupJoined,
+// GroupKicked, ...). The server sends a member's messages to all its
+// devices, the sending one included: those are handed over too, with
+// GroupMessage.Own set, so that the application can show them as sent or
+// skip them. Each group's position is acknowledged (GroupAck) as its
+// entries are taken from Events, like the inbox's. GroupCursors and
+// SetGroupCursors carry the positions across processes. A group joined
+// on another device is picked up at the next login, or by SyncGroups.
+// Config.SkipGroups turns groups off; Config.SkipInbox turns off both.
+//
 // # Connection loss and redirects
 //
 // When the connection breaks, or a node says goodbye with a redirect or

@@ -19,6 +19,13 @@ import (
 // startNode starts a one-node cluster with 4 partitions on random ports.
 func startNode(t *testing.T) *node.Node {
 	t.Helper()
+	return startNodeWith(t, nil)
+}
+
+// startNodeWith is startNode with configure, if set, adjusting the
+// node's config before it starts.
+func startNodeWith(t *testing.T, configure func(*node.Config)) *node.Node {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a real node")
 	}
@@ -32,6 +39,9 @@ func startNode(t *testing.T) *node.Node {
 	cfg.VLR.RegisterBurst = 1000
 	cfg.VLR.LoginFailures = 1000
 	cfg.Logger = roamdproc.TestLogger(t, slog.LevelWarn)
+	if configure != nil {
+		configure(&cfg)
+	}
 	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -75,6 +75,9 @@ var (
 	ErrInternal        = codeErr(wire.CodeInternal)
 	ErrShutdown        = codeErr(wire.CodeShutdown)
 	ErrTooManyConns    = codeErr(wire.CodeTooManyConns)
+	// ErrGroupFull: the group has as many members (or pending invites)
+	// as it may, or the caller is in as many groups as it may be.
+	ErrGroupFull = codeErr(wire.CodeGroupFull)
 
 	ErrSessionReplaced = codeErr(wire.CodeSessionReplaced)
 	ErrPasswordChanged = codeErr(wire.CodePasswordChanged)

@@ -39,9 +39,26 @@ const (
 	EventSessionEnded
 	// EventError: the server sent an error that belongs to no request.
 	EventError
+	// EventGroupMessage: GroupMessage holds an entry of group Group's
+	// stream (a message or a membership event). Each group's entries come
+	// in sequence order, each once; GroupMessage.Own marks the messages
+	// this device sent.
+	EventGroupMessage
+	// EventGroupSynced: group Group has been read up to Cursor (every entry
+	// before this event has been delivered) and its pushes flow.
+	EventGroupSynced
+	// EventGroupsSynced: the groups flow after a login, a reconnect or
+	// SyncGroups is complete: every group of the device has been read to
+	// its end (or found gone). It comes after EventSynced.
+	EventGroupsSynced
+	// EventGroupGone: the device is no longer in group Group (it left, was
+	// kicked, or the group was deleted, possibly while it was offline): no
+	// more of its entries come.
+	EventGroupGone
 )
 
-var kindNames = [...]string{"", "message", "synced", "presence", "friend", "goodbye", "disconnected", "reconnected", "session_ended", "error"}
+var kindNames = [...]string{"", "message", "synced", "presence", "friend", "goodbye", "disconnected", "reconnected", "session_ended", "error",
+	"group_message", "group_synced", "groups_synced", "group_gone"}
 
 func (k EventKind) String() string {
 	if int(k) < len(kindNames) && k > 0 {
@@ -52,14 +69,16 @@ func (k EventKind) String() string {
 
 // Event is one thing that happened; Kind says which fields are set.
 type Event struct {
-	Kind    EventKind
-	Message Message // EventMessage
-	Cursor  uint64  // EventSynced
-	User    string  // EventPresence, EventFriend
-	Status  string  // EventPresence
-	Friend  string  // EventFriend
-	Addr    string  // EventGoodbye (redirect), EventDisconnected, EventReconnected
-	Err     error   // EventGoodbye, EventDisconnected, EventSessionEnded, EventError
+	Kind         EventKind
+	Message      Message      // EventMessage
+	GroupMessage GroupMessage // EventGroupMessage
+	Group        string       // EventGroupMessage, EventGroupSynced, EventGroupGone
+	Cursor       uint64       // EventSynced, EventGroupSynced
+	User         string       // EventPresence, EventFriend
+	Status       string       // EventPresence
+	Friend       string       // EventFriend
+	Addr         string       // EventGoodbye (redirect), EventDisconnected, EventReconnected
+	Err          error        // EventGoodbye, EventDisconnected, EventSessionEnded, EventError
 }
 
 // Message is one message of the user's inbox.
@@ -74,8 +93,8 @@ type Message struct {
 }
 
 // maxQueuedOther bounds the events other than messages waiting for the
-// application; beyond it they are dropped (messages never are: they are
-// what the acknowledgement cursor accounts for).
+// application; beyond it they are dropped (messages, 1:1 and group, never
+// are: they are what the acknowledgement cursors account for).
 const maxQueuedOther = 4096
 
 // eventQueue is the unbounded queue between the reader goroutines and the
@@ -92,12 +111,17 @@ type eventQueue struct {
 
 type queued struct {
 	ev    Event
-	inbox uint64 // inbox.id for messages
+	inbox uint64 // inbox.id for messages and group entries
 }
+
+// streamed reports whether an event is an entry of a stream (the inbox or
+// a group) that a cursor accounts for: never dropped, and counted for the
+// pacing of syncs.
+func streamed(k EventKind) bool { return k == EventMessage || k == EventGroupMessage }
 
 func (q *eventQueue) push(it queued) bool {
 	q.mu.Lock()
-	if it.ev.Kind != EventMessage {
+	if !streamed(it.ev.Kind) {
 		if q.others >= maxQueuedOther {
 			q.mu.Unlock()
 			return false
@@ -130,7 +154,7 @@ func (q *eventQueue) pop() (queued, bool) {
 		n := copy(q.items, q.items[q.head:])
 		q.items, q.head = q.items[:n], 0
 	}
-	if it.ev.Kind != EventMessage {
+	if !streamed(it.ev.Kind) {
 		q.others--
 	} else {
 		q.msgs--
@@ -144,7 +168,7 @@ func (q *eventQueue) pop() (queued, bool) {
 	return it, true
 }
 
-// messages returns how many messages are queued.
+// messages returns how many messages and group entries are queued.
 func (q *eventQueue) messages() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -174,8 +198,11 @@ func (c *Client) dispatch() {
 		}
 		select {
 		case c.events <- it.ev:
-			if it.ev.Kind == EventMessage {
+			switch it.ev.Kind {
+			case EventMessage:
 				c.handed(it.inbox, it.ev.Message.Seq)
+			case EventGroupMessage:
+				c.handedGroup(it.inbox, it.ev.Group, it.ev.GroupMessage.Seq)
 			}
 		case <-c.done:
 			return

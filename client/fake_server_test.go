@@ -39,6 +39,10 @@ type fakeCluster struct {
 	// resumeCode, if set, answers every Resume with this error.
 	resumeCode wire.Code
 	resumes    int // Resume frames received
+	// Groups (fake_group_test.go).
+	groups     map[string]*fakeGroup
+	groupAcks  []wire.GroupAck
+	groupSyncs []wire.GroupSync
 }
 
 type fakeAction int
@@ -82,6 +86,8 @@ type fakeConn struct {
 	login  *scram.ServerConversation
 	luser  string
 	ldev   string
+	// gsynced: the groups whose pushes flow on this connection.
+	gsynced map[string]bool
 }
 
 func newFakeCluster(t *testing.T, nodes int) *fakeCluster {
@@ -398,7 +404,9 @@ func (c *fakeConn) handleSession(t wire.Type, rid uint32, body any) bool {
 		}
 		c.write(wire.TSendAck, rid, &ack)
 	default:
-		c.fail(rid, wire.CodeBadRequest)
+		if !c.handleGroup(t, rid, body) {
+			c.fail(rid, wire.CodeBadRequest)
+		}
 	}
 	return true
 }

@@ -275,7 +275,14 @@ func (c *Client) handed(id, seq uint64) {
 	}
 	in.handed = seq
 	in.unacked++
-	if in.unacked >= c.cfg.AckBatch {
+	c.scheduleAckLocked(in.unacked)
+}
+
+// scheduleAckLocked arranges for the acknowledgements to be sent: at once
+// when pending (the entries of one stream handed since its last
+// acknowledgement) reaches AckBatch, else within AckInterval.
+func (c *Client) scheduleAckLocked(pending int) {
+	if pending >= c.cfg.AckBatch {
 		if c.cur != nil {
 			c.cur.kickAck()
 		}
@@ -301,21 +308,37 @@ func (c *Client) ackTimerFired() {
 	}
 }
 
-// flushAck sends the acknowledgement cursor on cn if it moved.
+// flushAck sends the acknowledgement cursors on cn that moved: the
+// inbox's (Ack) and each group's (GroupAck).
 func (c *Client) flushAck(cn *conn) {
 	c.mu.Lock()
 	in := &c.in
-	if c.cur != cn || c.sess == nil || in.handed <= in.acked {
+	if c.cur != cn || c.sess == nil {
 		c.mu.Unlock()
 		return
 	}
-	seq := in.handed
-	in.acked = seq
-	in.unacked = 0
+	var seq uint64
+	if in.handed > in.acked {
+		seq = in.handed
+		in.acked = seq
+		in.unacked = 0
+	}
+	gacks := c.groupAcksLocked()
 	c.mu.Unlock()
-	if err := cn.send(wire.TAck, cn.nextRID(), &wire.Ack{Seq: seq}); err != nil {
-		c.log.Debug("ack not sent", "seq", seq, "err", err)
-		// The next session's start() resets acked to the server's cursor,
-		// so the ack is sent again after the reconnect.
+	if seq > 0 {
+		if err := cn.send(wire.TAck, cn.nextRID(), &wire.Ack{Seq: seq}); err != nil {
+			c.log.Debug("ack not sent", "seq", seq, "err", err)
+			// The next session's start() resets acked to the server's cursor,
+			// so the ack is sent again after the reconnect.
+		}
+	}
+	for i, a := range gacks {
+		if err := cn.send(wire.TGroupAck, cn.nextRID(), &a); err != nil {
+			c.log.Debug("group ack not sent", "group", a.Group, "seq", a.Seq, "err", err)
+			c.mu.Lock()
+			c.groupAckFailedLocked(gacks[i:])
+			c.mu.Unlock()
+			return
+		}
 	}
 }

@@ -112,14 +112,30 @@ func retryMargin(ttl, requestTimeout time.Duration) time.Duration {
 // attempt: to retry later (after ErrBusy, a cancelled context, a restart),
 // pass them back with WithCMID and WithFirstAttempt.
 func (c *Client) Send(ctx context.Context, to string, body []byte, opts ...SendOption) (Ack, error) {
-	args := sendArgs{req: wire.Send{To: canonicalUser(to), Body: body}}
+	args := c.sendArgs(wire.Send{To: canonicalUser(to), Body: body}, opts)
+	return c.sendLoop(ctx, &args, wire.TSend, &args.req)
+}
+
+// sendArgs applies a send's options to req and gives it a cmid if none
+// was set.
+func (c *Client) sendArgs(req wire.Send, opts []SendOption) sendArgs {
+	args := sendArgs{req: req}
 	for _, o := range opts {
 		o(&args)
 	}
-	req := &args.req
-	if req.CMID == 0 {
-		req.CMID = c.NextCMID()
+	if args.req.CMID == 0 {
+		args.req.CMID = c.NextCMID()
 	}
+	return args
+}
+
+// sendLoop sends body (a TSend or a TGroupSend carrying args.req's cmid,
+// body and TTL) with the retry rules of Send: the same cmid on every
+// attempt, at most MaxSendAttempts attempts (then ErrBusy), none once the
+// message's TTL since the first attempt has nearly passed (ErrTTLPassed);
+// every error a *SendError.
+func (c *Client) sendLoop(ctx context.Context, args *sendArgs, t wire.Type, body any) (Ack, error) {
+	req := &args.req
 	retry := !args.first.IsZero()
 	first := args.first
 	if !retry {
@@ -128,7 +144,7 @@ func (c *Client) Send(ctx context.Context, to string, body []byte, opts ...SendO
 	fail := func(attempts int, err error) (Ack, error) {
 		return Ack{}, &SendError{CMID: req.CMID, First: first, Attempts: attempts, Err: err}
 	}
-	if lim := c.maxBody(); lim > 0 && len(body) > lim {
+	if lim := c.maxBody(); lim > 0 && len(req.Body) > lim {
 		return fail(0, &Error{Code: wire.CodeTooLarge, Message: "message body is limited to " + strconv.Itoa(lim) + " bytes"})
 	}
 	ttl := DefaultTTL
@@ -145,7 +161,7 @@ func (c *Client) Send(ctx context.Context, to string, body []byte, opts ...SendO
 			return fail(attempt-1, ErrTTLPassed)
 		}
 		var a wire.SendAck
-		err := c.call(ctx, wire.TSend, req, wire.TSendAck, &a)
+		err := c.call(ctx, t, body, wire.TSendAck, &a)
 		if err == nil {
 			return Ack{ID: a.ID, Seq: a.Seq, Dup: a.Dup, CMID: req.CMID}, nil
 		}
@@ -156,7 +172,7 @@ func (c *Client) Send(ctx context.Context, to string, body []byte, opts ...SendO
 		if attempt >= c.cfg.MaxSendAttempts {
 			return fail(attempt, fmt.Errorf("%w: %w", ErrBusy, last))
 		}
-		c.log.Debug("send failed; retrying", "cmid", req.CMID, "attempt", attempt, "err", err)
+		c.log.Debug("send failed; retrying", "type", t, "cmid", req.CMID, "attempt", attempt, "err", err)
 		wait := min(c.backoff(attempt-1), max(stop.Sub(c.now()), 0))
 		if err := c.sleep(ctx, wait); err != nil {
 			return fail(attempt, err)

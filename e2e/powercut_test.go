@@ -31,8 +31,9 @@ const e2eClusterKey = "cm9hbS1lMmUtbG9jYWwta2V5LTMyLWJ5dGVzLW9rISE="
 
 // startCluster spawns n roamd processes with production settings (64
 // partitions, default Raft timing, fast gossip as make sim uses) on fixed
-// loopback ports; the first creates the cluster.
-func startCluster(t *testing.T, n int) []*proc {
+// loopback ports, with the extra flags appended; the first creates the
+// cluster.
+func startCluster(t *testing.T, n int, extra ...string) []*proc {
 	t.Helper()
 	root := t.TempDir()
 	gossip := make([]string, n)
@@ -45,6 +46,7 @@ func startCluster(t *testing.T, n int) []*proc {
 		p.args = []string{"-data", p.dir, "-node-id", fmt.Sprintf("n%d", i+1),
 			"-client", freeAddr(t), "-internal", freeAddr(t), "-gossip", gossip[i],
 			"-cluster-key", e2eClusterKey, "-gossip-fast", "-log-level", logLevel()}
+		p.args = append(p.args, extra...)
 		var others []string
 		for j := 0; j < n; j++ {
 			if j != i {

@@ -10,7 +10,7 @@ import (
 func apply(t *txn, c *Cmd) (Result, error) {
 	// User names and device ids are parts of keys separated by 0x00; one
 	// containing 0x00 could reach another user's keys.
-	if hasNul(c.User) || hasNul(c.Peer) || hasNul(c.Device) {
+	if hasNul(c.User) || hasNul(c.Peer) || hasNul(c.Device) || hasNul(c.Group) {
 		return Result{Status: StatusInvalid}, nil
 	}
 	switch c.Op {
@@ -56,6 +56,9 @@ func apply(t *txn, c *Cmd) (Result, error) {
 		return applyExpire(t, c)
 	case OpOutboxDone:
 		return Result{}, t.del(outboxKey(c.ID))
+	}
+	if c.Op >= OpGroupCreate && c.Op <= OpGroupUnlink {
+		return applyGroupOp(t, c)
 	}
 	return Result{Status: StatusInvalid}, nil
 }
@@ -210,6 +213,11 @@ func applyDeleteAccount(t *txn, c *Cmd) (Result, error) {
 			return Result{}, err
 		}
 	}
+	// And every group to let the user go (or drop its invite).
+	groups, err := t.leaveAllGroups(c.User)
+	if err != nil {
+		return Result{}, err
+	}
 	// Session expiry index entries point at sessions; remove them first.
 	var hashes [][]byte
 	err = t.scan(skUserPrefix(skSession, c.User), func(sub, _ []byte) (bool, error) {
@@ -228,7 +236,7 @@ func applyDeleteAccount(t *txn, c *Cmd) (Result, error) {
 	if err := t.dropInbox(c.User); err != nil {
 		return Result{}, err
 	}
-	for _, kind := range []byte{skEdge, skCursor, skDedup} {
+	for _, kind := range []byte{skEdge, skCursor, skDedup, skUserGroup} {
 		if err := t.delPrefix(skUserPrefix(kind, c.User)); err != nil {
 			return Result{}, err
 		}
@@ -241,7 +249,7 @@ func applyDeleteAccount(t *txn, c *Cmd) (Result, error) {
 	if err := t.del(accountKey(c.User)); err != nil {
 		return Result{}, err
 	}
-	return Result{Effects: cancels(nil, c.User, cancel, reasonAccountDeleted), Outbox: len(peers) > 0}, nil
+	return Result{Effects: cancels(nil, c.User, cancel, reasonAccountDeleted), Outbox: len(peers)+groups > 0}, nil
 }
 
 func (t *txn) addOutbox(c Cmd) error {

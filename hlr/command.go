@@ -31,13 +31,30 @@ const (
 	OpCursor        Op = 19 // Device of User has consumed through Seq
 	OpExpire        Op = 20 // remove expired messages, dedup entries and sessions
 	OpOutboxDone    Op = 21 // outbox item ID was delivered
+	// Groups (apply_group.go): applied in the partition of "g/" + Group,
+	// User acting, Peer acted on; Link and Unlink in User's partition,
+	// with the group's name in Peer (Group empty, so Key is User).
+	OpGroupCreate Op = 22 // User creates Group (title Name, topic About, Open); Limit bounds members
+	OpGroupInvite Op = 23 // User invites Peer; Limit bounds pending invites
+	OpGroupJoin   Op = 24 // User joins (invited, or the group is open); Limit bounds members
+	OpGroupLeave  Op = 25 // User leaves (or declines an invite)
+	OpGroupKick   Op = 26 // User removes Peer (or Peer's invite)
+	OpGroupRole   Op = 27 // User (the owner) gives Peer the role Reason
+	OpGroupSet    Op = 28 // User changes title (Name), topic (About) or Open
+	OpGroupDelete Op = 29 // User (the owner) deletes the group
+	OpGroupSend   Op = 30 // User (device Device) sends Body to the group
+	OpGroupCursor Op = 31 // Device of User has consumed the group through Seq
+	OpGroupLink   Op = 32 // outbox, in User's partition: User is in (or invited to, Reason "invited") group Peer as of event Seq
+	OpGroupUnlink Op = 33 // outbox, in User's partition: User is no longer in group Peer as of event Seq
 )
 
 var opNames = [...]string{
 	"invalid", "register", "delete_account", "set_creds", "set_profile", "login", "resume",
 	"logout", "purge", "friend_request", "friend_sent", "friend_accept", "friend_confirm",
 	"friend_decline", "friend_remove", "friend_drop", "block", "unblock", "send", "cursor",
-	"expire", "outbox_done",
+	"expire", "outbox_done", "group_create", "group_invite", "group_join", "group_leave",
+	"group_kick", "group_role", "group_set", "group_delete", "group_send", "group_cursor",
+	"group_link", "group_unlink",
 }
 
 func (o Op) String() string {
@@ -76,10 +93,11 @@ type Cmd struct {
 	Name     *string `msgpack:"N,omitempty"` // profile display name
 	About    *string `msgpack:"A,omitempty"` // profile about text
 	Limit    int     `msgpack:"L,omitempty"` // bound on work (OpExpire), devices (OpLogin, OpResume) or blocks (OpBlock); 0: the default
-	Reason   string  `msgpack:"r,omitempty"` // OpFriendDrop: "removed" or "declined"
+	Reason   string  `msgpack:"r,omitempty"` // OpFriendDrop: "removed" or "declined"; OpGroupRole: the role
 	// Group, when set, names the group whose home partition applies the
 	// command instead of User's (see Key).
 	Group string `msgpack:"G,omitempty"`
+	Open  *bool  `msgpack:"O,omitempty"` // OpGroupCreate, OpGroupSet: anyone may join
 }
 
 // Key is the partition key of the command: the name whose home partition

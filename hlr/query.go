@@ -20,6 +20,14 @@ const (
 	// has one entry per session, "" while the device is still attached at
 	// Node with the session's epoch (see SessionState).
 	QueryValidate QueryKind = 7
+	// Groups, at the leader of "g/" + Group (User is the asking member):
+	QueryGroup        QueryKind = 8  // Answer.Member: User's membership (nil if none); for a member also Answer.Group, Head and the Cursor of (User, Device)
+	QueryGroupMembers QueryKind = 9  // Answer.Members; Refused unless User is a member
+	QueryGroupInbox   QueryKind = 10 // Answer.Inbox of the group after After for member User; Refused unless a member
+	QueryGroupCursor  QueryKind = 11 // Answer.Cursor of (User, Device) in the group, Answer.Head; Refused unless a member
+	// QueryUserGroups lists User's groups (and invites) from the index in
+	// User's partition: Answer.Groups.
+	QueryUserGroups QueryKind = 12
 )
 
 // Query is a read of one user's (or group's) data at the leader of its
@@ -81,6 +89,15 @@ type Answer struct {
 	// Reasons answers QueryValidate: one per Query.Sessions entry, in
 	// order; "" means valid.
 	Reasons []string `msgpack:"R,omitempty"`
+	// Groups.
+	Group   *Group      `msgpack:"G,omitempty"`
+	Member  *Member     `msgpack:"M,omitempty"`
+	Members []Member    `msgpack:"ms,omitempty"`
+	Groups  []UserGroup `msgpack:"gs,omitempty"`
+	Head    uint64      `msgpack:"h,omitempty"`
+	// Refused: the asking user may not read this group (not a member, or
+	// no such group: one answer for both).
+	Refused bool `msgpack:"x,omitempty"`
 }
 
 // MaxInboxPage bounds one inbox read.
@@ -142,6 +159,10 @@ func (p *Partition) Query(ctx context.Context, q Query) (*Answer, error) {
 				break
 			}
 		}
+	case QueryGroup, QueryGroupMembers, QueryGroupInbox, QueryGroupCursor:
+		err = groupQuery(v, &q, a, p.now().UnixMilli())
+	case QueryUserGroups:
+		a.Groups, err = v.UserGroups(q.User)
 	default:
 		return nil, ErrBadEntry
 	}
@@ -149,4 +170,51 @@ func (p *Partition) Query(ctx context.Context, q Query) (*Answer, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// groupQuery answers the reads of one group for member q.User.
+func groupQuery(v *View, q *Query, a *Answer, nowMS int64) error {
+	if q.Group == "" {
+		return ErrBadEntry
+	}
+	m, err := v.Member(q.Group, q.User)
+	if err != nil {
+		return err
+	}
+	if q.Kind == QueryGroup {
+		a.Member = m
+		if m == nil {
+			return nil
+		}
+		if a.Group, err = v.Group(q.Group); err != nil {
+			return err
+		}
+		if a.Head, err = v.GroupHead(q.Group); err != nil {
+			return err
+		}
+		a.Cursor, err = v.GroupCursor(q.Group, q.User, q.Device)
+		return err
+	}
+	if m == nil {
+		a.Refused = true
+		return nil
+	}
+	switch q.Kind {
+	case QueryGroupMembers:
+		a.Members, err = v.Members(q.Group)
+	case QueryGroupInbox:
+		limit := q.Limit
+		if limit <= 0 || limit > MaxInboxPage {
+			limit = MaxInboxPage
+		}
+		a.Inbox, err = v.GroupPage(q.Group, q.User, q.After, limit, q.MaxBytes, nowMS)
+		if err == nil && a.Inbox == nil {
+			a.Refused = true
+		}
+	case QueryGroupCursor:
+		if a.Cursor, err = v.GroupCursor(q.Group, q.User, q.Device); err == nil {
+			a.Head, err = v.GroupHead(q.Group)
+		}
+	}
+	return err
 }

@@ -85,6 +85,11 @@ type Message struct {
 	Body       []byte `msgpack:"b"`
 	SentMS     int64  `msgpack:"s"`
 	ExpiresMS  int64  `msgpack:"e"`
+	// Group streams only (group.go): the kind of an event ("" for a
+	// message), the user it concerns and the role it gives.
+	Kind    string `msgpack:"k,omitempty"`
+	Subject string `msgpack:"j,omitempty"`
+	Role    string `msgpack:"r,omitempty"`
 }
 
 // inboxHead is the per-user stream header: the last sequence number handed

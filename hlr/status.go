@@ -16,9 +16,10 @@ const (
 	StatusStale     Status = 5 // credentials changed since they were read, or epoch moved on
 	StatusInvalid   Status = 6 // malformed command
 	StatusExpired   Status = 7 // the session has expired
+	StatusFull      Status = 8 // the group has as many members (or invites) as it may
 )
 
-var statusNames = [...]string{"ok", "exists", "not_found", "refused", "no_request", "stale", "invalid", "expired"}
+var statusNames = [...]string{"ok", "exists", "not_found", "refused", "no_request", "stale", "invalid", "expired", "full"}
 
 func (s Status) String() string {
 	if int(s) < len(statusNames) {

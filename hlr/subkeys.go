@@ -21,6 +21,13 @@ const (
 	skDevices  byte = 'v'  // 'v' user → deviceSet: every device of user (bounded)
 	skAttached byte = 'L'  // 'L' user → []Location: the attached devices only, kept with 'v'
 	skBlocks   byte = 'b'  // 'b' user → count(8) of the users user blocked
+	// Groups (group.go). A group's stream uses 'h', 'm', 'd' and 'x' with
+	// the group key "g/" name in place of a user name.
+	skGroup       byte = 'G' // 'G' gkey → Group
+	skMember      byte = 'M' // 'M' gkey 0 user → Member
+	skInvite      byte = 'I' // 'I' gkey 0 user → groupInvite
+	skGroupCursor byte = 'C' // 'C' gkey 0 user 0 device → seq(8)
+	skUserGroup   byte = 'y' // 'y' user 0 group name → UserGroup (in the user's partition)
 )
 
 func sk(kind byte, parts ...string) []byte {

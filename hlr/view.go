@@ -116,6 +116,12 @@ func MessageSize(m *Message) int {
 // maxBytes (More is then set). The first message is always returned, so a
 // page always makes progress.
 func (v *View) InboxPage(user string, after uint64, limit, maxBytes int, nowMS int64) (*Inbox, error) {
+	return v.page(user, after, limit, maxBytes, nowMS, MessageSize)
+}
+
+// page reads stream (a user's inbox or a group's) as InboxPage does,
+// measuring each message with size.
+func (v *View) page(user string, after uint64, limit, maxBytes int, nowMS int64, msgSize func(*Message) int) (*Inbox, error) {
 	var h inboxHead
 	if _, err := v.st.getRec(headKey(user), &h); err != nil {
 		return nil, err
@@ -140,7 +146,7 @@ func (v *View) InboxPage(user string, after uint64, limit, maxBytes int, nowMS i
 			in.ExpiredThrough = m.Seq
 			return true, nil
 		}
-		n := MessageSize(&m)
+		n := msgSize(&m)
 		if maxBytes > 0 && len(in.Messages) > 0 && size+n > maxBytes {
 			in.More = true
 			return false, nil
@@ -162,8 +168,8 @@ func (v *View) Heads(fn func(user string, head uint64) bool) error {
 		if err := decodeRec(val, &h); err != nil {
 			return false, err
 		}
-		if h.Last == 0 {
-			return true, nil
+		if h.Last == 0 || IsGroupKey(string(sub[1:])) {
+			return true, nil // groups are GroupHeads'
 		}
 		return fn(string(sub[1:]), h.Last), nil
 	})

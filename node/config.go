@@ -130,6 +130,9 @@ type Config struct {
 	// Delivery tunes delivery repair: acknowledgements, notices and
 	// their back-off (delivery.go).
 	Delivery DeliveryConfig
+	// Groups tunes the group fan-out: interest refreshes and repair
+	// (groups.go).
+	Groups GroupsConfig
 	// GateDropOneWay, if set, is the gate's fault hook (gate.Config.
 	// DropOneWay): one-way items this node receives of the kinds it picks
 	// are discarded, as if lost in transit. Tests and the simulator only.
@@ -152,6 +155,7 @@ func DefaultConfig() Config {
 		RaftIOTimeout:     10 * time.Second,
 		MuxHeaderTimeout:  mux.DefaultHeaderTimeout,
 		Delivery:          DefaultDeliveryConfig(),
+		Groups:            DefaultGroupsConfig(),
 	}
 }
 
@@ -207,6 +211,9 @@ func (c *Config) Validate() error {
 		if err := validAddr("InternalAdvertise", c.InternalAdvertise, true); err != nil {
 			return err
 		}
+	}
+	if err := c.Groups.Validate(); err != nil {
+		return err
 	}
 	if err := c.Delivery.validate(); err != nil {
 		return err

@@ -21,6 +21,12 @@ const (
 	kindNotice   gate.Kind = 9  // one-way: delivery repair, how far streams go (kind_notice.go)
 	kindAck      gate.Kind = 10 // one-way: what the devices took of a leader's forwards (kind_ack.go)
 	kindStatus   gate.Kind = 11 // request: what a node knows of a partition (kind_status.go, admin.go)
+	// Groups (groups.go, effect_group.go):
+	kindGroupDeliver  gate.Kind = 12 // effect: a committed group entry, once per interested node
+	kindGroupNotice   gate.Kind = 13 // one-way: how far groups go (repair)
+	kindGroupAck      gate.Kind = 14 // one-way: what a node took of a leader's group forwards
+	kindGroupInterest gate.Kind = 15 // request: a node's interest in groups of a partition, to its leader
+	kindGroupRegroup  gate.Kind = 16 // one-way: a new leader asks for the interest in its partition's groups
 )
 
 // registerKinds registers each kind's handler on the gate and each
@@ -36,6 +42,11 @@ func (n *Node) registerKinds() {
 	n.gate.Handle(kindNotice, gate.OneWay("notice", n.handleNotice))
 	n.gate.Handle(kindAck, gate.OneWay("ack", n.handleAck))
 	n.gate.Handle(kindStatus, gate.Request("status", n.serveStatus))
+	effectKind(n, kindGroupDeliver, "group_deliver", n.routeGroupFanout, n.handleGroupDeliver)
+	n.gate.Handle(kindGroupNotice, gate.OneWay("group_notice", n.handleGroupNotice))
+	n.gate.Handle(kindGroupAck, gate.OneWay("group_ack", n.handleGroupAck))
+	n.gate.Handle(kindGroupInterest, gate.Request("group_interest", n.serveGroupInterest))
+	n.gate.Handle(kindGroupRegroup, gate.OneWay("group_regroup", n.handleGroupRegroup))
 }
 
 // effectKind registers an effect kind: route, the router of effects of

@@ -51,11 +51,12 @@ type Node struct {
 	partsMu sync.Mutex
 	trans   map[uint16]*hbTransport // open partitions' transports
 
-	view     clusterView // membership and placement (cluster.go)
-	presence presenceBus // presence fan-out (presence.go)
-	hb       heartbeats  // coalesced Raft heartbeats (heartbeat.go)
-	hints    leaderHints // partition → leader address (remote.go)
-	dl       *delivery   // delivery repair (delivery.go)
+	view     clusterView  // membership and placement (cluster.go)
+	presence presenceBus  // presence fan-out (presence.go)
+	hb       heartbeats   // coalesced Raft heartbeats (heartbeat.go)
+	hints    leaderHints  // partition → leader address (remote.go)
+	dl       *delivery    // delivery repair (delivery.go)
+	groups   *groupFanout // group fan-out by node interest (groups.go)
 
 	changes changeCounts // reconciler changes made (changes.go)
 	ready   readyState   // what Readiness saw last (status.go)
@@ -220,6 +221,8 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.host.OnLeader(n.dl.onLeader)
+	n.groups = newGroupFanout(n, cfg.Groups)
+	n.host.OnLeader(n.groups.onLeader)
 	// The router reaches every partition's leader: this host's, or another
 	// node's through the gate (the node is its remoteCaller, remote.go).
 	n.rt = newRouter(n.host, n.meta.Partitions, n)
@@ -247,7 +250,7 @@ func New(cfg Config) (_ *Node, err error) {
 	vc.Logger = cfg.Logger
 	vc.Partitions = n.meta.Partitions
 	n.presence.init(n)
-	if n.vlr, err = vlr.New(vc, n.rt, &n.presence); err != nil {
+	if n.vlr, err = vlr.New(vc, n.rt, &n.presence, n.groups.reg); err != nil {
 		return nil, err
 	}
 	n.clientLn = nil // owned by the vlr now
@@ -259,6 +262,7 @@ func New(cfg Config) (_ *Node, err error) {
 	n.host.Start(n.rt) // outbox delivery and expiry
 
 	n.goFunc(n.dl.loop) // before any partition can report its leadership
+	n.groups.run()
 	if err := n.openInitial(creating); err != nil {
 		return nil, err
 	}

@@ -106,6 +106,8 @@ func (r *router) Exec(ctx context.Context, cmd hlr.Cmd) (hlr.Result, error) {
 //     earlier attempt deleted it; the session asking exists, so the
 //     account did);
 //   - friend_decline: no_request means an earlier attempt declined it;
+//   - group_leave, group_kick, group_delete: refused means an earlier
+//     attempt took the member out (or deleted the group);
 //
 // (A retried resume needs nothing here: the home register itself grants a
 // resume whose token an earlier attempt of the same resume rotated, see
@@ -118,7 +120,8 @@ func (r *router) Exec(ctx context.Context, cmd hlr.Cmd) (hlr.Result, error) {
 func (r *router) settle(ctx context.Context, cmd hlr.Cmd, res hlr.Result) (hlr.Result, error) {
 	switch {
 	case cmd.Op == hlr.OpDeleteAccount && res.Status == hlr.StatusNotFound,
-		cmd.Op == hlr.OpFriendDecline && res.Status == hlr.StatusNoRequest:
+		cmd.Op == hlr.OpFriendDecline && res.Status == hlr.StatusNoRequest,
+		(cmd.Op == hlr.OpGroupLeave || cmd.Op == hlr.OpGroupKick || cmd.Op == hlr.OpGroupDelete) && res.Status == hlr.StatusRefused:
 		return hlr.Result{}, nil
 	}
 	return res, nil

@@ -145,6 +145,18 @@ type Config struct {
 	MaxDevices int
 	// MaxBlocks bounds the users one user can block.
 	MaxBlocks int
+	// Groups (PROTOCOL.md §16): MaxGroupMembers bounds the members (and,
+	// separately, the pending invites) of a group; MaxGroupsPerUser the
+	// groups a user belongs to or is invited to (checked when the user
+	// creates or joins one); GroupSendRate/GroupSendBurst each user's
+	// group sends (all groups together); GroupOpRate/GroupOpBurst each
+	// user's other group operations.
+	MaxGroupMembers  int
+	MaxGroupsPerUser int
+	GroupSendRate    float64
+	GroupSendBurst   int
+	GroupOpRate      float64
+	GroupOpBurst     int
 
 	// CursorFlushInterval is how often acknowledged cursors are written to
 	// the home register, many per Raft entry.
@@ -189,6 +201,12 @@ func DefaultConfig() Config {
 		MessageTTL:          24 * time.Hour,
 		SendRate:            1,
 		SendBurst:           10,
+		MaxGroupMembers:     1024,
+		MaxGroupsPerUser:    500,
+		GroupSendRate:       1,
+		GroupSendBurst:      10,
+		GroupOpRate:         1,
+		GroupOpBurst:        30,
 		RegisterRate:        0.2,
 		RegisterBurst:       5,
 		LoginFailures:       5,
@@ -262,6 +280,8 @@ func (c *Config) ValidateTuning() error {
 	case c.LoginRate <= 0 || c.LoginBurst < 1 || c.ResumeRate <= 0 || c.ResumeBurst < 1 || c.FriendRate <= 0 || c.FriendBurst < 1 ||
 		c.BlockRate <= 0 || c.BlockBurst < 1 || c.ProfileRate <= 0 || c.ProfileBurst < 1:
 		return errors.New("vlr: login, resume, friend, block and profile rates and bursts must be positive")
+	case c.MaxGroupMembers < 2 || c.MaxGroupsPerUser < 1 || c.GroupSendRate <= 0 || c.GroupSendBurst < 1 || c.GroupOpRate <= 0 || c.GroupOpBurst < 1:
+		return errors.New("vlr: MaxGroupMembers must be at least 2, and the group limits, rates and bursts positive")
 	case c.ResumeFailures < 1:
 		return errors.New("vlr: ResumeFailures must be positive")
 	case c.MaxDevices < 1 || c.MaxDevices > 256 || c.MaxBlocks < 1:

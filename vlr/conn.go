@@ -246,6 +246,12 @@ func (c *conn) handle(f wire.Frame) bool {
 		}
 		return true
 	}
+	if f.Type == wire.TGroupAck {
+		if c.sess != nil && c.loggedIn {
+			c.groupAckReq(body.(*wire.GroupAck))
+		}
+		return true
+	}
 	if f.RID == 0 {
 		c.fatal(0, refusef(wire.CodeBadFrame, "requests need a non-zero request id"))
 		return false
@@ -261,17 +267,24 @@ func (c *conn) handle(f wire.Frame) bool {
 			}
 		}
 	}
-	if f.Type == wire.TSend && c.loggedIn {
+	if (f.Type == wire.TSend || f.Type == wire.TGroupSend) && c.loggedIn {
 		// Sends of one connection run concurrently, up to
 		// maxInflightSends (then the reader waits: backpressure), so a
 		// client can pipeline them and the home register can batch them.
 		// Replies carry the request id; their order is not promised.
 		c.inflight <- struct{}{}
-		sess, m, start := c.sess, body.(*wire.Send), time.Now()
+		sess, start := c.sess, time.Now()
 		c.srv.goFunc(func() {
 			defer func() { <-c.inflight }()
-			t, reply, err := c.send(sess, m)
-			c.srv.counts.done(wire.TSend, reply, err, start)
+			var t wire.Type
+			var reply any
+			var err error
+			if m, ok := body.(*wire.Send); ok {
+				t, reply, err = c.send(sess, m)
+			} else {
+				t, reply, err = c.groupSend(sess, body.(*wire.GroupSend))
+			}
+			c.srv.counts.done(f.Type, reply, err, start)
 			c.respond(f.RID, t, reply, err)
 		})
 		return true
@@ -345,7 +358,8 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		switch t {
 		case wire.TWelcome, wire.TError, wire.TOK, wire.TLoginChallenge, wire.TLoginOK, wire.TWhoamiReply,
 			wire.TProfile, wire.TPong, wire.TFriends, wire.TPresence, wire.TFriendEvent, wire.TSendAck,
-			wire.TSyncReply, wire.TMessage, wire.TGoodbye:
+			wire.TSyncReply, wire.TMessage, wire.TGoodbye, wire.TGroupListReply, wire.TGroupMembersReply,
+			wire.TGroupSyncReply, wire.TGroupMessage:
 		default:
 			return 0, nil, refuse(wire.CodeNotLoggedIn)
 		}
@@ -379,6 +393,17 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		return c.send(c.sess, body.(*wire.Send))
 	case wire.TSync:
 		return c.sync(body.(*wire.Sync))
+	case wire.TGroupCreate, wire.TGroupSet, wire.TGroupJoin, wire.TGroupLeave, wire.TGroupDelete,
+		wire.TGroupInvite, wire.TGroupKick, wire.TGroupRole:
+		return c.groupOp(t, body)
+	case wire.TGroupList:
+		return c.groupList(body.(*wire.GroupList))
+	case wire.TGroupMembers:
+		return c.groupMembers(body.(*wire.GroupMembers))
+	case wire.TGroupSend:
+		return c.groupSend(c.sess, body.(*wire.GroupSend))
+	case wire.TGroupSync:
+		return c.groupSync(body.(*wire.GroupSync))
 	}
 	return 0, nil, refusef(wire.CodeBadRequest, t.String()+" is not a request")
 }

@@ -56,14 +56,23 @@ func (s *Server) flushCursors() {
 	wg.Wait()
 }
 
-// flushCursor writes sess's cursor if it moved.
+// flushCursor writes sess's cursor, and its cursors in groups, if they
+// moved.
 func (s *Server) flushCursor(ctx context.Context, sess *session) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	for _, gc := range sess.groupCursorsToFlush() {
+		if _, err := s.home.Exec(ctx, hlr.Cmd{Op: hlr.OpGroupCursor, Group: gc.group, User: sess.user, Device: sess.device, Seq: gc.seq}); err != nil {
+			s.log.Debug("group cursor write failed; will retry", "user", sess.user, "group", gc.group, "err", err)
+			s.markDirty(sess)
+			continue
+		}
+		sess.markGroupFlushed(gc.group, gc.seq)
+	}
 	seq, ok := sess.cursorToFlush()
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
 	if _, err := s.home.Exec(ctx, hlr.Cmd{Op: hlr.OpCursor, User: sess.user, Device: sess.device, Seq: seq}); err != nil {
 		s.log.Debug("cursor write failed; will retry", "user", sess.user, "err", err)
 		s.markDirty(sess)

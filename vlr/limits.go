@@ -31,6 +31,8 @@ type limits struct {
 	friend   *buckets
 	block    *buckets
 	profile  *buckets
+	gsend    *buckets // group sends per user
+	gop      *buckets // other group operations per user
 }
 
 func newLimits(c *Config) (*limits, error) {
@@ -44,6 +46,8 @@ func newLimits(c *Config) (*limits, error) {
 		friend:   newBuckets(c.FriendRate, c.FriendBurst),
 		block:    newBuckets(c.BlockRate, c.BlockBurst),
 		profile:  newBuckets(c.ProfileRate, c.ProfileBurst),
+		gsend:    newBuckets(c.GroupSendRate, c.GroupSendBurst),
+		gop:      newBuckets(c.GroupOpRate, c.GroupOpBurst),
 	}, nil
 }
 

@@ -27,6 +27,9 @@ type registry struct {
 	// cancelled remembers Cancel Locations that found no session, for
 	// attaches still running (tombstones.go).
 	cancelled tombstones
+	// groups indexes the synced group streams (group_registry.go).
+	groups groupIndex
+	gbus   GroupBus
 }
 
 // localUser is one user with at least one session at this node.
@@ -44,6 +47,8 @@ func newRegistry(bus PresenceBus, lc LeaseConfig) *registry {
 		remote:    make(map[string]map[string]string),
 		bus:       bus,
 		cancelled: newTombstones(lc.TombstoneTTL, lc.MaxTombstones),
+		groups:    make(groupIndex),
+		gbus:      nopGroupBus{},
 	}
 }
 
@@ -92,6 +97,7 @@ func (r *registry) cancel(user string, loc hlr.Location, reason, node string, no
 func (r *registry) detach(s *session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.dropSessionGroupsLocked(s)
 	u := r.users[s.user]
 	if u == nil {
 		return

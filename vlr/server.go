@@ -57,8 +57,10 @@ type Server struct {
 	counts *requestCounts // requests answered, for metrics (counters.go)
 }
 
-// New starts a visitor register listening on cfg.ClientAddr.
-func New(cfg Config, home Home, bus PresenceBus) (*Server, error) {
+// New starts a visitor register listening on cfg.ClientAddr. home reaches
+// the home register; bus carries presence, groups group interest (nil:
+// none, for a register that never fans out group messages).
+func New(cfg Config, home Home, bus PresenceBus, groups GroupBus) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -95,6 +97,9 @@ func New(cfg Config, home Home, bus PresenceBus) (*Server, error) {
 		dirty:    make(map[*session]struct{}),
 		ending:   make(map[string]*endings),
 		counts:   newRequestCounts(),
+	}
+	if groups != nil {
+		s.reg.gbus = groups
 	}
 	s.out.limit = cfg.OutputBudget
 	s.out.victim = s.largestQueue

@@ -53,6 +53,7 @@ type session struct {
 	revoked string // why the session was revoked, if it was
 	lease   lease
 	held    heldPushes
+	groups  map[string]*groupStream // by group name (group_stream.go)
 }
 
 // heldPushes are presence changes and friend events that arrived while

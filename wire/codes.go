@@ -38,6 +38,7 @@ const (
 	CodeBadTTL         Code = 213 // the message lifetime is out of range
 	CodeBadStatus      Code = 214 // the presence status is not one a client may set
 	CodeLoginStep      Code = 215 // a login frame arrived out of order
+	CodeGroupFull      Code = 216 // the group has as many members (or pending invites) as it may, or the user as many groups
 
 	// Server side (3xx): retry later, possibly at another node.
 	CodeUnavailable  Code = 300 // the home register could not be reached in time
@@ -85,6 +86,7 @@ var codeTable = map[Code]codeInfo{
 	CodeBadTTL:           {"bad_ttl", "message lifetime out of range"},
 	CodeBadStatus:        {"bad_status", "invalid presence status"},
 	CodeLoginStep:        {"login_step", "login frame out of order"},
+	CodeGroupFull:        {"group_full", "too many members or groups"},
 	CodeUnavailable:      {"unavailable", "service unavailable; try again"},
 	CodeInternal:         {"internal", "internal error"},
 	CodeShutdown:         {"shutdown", "node is shutting down"},

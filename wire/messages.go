@@ -245,6 +245,134 @@ type Goodbye struct {
 	Redirect string `msgpack:"redirect,omitempty"` // client address to reconnect to
 }
 
+// GroupSettings creates a group or changes its settings (C→S,
+// TGroupCreate and TGroupSet → TOK). A nil field is the default (create)
+// or left as it is (set).
+type GroupSettings struct {
+	Group string  `msgpack:"group"`
+	Title *string `msgpack:"title,omitempty"` // at most 64 bytes
+	Topic *string `msgpack:"topic,omitempty"` // at most 512 bytes
+	Open  *bool   `msgpack:"open,omitempty"`  // anyone may join without an invite
+}
+
+// GroupName names a group: the body of TGroupJoin, TGroupLeave and
+// TGroupDelete.
+type GroupName struct {
+	Group string `msgpack:"group"`
+}
+
+// GroupMembers asks for a group's members in name order, after the user
+// named After (C→S, TGroupMembers → TGroupMembersReply).
+type GroupMembers struct {
+	Group string `msgpack:"group"`
+	After string `msgpack:"after,omitempty"`
+}
+
+// GroupPeer names a group and a user: the body of TGroupInvite and
+// TGroupKick.
+type GroupPeer struct {
+	Group string `msgpack:"group"`
+	User  string `msgpack:"user"`
+}
+
+// GroupRole gives a member a role (C→S, TGroupRole → TOK).
+type GroupRole struct {
+	Group string `msgpack:"group"`
+	User  string `msgpack:"user"`
+	Role  string `msgpack:"role"` // "admin", "member" or "owner" (hand the group over)
+}
+
+// GroupEntry is one group of the caller (in TGroupListReply).
+type GroupEntry struct {
+	Group   string `msgpack:"group"`
+	Role    string `msgpack:"role"` // owner, admin, member, or invited
+	Title   string `msgpack:"title,omitempty"`
+	Topic   string `msgpack:"topic,omitempty"`
+	Open    bool   `msgpack:"open,omitempty"`
+	Owner   string `msgpack:"owner,omitempty"`
+	Members uint32 `msgpack:"members,omitempty"`
+	Head    uint64 `msgpack:"head"`   // the last seq of the group's stream
+	Cursor  uint64 `msgpack:"cursor"` // the caller's device's cursor in it
+	Unread  uint64 `msgpack:"unread"` // entries above the cursor the caller may read
+	Since   uint64 `msgpack:"since"`  // the seq of the caller's join: the first entry it sees
+}
+
+// GroupList asks for the caller's groups and invites in name order, after
+// the group named After (C→S, TGroupList → TGroupListReply).
+type GroupList struct {
+	After string `msgpack:"after,omitempty"`
+}
+
+// GroupListReply lists the caller's groups and invites (S→C); with More
+// set, ask again with After = the last group's name.
+type GroupListReply struct {
+	Groups []GroupEntry `msgpack:"groups"`
+	More   bool         `msgpack:"more,omitempty"`
+}
+
+// GroupMember is one member of a group.
+type GroupMember struct {
+	User string `msgpack:"user"`
+	Role string `msgpack:"role"`
+}
+
+// GroupMembersReply lists a group's members (S→C); with More set, ask
+// again with After = the last member's name.
+type GroupMembersReply struct {
+	Group   string        `msgpack:"group"`
+	Members []GroupMember `msgpack:"members"`
+	More    bool          `msgpack:"more,omitempty"`
+}
+
+// GroupSend sends a message to a group (C→S, TGroupSend → TSendAck):
+// as Send, with the group in place of the recipient.
+type GroupSend struct {
+	Group string `msgpack:"group"`
+	CMID  uint64 `msgpack:"cmid"`
+	Body  []byte `msgpack:"body"`
+	TTLMS uint32 `msgpack:"ttl_ms,omitempty"`
+}
+
+// GroupSync reads a group's stream after a cursor (C→S, TGroupSync →
+// TGroupSyncReply); pushes of the group flow after a GroupSync whose
+// reply has More false.
+type GroupSync struct {
+	Group string `msgpack:"group"`
+	After uint64 `msgpack:"after"`
+	Limit uint32 `msgpack:"limit,omitempty"`
+}
+
+// GroupMessage is one entry of a group's stream: a message (Kind absent)
+// or an event (S→C push TGroupMessage, and inside GroupSyncReply).
+type GroupMessage struct {
+	Group      string `msgpack:"group"`
+	Seq        uint64 `msgpack:"seq"`
+	ID         uint64 `msgpack:"id"`
+	Kind       string `msgpack:"kind,omitempty"` // "" (a message), created, invited, joined, left, kicked, role, info, deleted
+	From       string `msgpack:"from"`
+	FromDevice string `msgpack:"from_device,omitempty"`
+	Subject    string `msgpack:"subject,omitempty"` // the user an event concerns
+	Role       string `msgpack:"role,omitempty"`    // the role an event gives
+	Body       []byte `msgpack:"body,omitempty"`
+	SentMS     int64  `msgpack:"sent_ms"`
+	ExpiresMS  int64  `msgpack:"expires_ms,omitempty"`
+}
+
+// GroupSyncReply is one page of a group's stream (S→C), as SyncReply.
+type GroupSyncReply struct {
+	Group    string         `msgpack:"group"`
+	Messages []GroupMessage `msgpack:"messages"`
+	Next     uint64         `msgpack:"next"`
+	More     bool           `msgpack:"more"`
+}
+
+// GroupAck records the device's cursor in a group (C→S, TGroupAck, no
+// reply).
+type GroupAck struct {
+	Group string `msgpack:"group"`
+	Seq   uint64 `msgpack:"seq"`
+}
+
 // NewBody returns a pointer to a new zero body for t, or nil when t has no
 // body type (an unknown type).
 func NewBody(t Type) any {
@@ -305,6 +433,32 @@ func NewBody(t Type) any {
 		return new(Message)
 	case TGoodbye:
 		return new(Goodbye)
+	case TGroupCreate, TGroupSet:
+		return new(GroupSettings)
+	case TGroupJoin, TGroupLeave, TGroupDelete:
+		return new(GroupName)
+	case TGroupMembers:
+		return new(GroupMembers)
+	case TGroupInvite, TGroupKick:
+		return new(GroupPeer)
+	case TGroupRole:
+		return new(GroupRole)
+	case TGroupList:
+		return new(GroupList)
+	case TGroupListReply:
+		return new(GroupListReply)
+	case TGroupMembersReply:
+		return new(GroupMembersReply)
+	case TGroupSend:
+		return new(GroupSend)
+	case TGroupSync:
+		return new(GroupSync)
+	case TGroupSyncReply:
+		return new(GroupSyncReply)
+	case TGroupAck:
+		return new(GroupAck)
+	case TGroupMessage:
+		return new(GroupMessage)
 	}
 	return nil
 }

@@ -63,6 +63,25 @@ const (
 
 	// Connection control.
 	TGoodbye Type = 38 // S→C push: the server closes the connection (with an optional redirect)
+
+	// Groups (PROTOCOL.md §16).
+	TGroupCreate       Type = 39 // C→S → TOK
+	TGroupInvite       Type = 40 // C→S → TOK
+	TGroupJoin         Type = 41 // C→S → TOK
+	TGroupLeave        Type = 42 // C→S → TOK
+	TGroupKick         Type = 43 // C→S → TOK
+	TGroupRole         Type = 44 // C→S → TOK
+	TGroupSet          Type = 45 // C→S → TOK
+	TGroupDelete       Type = 46 // C→S → TOK
+	TGroupList         Type = 47 // C→S → TGroupListReply
+	TGroupListReply    Type = 48 // S→C
+	TGroupMembers      Type = 49 // C→S → TGroupMembersReply
+	TGroupMembersReply Type = 50 // S→C
+	TGroupSend         Type = 51 // C→S → TSendAck
+	TGroupSync         Type = 52 // C→S → TGroupSyncReply
+	TGroupSyncReply    Type = 53 // S→C
+	TGroupAck          Type = 54 // C→S, no reply: the device's cursor in a group
+	TGroupMessage      Type = 55 // S→C push: one entry of a group's stream
 )
 
 // typeNames is indexed by Type.
@@ -74,11 +93,14 @@ var typeNames = [...]string{
 	"friend_request", "friend_accept", "friend_decline", "friend_remove",
 	"block", "unblock", "friend_list", "friends", "set_presence", "presence",
 	"friend_event", "send", "send_ack", "sync", "sync_reply", "ack", "message",
-	"goodbye",
+	"goodbye", "group_create", "group_invite", "group_join", "group_leave",
+	"group_kick", "group_role", "group_set", "group_delete", "group_list",
+	"group_list_reply", "group_members", "group_members_reply", "group_send",
+	"group_sync", "group_sync_reply", "group_ack", "group_message",
 }
 
 // MaxType is the highest type this version knows.
-const MaxType = TGoodbye
+const MaxType = TGroupMessage
 
 func (t Type) String() string {
 	if int(t) < len(typeNames) {

@@ -254,6 +254,7 @@ func (a *app) session(inbox bool) (*client.Client, error) {
 	}
 	if inbox {
 		c.SetCursor(a.st.Cursor)
+		c.SetGroupCursors(a.st.Groups)
 	}
 	if err := c.Resume(a.ctx, a.st.User, a.st.Token); err != nil {
 		if errors.Is(err, client.ErrSessionInvalid) {
@@ -283,6 +284,7 @@ func (a *app) finish() error {
 		a.st.Token = tok
 		if a.inbox {
 			a.st.Cursor = max(a.st.Cursor, c.Cursor())
+			a.groupCursors(c)
 		}
 	}
 	return a.save()

@@ -42,6 +42,7 @@ var commands = map[string]func(*app, []string) error{
 	"send":     cmdSend,
 	"recv":     cmdRecv,
 	"chat":     cmdChat,
+	"group":    cmdGroup, // group.go
 }
 
 const usageText = `usage: roam [flags] COMMAND [ARGS]
@@ -76,6 +77,7 @@ Commands:
   send USER TEXT...                   send a message (TEXT from stdin if omitted)
   recv [--wait D]                     print new messages (and keep listening for D)
   chat USER                           interactive chat: type lines, /quit to leave
+  group SUBCOMMAND NAME [USER|TEXT]   groups: roam group help
   admin status --http ADDR[,ADDR...]  members, partitions and leaders from the
                                       nodes' management endpoints (roamd -http;
                                       env ROAM_HTTP); --json for JSON

@@ -88,7 +88,7 @@ func cmdRecv(a *app, argv []string) error {
 			return fmt.Errorf("inbox sync made no progress for %v (%d messages received)", a.timeout, got)
 		case ev := <-c.Events():
 			switch ev.Kind {
-			case client.EventSynced:
+			case client.EventGroupsSynced: // after the inbox's EventSynced
 				if !synced {
 					synced = true
 					stalled.Stop()
@@ -100,8 +100,12 @@ func cmdRecv(a *app, argv []string) error {
 					}
 					deadline = time.After(*wait)
 				}
-			case client.EventMessage:
-				a.printMessage(ev.Message, time.DateTime)
+			case client.EventMessage, client.EventGroupMessage:
+				if ev.Kind == client.EventMessage {
+					a.printMessage(ev.Message, time.DateTime)
+				} else {
+					a.printGroupMessage(ev.GroupMessage, time.DateTime)
+				}
 				got++
 				if !synced {
 					stalled.Reset(a.timeout)
@@ -192,6 +196,10 @@ func cmdChat(a *app, argv []string) error {
 			switch ev.Kind {
 			case client.EventMessage:
 				a.printMessage(ev.Message, time.TimeOnly)
+			case client.EventGroupMessage:
+				if !ev.GroupMessage.Own { // typed here
+					a.printGroupMessage(ev.GroupMessage, time.TimeOnly)
+				}
 			case client.EventPresence:
 				a.note(fmt.Sprintf("* %s is %s", ev.User, ev.Status), map[string]any{"type": "presence", "user": ev.User, "status": ev.Status})
 			case client.EventFriend:

@@ -11,14 +11,15 @@ import (
 
 // State is what the CLI keeps between runs, in a JSON file readable only
 // by its owner (mode 0600): where the cluster is, who is logged in on
-// this device, the session token (rotated on every resume) and the inbox
-// cursor (the last message printed).
+// this device, the session token (rotated on every resume), the inbox
+// cursor (the last message printed) and the same per group.
 type State struct {
-	Addrs  []string `json:"addrs,omitempty"`
-	User   string   `json:"user,omitempty"`
-	Device string   `json:"device,omitempty"`
-	Token  []byte   `json:"token,omitempty"` // base64 in the file
-	Cursor uint64   `json:"cursor,omitempty"`
+	Addrs  []string          `json:"addrs,omitempty"`
+	User   string            `json:"user,omitempty"`
+	Device string            `json:"device,omitempty"`
+	Token  []byte            `json:"token,omitempty"` // base64 in the file
+	Cursor uint64            `json:"cursor,omitempty"`
+	Groups map[string]uint64 `json:"groups,omitempty"` // group → the last entry printed (group.go)
 }
 
 // loadState reads the state file; a missing file is an empty state.

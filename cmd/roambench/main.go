@@ -140,6 +140,8 @@ type Results struct {
 	// protected; TLSCost compares the two ends.
 	Security string   `json:"security"`
 	TLSCost  *TLSCost `json:"tls_cost,omitempty"`
+	// Groups is the group phase (groups.go).
+	Groups *GroupResult `json:"groups,omitempty"`
 	// Fsync is the disk's fsync latency, probed for 20 s at the start in
 	// the directory the nodes keep their data in.
 	Fsync   *disk.FsyncStats `json:"fsync,omitempty"`
@@ -213,6 +215,15 @@ func run() error {
 		res.Runtime = time.Since(t0).Round(time.Second).String()
 		return writeResults(res, tlsCostMarkdown(res))
 	}
+	if *flagOnlyGroups {
+		g, err := benchGroups(*flagGroupNodes, parseInts(*flagGroupRates))
+		if err != nil {
+			return fmt.Errorf("groups: %w", err)
+		}
+		res.Groups, res.Security = g, benchSecurity().String()
+		res.Runtime = time.Since(t0).Round(time.Second).String()
+		return writeResults(res, "# roam group benchmark\n\nCommand: `"+res.Command+"`, "+res.Date+", "+res.Security+".\n"+groupMarkdown(g))
+	}
 	logf("roambench: %d pairs, frame %d bytes, rates %v, %v per step", *flagPairs, res.FrameBytes, rates, *flagStep)
 	var err error
 	if !*flagSessionsOnly {
@@ -237,6 +248,11 @@ func run() error {
 	if *flagTLSCost && !*flagSessionsOnly {
 		if res.TLSCost, err = benchTLSCost(*flagTLSNodes, parseInts(*flagTLSRates)); err != nil {
 			return fmt.Errorf("tls cost: %w", err)
+		}
+	}
+	if *flagGroups && !*flagSessionsOnly {
+		if res.Groups, err = benchGroups(*flagGroupNodes, parseInts(*flagGroupRates)); err != nil {
+			return fmt.Errorf("groups: %w", err)
 		}
 	}
 	if !*flagSkipIdle && !*flagSessionsOnly {

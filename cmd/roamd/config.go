@@ -321,6 +321,19 @@ var options = []option{
 		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxDevices = n })},
 	{key: "max_blocks", usage: "users one user can block",
 		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxBlocks = n })},
+	// Groups (vlr.Config; PROTOCOL.md §16).
+	{key: "max_group_members", usage: "members (and pending invites) of one group",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxGroupMembers = n })},
+	{key: "max_groups_per_user", usage: "groups a user may belong to or be invited to",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxGroupsPerUser = n })},
+	{key: "group_send_rate", usage: "group messages per second per user",
+		set: floatSetter(func(s *settings, f float64) { s.node.VLR.GroupSendRate = f })},
+	{key: "group_send_burst", usage: "group messages a user may send at once",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.GroupSendBurst = n })},
+	{key: "group_op_rate", usage: "other group operations per second per user",
+		set: floatSetter(func(s *settings, f float64) { s.node.VLR.GroupOpRate = f })},
+	{key: "group_op_burst", usage: "other group operations a user may make at once",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.GroupOpBurst = n })},
 }
 
 func boolSetter(f func(*settings, bool)) func(*settings, string) error {
@@ -330,6 +343,17 @@ func boolSetter(f func(*settings, bool)) func(*settings, string) error {
 			return errors.New("want true or false")
 		}
 		f(s, b)
+		return nil
+	}
+}
+
+func floatSetter(f func(*settings, float64)) func(*settings, string) error {
+	return func(s *settings, v string) error {
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return errors.New("want a number")
+		}
+		f(s, x)
 		return nil
 	}
 }
