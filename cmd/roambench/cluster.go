@@ -196,7 +196,10 @@ func (c *cluster) stop() {
 		p.dead = true
 		p.log.Close()
 	}
-	os.RemoveAll(c.dir)
+	if os.Getenv("ROAMBENCH_KEEP") == "" { // ROAMBENCH_KEEP=1 keeps data and logs for a post-mortem
+
+		os.RemoveAll(c.dir)
+	}
 }
 
 // rssKB returns the resident set size of pid in KiB.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -62,8 +63,13 @@ type groupStep struct {
 // groupMember is one member's receiving connection.
 type groupMember struct {
 	c         *rconn
-	delivered atomic.Int64
+	delivered atomic.Int64 // entries of the current window received
 }
+
+// window marks the bodies sent during a step's measured window, so that
+// the deliveries counted are exactly those of the window's sends, however
+// late they arrive.
+var window atomic.Pointer[[]byte]
 
 // latencies collects send→delivery samples (ms).
 type latencies struct {
@@ -96,7 +102,7 @@ func benchGroups(n int, rates []int) (*GroupResult, error) {
 	logf("groups: %d-node cluster, a group of %d members, %d senders", n, *flagGroupMembers, *flagGroupSenders)
 	dir, _ := filepath.Abs(fmt.Sprintf("bench/.run-groups-%dnode", n))
 	cfg := benchConfig[:len(benchConfig)-1] + groupConfig
-	cl, err := startCluster(*flagBin, dir, n, cfg, false, benchSecurity())
+	cl, err := startCluster(*flagBin, dir, n, cfg, true, benchSecurity())
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +231,9 @@ func (m *groupMember) read(i int, lat *latencies) {
 		if f.Type != wire.TGroupMessage {
 			continue
 		}
-		m.delivered.Add(1)
+		if w := window.Load(); w != nil && bytes.Contains(f.Body, *w) {
+			m.delivered.Add(1)
+		}
 		n++
 		if (n+i)%64 != 0 {
 			continue
@@ -242,20 +250,90 @@ func (m *groupMember) read(i int, lat *latencies) {
 // measures the step's window.
 func runGroupStep(cl *cluster, members []*groupMember, senders []*rconn, rate int, lat *latencies, cmid *atomic.Uint64) groupStep {
 	st := groupStep{Rate: rate}
+	mark := []byte(fmt.Sprintf("window-%09d", rate))
+	window.Store(&mark)
+	for _, m := range members {
+		m.delivered.Store(0)
+	}
 	var sent, acked atomic.Int64
 	var measuring atomic.Bool
+	var errMu sync.Mutex
+	errs := map[string]int{}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	per := float64(rate) / float64(len(senders))
 	for _, s := range senders {
 		wg.Add(2)
 		pending := make(chan uint32, 4096)
-		go func(s *rconn) { // acks
+		go func(s *rconn) { // acks: replies come in any order (the server runs a connection's sends concurrently)
 			defer wg.Done()
-			for rid := range pending {
-				if _, err := s.readReply(rid, nil); err == nil && measuring.Load() {
-					acked.Add(1)
+			outstanding := map[uint32]bool{}
+			early := map[uint32]wire.Type{} // replies read before their rid was handed over
+			closed := false
+			settle := func(t wire.Type, body []byte) {
+				switch t {
+				case wire.TSendAck:
+					if measuring.Load() {
+						acked.Add(1)
+					}
+				case wire.TError:
+					var e wire.Error
+					wire.Decode(body, &e)
+					errMu.Lock()
+					errs[e.Code.Name()]++
+					errMu.Unlock()
 				}
+			}
+			take := func(rid uint32) {
+				if t, ok := early[rid]; ok {
+					delete(early, rid)
+					settle(t, nil)
+					return
+				}
+				outstanding[rid] = true
+			}
+			for !closed || len(outstanding) > 0 {
+				// Take the rids written so far.
+				for drained := false; !drained; {
+					select {
+					case rid, ok := <-pending:
+						if !ok {
+							closed, drained = true, true
+							break
+						}
+						take(rid)
+					default:
+						drained = true
+					}
+				}
+				if len(outstanding) == 0 {
+					if closed {
+						return
+					}
+					rid, ok := <-pending
+					if !ok {
+						return
+					}
+					take(rid)
+					continue
+				}
+				s.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+				f, err := s.rd.ReadFrame()
+				if err != nil {
+					errMu.Lock()
+					errs[err.Error()]++
+					errMu.Unlock()
+					return
+				}
+				if f.RID == 0 {
+					continue
+				}
+				if !outstanding[f.RID] {
+					early[f.RID] = f.Type // its rid is still on its way from the writer
+					continue
+				}
+				delete(outstanding, f.RID)
+				settle(f.Type, f.Body)
 			}
 		}(s)
 		go func(s *rconn) {
@@ -264,6 +342,7 @@ func runGroupStep(cl *cluster, members []*groupMember, senders []*rconn, rate in
 			interval := time.Duration(float64(time.Second) / per)
 			next := time.Now()
 			body := make([]byte, 64)
+			copy(body[8:], "outside-window--")
 			for {
 				select {
 				case <-stop:
@@ -275,6 +354,12 @@ func runGroupStep(cl *cluster, members []*groupMember, senders []*rconn, rate in
 				}
 				next = next.Add(interval)
 				binary.BigEndian.PutUint64(body, uint64(time.Now().UnixMicro()))
+				in := measuring.Load()
+				if in {
+					copy(body[8:], mark)
+				} else {
+					copy(body[8:], "outside-window--")
+				}
 				rid, err := s.write(wire.TGroupSend, &wire.GroupSend{Group: "fanout", CMID: cmid.Add(1), Body: body})
 				if err == nil {
 					err = s.bw.Flush()
@@ -282,7 +367,7 @@ func runGroupStep(cl *cluster, members []*groupMember, senders []*rconn, rate in
 				if err != nil {
 					return
 				}
-				if measuring.Load() {
+				if in {
 					sent.Add(1)
 				}
 				select {
@@ -302,21 +387,27 @@ func runGroupStep(cl *cluster, members []*groupMember, senders []*rconn, rate in
 		return t
 	}
 	lat.take()
-	d0, cpu0, t0 := total(), clusterTicks(cl), time.Now()
+	cpu0, t0 := clusterTicks(cl), time.Now()
 	measuring.Store(true)
 	time.Sleep(*flagStep)
 	measuring.Store(false)
-	d1, cpu1, el := total(), clusterTicks(cl), time.Since(t0)
+	cpu1, el := clusterTicks(cl), time.Since(t0)
 	close(stop)
 	wg.Wait()
-	// Deliveries of the window's sends that arrive just after it count:
-	// wait briefly for the tail.
-	time.Sleep(500 * time.Millisecond)
+	// The window's sends are marked: wait (up to 3 s) for their last
+	// deliveries.
+	expected := sent.Load() * int64(len(members))
+	for end := time.Now().Add(3 * time.Second); total() < expected && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	st.Sent, st.Acked = sent.Load(), acked.Load()
-	st.Delivered = d1 - d0
+	st.Delivered = total()
 	st.DeliveriesPerS = float64(st.Delivered) / el.Seconds()
 	st.Expected = st.Sent * int64(len(members))
 	st.P50MS, st.P99MS = lat.take()
+	if len(errs) > 0 {
+		logf("    send errors: %v", errs)
+	}
 	if st.Delivered > 0 {
 		st.CPUUsPerDeliv = float64(cpu1-cpu0) * 1e4 / float64(st.Delivered) // ticks are 10 ms
 	}
