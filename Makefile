@@ -56,15 +56,17 @@ tidy-check: ## go.mod/go.sum are tidy
 	$(GO) mod tidy
 	git diff --exit-code go.mod go.sum
 
-# The benchmark suite (not part of `make test`; about 8 minutes on 2 cores):
+# The benchmark suite (not part of `make test`; about 11 minutes on 2 cores):
 # the Go micro-benchmarks of the hot paths, then cmd/roambench, which
 # measures the baseline relay (bench/relay) and roam 1-node and 3-node
 # clusters with TLS on both ports (what users run; BENCH_FLAGS=-plaintext
 # for none) in one run, then the TLS-cost phase (a 3-node cluster with TLS
 # on both ports against plaintext on both, coarser steps up to the first
 # one not sustained, and logins; about 1.5 minutes; -tls-cost=false skips
-# it, -only-tls-cost runs it alone), and writes bench/results.json and
-# BENCHMARKS.md.
+# it, -only-tls-cost runs it alone), then the group phase (fan-out of a
+# 1,000-member group over 3 nodes in rate steps, and the RSS of 1,000
+# groups of 100; about 3 minutes; -groups=false skips it, -only-groups
+# runs it alone), and writes bench/results.json and BENCHMARKS.md.
 BENCH_PKGS  ?= ./wire ./ring ./hlr ./node/gate
 BENCH_FLAGS ?=
 bench: ## benchmark suite: writes bench/results.json and BENCHMARKS.md (not part of make test)
