@@ -432,6 +432,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.SessionEnds = CheckSessionEnds(h)
 	if r.grp != nil {
 		rep.Groups = CheckGroups(h, cfg.DeliveryBound)
+		if !rep.Groups.OK() && rep.Dir != "" {
+			if err := writeGroupHistory(h, filepath.Join(rep.Dir, "groups-history.json")); err != nil {
+				r.logf("group history: %v", err)
+			}
+		}
 	}
 	rep.describeLoad(r, h)
 	if len(accounts) > 0 {
