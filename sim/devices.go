@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roamhq/roam/client"
@@ -29,6 +30,10 @@ type device struct {
 	sends    sync.WaitGroup
 	view     map[string]presenceSeen // friends' presence as pushed to this device
 	lastAddr string                  // node of its last login
+	// gcursor is, per group, the highest seq recorded on its record (as
+	// cursor); gflows counts the groups flows its clients completed.
+	gcursor map[string]uint64
+	gflows  atomic.Int64
 }
 
 type user struct {
@@ -103,6 +108,9 @@ type clientSession struct {
 	rec     int  // record its deliveries go to (moves to a revoked record)
 	primary bool // its deliveries advance the device's cursor
 	stretch int  // index of its open stretch in the record's Online, -1 none
+	// gstretch: per group, the index of its open stretch in the record's
+	// GroupOnline (groups.go).
+	gstretch map[string]int
 	// Parking the reader (see ghost.go, ghostRecord): closing pause
 	// asks it to stop taking events; it closes parked once it has, and
 	// waits for resume.
@@ -150,6 +158,7 @@ func (rc *recorder) openStretchLocked(cs *clientSession, at time.Duration, addr 
 
 // closeStretchLocked ends cs's open stretch, if any.
 func (rc *recorder) closeStretchLocked(cs *clientSession, at time.Duration) {
+	rc.closeGroupStretchesLocked(cs, at, "")
 	if cs.stretch < 0 {
 		return
 	}
@@ -203,6 +212,7 @@ func (r *runner) login(d *device, addr string) error {
 		cl, err = client.Dial(ctx, r.clientConfig(d.id, addr))
 		if err == nil {
 			cl.SetCursor(cursor)
+			cl.SetGroupCursors(d.groupFloors())
 			err = cl.Login(ctx, d.user.name, pw)
 			if errors.Is(err, client.ErrAuthFailed) && alt != "" {
 				if err = cl.Login(ctx, d.user.name, alt); err == nil {
@@ -292,6 +302,8 @@ func (r *runner) read(d *device, cl *client.Client, cs *clientSession, done chan
 				r.logf("session of %s ended: %v", d.id, ev.Err)
 				r.tasks.Go(func() { r.relogin(d, cl) })
 			}
+		case client.EventGroupMessage, client.EventGroupSynced, client.EventGroupGone, client.EventGroupsSynced:
+			r.readGroup(d, cl, cs, ev)
 		case client.EventMessage:
 			m := ev.Message
 			key, ok := parseBody(m.Body)

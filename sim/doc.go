@@ -9,7 +9,7 @@
 //	if !rep.OK() { ... }
 //
 // cmd/roamsim is the command; `make sim` runs the modest scenario (3
-// nodes, 95 s, 200 sends/s) and bench/sim-10min.md documents the long one
+// nodes, 95 s, 200 sends/s, 6 groups) and bench/sim-10min.md documents the long one
 // (5 nodes, 10 minutes, over 1,000 sends/s).
 //
 // # Workload
@@ -31,6 +31,15 @@
 //     reading for GhostLife.
 //   - Accounts (accounts.go): register, login, password change and profile
 //     operations on a few accounts from concurrent clients.
+//   - Groups (groups.go): an owner account of its own creates Groups
+//     groups (and invites and kicks; its one device follows every group
+//     and sees no churn); GroupMembers users, whose devices are spread
+//     over all nodes, join each; a GroupShare of the send decisions are
+//     group sends by a random device of a random member; every
+//     MemberEvery a member leaves or is kicked, or a non-member (new, or
+//     coming back) is invited and joins and syncs from its joined entry
+//     on, all through the faults. Each device continues its group
+//     streams across logins from the seqs it recorded.
 //
 // # Faults (faults.go, nodefaults.go)
 //
@@ -51,17 +60,32 @@
 // the Deliveries, the online Stretches (logged in, synced, connected to
 // one node) and, per client object, the Session with its revocation and
 // the session-ended events; the Cutoffs of each node (paused,
-// partitioned, down). Checkers are pure functions of that History, each
-// with tests that plant the violation:
+// partitioned, down). For the groups: the GroupSends, the MemberOps
+// (join, leave, kick; their seqs are found in the stream), per device
+// the group entries received and the GroupOnline stretches (following
+// a group: from its group_synced event to group_gone or the end of the
+// device's stretch), and the GroupFinals, every stream read from seq 1
+// by a fresh device of the owner at the end. Checkers are pure
+// functions of that History, each with tests that plant the violation:
 //
 //   - Check (history.go): lost, duplicated, unexpected, recovered, order,
 //     seq mismatches and conflicts, real-time order of inbox appends,
 //     corrupted bodies;
 //   - CheckDelivery (delivery.go): bounded delivery to online devices;
 //   - CheckRevocation and CheckSessionEnds (revoke.go): no activity of a
-//     revoked session after the bound; no session_invalid end of a
+//     revoked session after the bound (inbox or group entries, acked
+//     sends); no session_invalid end of a
 //     session that was never revoked (nor possibly ended by its own
 //     re-login in a password change of unknown outcome);
+//   - CheckGroups (groupcheck.go): every entry a device receives is the
+//     final read's at its seq, once, in increasing order, within its
+//     user's memberships (from the joined entry to the left or kicked
+//     entry) and without gaps inside one; devices following their groups
+//     at the end hold every entry of their current memberships; acked
+//     sends are in the final read at their seq; each acknowledged
+//     membership change has its entry and no entry lacks one; bounded
+//     delivery of group messages to the devices following the group
+//     (CheckDelivery over per-group stretches, cut-offs included);
 //   - CheckAccounts (linear.go): linearizability with porcupine;
 //   - Impacts (impact.go): what each node fault did to the sends.
 //
@@ -73,8 +97,9 @@
 // Run owns everything it starts: the drive loop runs in the caller's
 // goroutine; the fault timelines, the account, backlog, password and
 // deletion workloads run until the run's context ends (Run waits for
-// them); each send runs in its own goroutine (at most 2,048 in flight,
-// awaited before the end phase); devices going away and back, re-logins
+// them); each send (1:1 or group) runs in its own goroutine (at most
+// 2,048 in flight, awaited before the end phase); the membership
+// changes run in goroutines of their own, awaited with the workloads; devices going away and back, re-logins
 // and ghosts run in the runner's task group, awaited before the quiet
 // phase and again at the end; each client has a reader goroutine that
 // ends when the client is closed.

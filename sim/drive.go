@@ -20,6 +20,7 @@ import (
 // several seconds, so a lost one-way Deliver is not repaired by the next
 // message soon after). While a backlog is building (backlog.go), a
 // BacklogShare of the sends goes to the absent user from its friends.
+// A GroupShare of the other sends goes to a group (groups.go).
 func (r *runner) drive(ctx context.Context) {
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, 0xd71e))
 	tick := time.Duration(float64(time.Second) / r.cfg.Rate)
@@ -59,6 +60,13 @@ func (r *runner) step(rng *rand.Rand, churnP float64, n int) {
 	addr := addrs[rng.IntN(len(addrs))]
 	size := drawSize(rng, r.cfg.MaxBody)
 	toBacklog := rng.Float64() < r.cfg.BacklogShare
+	// A GroupShare of the sends go to a group (groups.go): a member
+	// picked by gk, one of its devices by dk.
+	var group *simGroup
+	gk, dk := 0, 0
+	if r.grp != nil && rng.Float64() < r.cfg.GroupShare {
+		group, gk, dk = r.grp.groups[rng.IntN(len(r.grp.groups))], rng.IntN(1<<20), rng.IntN(1<<20)
+	}
 	if b := r.backlogUser.Load(); b != nil && toBacklog && len(b.friends) > 0 {
 		f := r.byName[b.friends[rng.IntN(len(b.friends))]]
 		u, d, to = f, f.devs[rng.IntN(len(f.devs))], b.name
@@ -69,6 +77,13 @@ func (r *runner) step(rng *rand.Rand, churnP float64, n int) {
 			return
 		}
 		r.away(d, gracefulChurn, awayFor, addr)
+		return
+	}
+	if group != nil {
+		if m := r.byName[group.sender(gk)]; m != nil {
+			d := m.devs[dk%len(m.devs)]
+			r.groupSend(d, group.name, fmt.Sprintf("simg:%d:%d:%s>%s", r.cfg.Seed, n, d.id, group.name), size)
+		}
 		return
 	}
 	key := fmt.Sprintf("sim:%d:%d:%s>%s", r.cfg.Seed, n, d.id, to)
@@ -122,21 +137,12 @@ func (r *runner) sendOn(cl *client.Client, sess string, d *device, to, key strin
 	ack, err := cl.Send(ctx, to, body, client.WithCMID(cmid))
 	cancel()
 	s.End = r.rec.now()
-	var se *client.SendError
-	retried := errors.As(err, &se) && se.Attempts > 1
-	switch {
-	case err == nil:
-		s.Outcome, s.AckID, s.AckSeq = Acked, ack.ID, ack.Seq
+	s.Outcome = sendOutcome(err)
+	if err == nil {
+		s.AckID, s.AckSeq = ack.ID, ack.Seq
 		r.nacked.Add(1)
-	case !retried && (errors.Is(err, client.ErrRefused) || errors.Is(err, client.ErrRateLimited) || errors.Is(err, client.ErrTooLarge) ||
-		errors.Is(err, client.ErrBadRequest) || errors.Is(err, client.ErrNotLoggedIn)):
-		// A refusal of the only attempt: the server did not take the
-		// message (or the client had no session to send it with). A
-		// refusal after retries says nothing of the earlier attempts,
-		// which may have been stored: that is an unknown outcome.
-		s.Outcome, s.Err = Refused, err.Error()
-	default:
-		s.Outcome, s.Err = Unknown, err.Error()
+	} else {
+		s.Err = err.Error()
 	}
 	r.rec.mu.Lock()
 	r.rec.sends = append(r.rec.sends, s)
@@ -147,6 +153,24 @@ func (r *runner) sendOn(cl *client.Client, sess string, d *device, to, key strin
 	}
 	r.rec.mu.Unlock()
 	return s.Outcome
+}
+
+// sendOutcome is the outcome of a Send or GroupSend that returned err.
+func sendOutcome(err error) Outcome {
+	var se *client.SendError
+	retried := errors.As(err, &se) && se.Attempts > 1
+	switch {
+	case err == nil:
+		return Acked
+	case !retried && (errors.Is(err, client.ErrRefused) || errors.Is(err, client.ErrRateLimited) || errors.Is(err, client.ErrTooLarge) ||
+		errors.Is(err, client.ErrBadRequest) || errors.Is(err, client.ErrNotLoggedIn)):
+		// A refusal of the only attempt: the server did not take the
+		// message (or the client had no session to send it with). A
+		// refusal after retries says nothing of the earlier attempts,
+		// which may have been stored: that is an unknown outcome.
+		return Refused
+	}
+	return Unknown
 }
 
 func errKey(err error) string {

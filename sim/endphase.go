@@ -122,7 +122,11 @@ func (r *runner) finalRead() {
 
 func (r *runner) closeAll() {
 	var wg sync.WaitGroup
-	for _, d := range r.devs {
+	devs := r.devs
+	if r.grp != nil {
+		devs = r.groupDevices()
+	}
+	for _, d := range devs {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.offline(d, false) }()
 	}

@@ -82,6 +82,14 @@ type Device struct {
 	// changed or whose account was deleted). Such a record is one stream
 	// of its own, never Complete, and not held to bounded delivery.
 	Revoked bool
+	// Groups lists the group entries the device received, in the order
+	// it received them; GroupOnline the stretches in which it followed a
+	// group (see CheckGroups); GroupsComplete says it followed all its
+	// user's groups at the end (every entry of its user's current
+	// memberships is expected).
+	Groups         []GroupEntry
+	GroupOnline    []GroupStretch
+	GroupsComplete bool
 }
 
 // Stretch is a time in which a device was online at one node: from the
@@ -142,6 +150,11 @@ type History struct {
 	Devices  []Device
 	Sessions []Session
 	Cutoffs  []Cutoff
+	// The groups (groupcheck.go): the group messages sent, the
+	// membership changes made and the final read of every group.
+	GroupSends  []GroupSend
+	MemberOps   []MemberOp
+	GroupFinals []GroupFinal
 }
 
 // Finding is one invariant violation, for the report.

@@ -39,6 +39,8 @@ func (rep *Report) RenderHTML(w io.Writer) error {
 		{"messages", fmt.Sprintf("lost %d, duplicated %d, unexpected %d, order violations %d, seq conflicts %d, real-time violations %d, corrupted %d",
 			rep.Lost, rep.Duplicated, rep.Unexpected, rep.OrderViolations, rep.SeqConflicts, rep.RealtimeViolations, rep.Corrupted), rep.Result.OK()},
 		{"bounded delivery", fmt.Sprintf("bound %.0f ms, %d pairs checked; p99 %.1f ms; late %d, never %d", d.BoundMs, d.Checked, d.P99ms, d.Late, d.Missing), d.Held()},
+		{"groups", fmt.Sprintf("%d groups, %d acked sends, %d deliveries; violations %d; delivery p99 %.1f ms, late %d, never %d",
+			rep.Groups.Groups, rep.Groups.Acked, rep.Groups.Delivered, rep.Groups.Violations(), rep.Groups.Delivery.P99ms, rep.Groups.Delivery.Late, rep.Groups.Delivery.Missing), rep.Groups.OK()},
 		{"bounded revocation", fmt.Sprintf("bound %.0f ms, %d revoked; violating %d", v.BoundMs, v.Revoked, v.Violating), v.Violating == 0},
 		{"session ends", fmt.Sprintf("session_invalid of unrevoked sessions %d", e.Invalid), e.Invalid == 0},
 		{"accounts", fmt.Sprintf("%d operations, linearizable: %s", rep.Accounts.Ops, rep.Accounts.Linearizable), rep.Accounts.Linearizable != "illegal"},

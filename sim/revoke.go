@@ -38,7 +38,7 @@ type RevocationResult struct {
 // for every Session with RevokedAt set, let L = RevokedAt + bound; the
 // session must have no send acknowledged after L (by ack time: an ack
 // after L shows the session was still served then) and its revoked record
-// (Session.Record) no delivery after L.
+// (Session.Record) no delivery after L, of its inbox or of a group.
 func CheckRevocation(h History, bound time.Duration) RevocationResult {
 	res := RevocationResult{BoundMs: float64(bound.Microseconds()) / 1000, ByCause: map[string]int{}}
 	add := findingAdder(&res.Findings)
@@ -84,6 +84,13 @@ func CheckRevocation(h History, bound time.Duration) RevocationResult {
 					res.ReceivedAfter++
 					bad = true
 					add(Finding{"revoked_receive", ss.Device, m.Body, fmt.Sprintf("session %s revoked (%s) at %v, received seq %d at %v", ss.Key, ss.RevokedBy, ss.RevokedAt, m.Seq, m.At)})
+				}
+			}
+			for _, m := range d.Groups {
+				if m.At > limit {
+					res.ReceivedAfter++
+					bad = true
+					add(Finding{"revoked_receive", ss.Device, m.Body, fmt.Sprintf("session %s revoked (%s) at %v, received %s seq %d at %v", ss.Key, ss.RevokedBy, ss.RevokedAt, m.Group, m.Seq, m.At)})
 				}
 			}
 		}

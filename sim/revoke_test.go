@@ -55,6 +55,20 @@ func TestCheckRevocationCatchesActivityAfterTheBound(t *testing.T) {
 	}
 }
 
+func TestCheckRevocationCatchesGroupEntriesAfterTheBound(t *testing.T) {
+	s := time.Second
+	h := revokeHistory()
+	h.Devices[0].Groups = []GroupEntry{{Group: "team", Seq: 4, Body: "g1", At: 14 * s}}
+	if r := CheckRevocation(h, 5*time.Second); r.Violating != 0 {
+		t.Fatalf("a group entry within the bound: %+v", r)
+	}
+	h.Devices[0].Groups = append(h.Devices[0].Groups, GroupEntry{Group: "team", Seq: 5, Body: "g2", At: 16 * s})
+	r := CheckRevocation(h, 5*time.Second)
+	if r.Violating != 1 || r.ReceivedAfter != 1 || len(r.Findings) != 1 || r.Findings[0].Body != "g2" {
+		t.Fatalf("a group entry after the bound: %+v %v", r, r.Findings)
+	}
+}
+
 func TestCheckSessionEndsCatchesInvalidResume(t *testing.T) {
 	s := time.Second
 	h := revokeHistory()

@@ -23,7 +23,8 @@ func clusterSettings(sendRate float64) map[string]any {
 		"login_failures": 100000, "resume_failures": 100000,
 		"login_rate": 1000, "login_burst": 1000, "resume_rate": 1000, "resume_burst": 1000,
 		"friend_rate": 1000, "friend_burst": 1000, "block_rate": 1000, "block_burst": 1000, "profile_rate": 1000, "profile_burst": 1000,
-		"max_devices": 64,
+		"max_devices":     64,
+		"group_send_rate": 1000, "group_send_burst": 1000, "group_op_rate": 1000, "group_op_burst": 1000,
 	}
 }
 

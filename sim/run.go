@@ -70,6 +70,13 @@ type Config struct {
 	PasswordEvery time.Duration
 	DeleteEvery   time.Duration
 	GhostLife     time.Duration
+	// Groups (groups.go): Groups groups of about GroupMembers users
+	// each (0: none), receiving a GroupShare of the sends; a membership
+	// change (join, leave or kick) every MemberEvery on average.
+	Groups       int
+	GroupMembers int
+	GroupShare   float64
+	MemberEvery  time.Duration
 	// The bounds the checkers hold the history to (delivery.go,
 	// revoke.go). PauseWaitLimit, if set, fails a run whose worst send
 	// wait during a pause exceeds it (0: reported only).
@@ -104,6 +111,7 @@ func DefaultConfig() Config {
 		MaxBody: 1440, DevicesMax: 6, ManyDevicesShare: 0.25, QuietShare: 0.25, QuietFactor: 0.02, SendRate: 1000,
 		BacklogUsers: 1, Backlog: 1500, BacklogShare: 0.5,
 		Ghosts: 2, PasswordEvery: 20 * time.Second, DeleteEvery: 30 * time.Second, GhostLife: 15 * time.Second,
+		Groups: 6, GroupMembers: 8, GroupShare: 0.05, MemberEvery: time.Second,
 		DeliveryBound: DefaultDeliveryBound, RevocationBound: DefaultRevocationBound,
 	}
 }
@@ -151,6 +159,7 @@ type Report struct {
 	// The newer checkers and measures.
 	Delivery    DeliveryResult   `json:"bounded_delivery"`
 	Revocation  RevocationResult `json:"revocation"`
+	Groups      GroupResult      `json:"groups"`
 	SessionEnds SessionEndResult `json:"session_ends"`
 	Backlogs    []BacklogSync    `json:"backlogs,omitempty"`
 	Leaders     *LeaderBalance   `json:"leaders,omitempty"`
@@ -186,6 +195,11 @@ type recorder struct {
 	nsess    int
 	cutoffs  []Cutoff
 	backlogs []BacklogSync
+	// The groups (groups.go): sends, the highest acked seq per group,
+	// membership changes.
+	gsends    []GroupSend
+	gmaxSeq   map[string]uint64
+	memberOps []MemberOp
 }
 
 func (r *recorder) now() time.Duration { return time.Since(r.start) }
@@ -211,6 +225,7 @@ type runner struct {
 	tasks       group
 	byName      map[string]*user
 	backlogUser backlogTarget
+	grp         *groupLoad // nil: no groups
 }
 
 func (r *runner) logf(format string, a ...any) {
@@ -247,7 +262,7 @@ func (r *runner) clientConfig(dev string, first string) client.Config {
 
 // Run runs the whole simulation and returns its report.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	r := &runner{cfg: cfg, rec: &recorder{errs: map[string]int{}, maxSeq: map[string]uint64{}}, sem: make(chan struct{}, 2048), ctx: ctx, byName: map[string]*user{}}
+	r := &runner{cfg: cfg, rec: &recorder{errs: map[string]int{}, maxSeq: map[string]uint64{}, gmaxSeq: map[string]uint64{}}, sem: make(chan struct{}, 2048), ctx: ctx, byName: map[string]*user{}}
 	r.phase.Store("setup")
 	r.rec.start = time.Now()
 	rep := &Report{Seed: cfg.Seed, Mode: cfg.Mode}
@@ -305,7 +320,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := r.setup(); err != nil {
 		return rep, fmt.Errorf("setup: %w", err)
 	}
-	r.logf("setup done: %d users, %d devices", len(r.users), len(r.devs))
+	if err := r.setupGroups(); err != nil {
+		return rep, fmt.Errorf("setup of the groups: %w", err)
+	}
+	r.logf("setup done: %d users, %d devices, %d groups", len(r.users), len(r.devs), cfg.Groups)
 
 	// The run proper.
 	r.rec.mu.Lock()
@@ -360,6 +378,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		go func() { defer fw.Done(); f() }()
 	}
 	background(func() { r.runBacklogs(runCtx, runStart) })
+	background(func() { r.runMembers(runCtx) })
 	// No revocation starts in the last GhostLife of the run, so that the
 	// ghosts are over when the run ends.
 	revokeCtx, revokeCancel := context.WithTimeout(runCtx, max(cfg.Duration-cfg.GhostLife, 0))
@@ -384,10 +403,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.bringAllOnline()
 	r.tasks.Wait()
 	rep.Incomplete = r.waitCaughtUp(cfg.Quiet)
+	r.waitGroupsCaughtUp(cfg.Quiet)
 	r.phase.Store("presence")
 	rep.Presence = r.measurePresence(cfg.Quiet, r.lastFaultEnd())
 	r.phase.Store("final-read")
 	r.finalRead()
+	finals := r.finalGroupRead()
 	if r.cl != nil {
 		lb := r.cl.Leaders(ctx, Partitions)
 		rep.Leaders = &lb
@@ -399,7 +420,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	r.rec.mu.Lock()
 	h := History{Sends: append([]Send(nil), r.rec.sends...), Devices: append([]Device(nil), r.rec.devices...),
-		Sessions: append([]Session(nil), r.rec.sessions...), Cutoffs: append([]Cutoff(nil), r.rec.cutoffs...)}
+		Sessions: append([]Session(nil), r.rec.sessions...), Cutoffs: append([]Cutoff(nil), r.rec.cutoffs...),
+		GroupSends: append([]GroupSend(nil), r.rec.gsends...), MemberOps: append([]MemberOp(nil), r.rec.memberOps...), GroupFinals: finals}
 	rep.Errors = r.rec.errs
 	rep.Backlogs = append([]BacklogSync(nil), r.rec.backlogs...)
 	accounts := append([]AccountOp(nil), r.rec.accounts...)
@@ -408,6 +430,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Delivery = CheckDelivery(h, cfg.DeliveryBound)
 	rep.Revocation = CheckRevocation(h, cfg.RevocationBound)
 	rep.SessionEnds = CheckSessionEnds(h)
+	if r.grp != nil {
+		rep.Groups = CheckGroups(h, cfg.DeliveryBound)
+		if !rep.Groups.OK() && rep.Dir != "" {
+			if err := writeGroupHistory(h, filepath.Join(rep.Dir, "groups-history.json")); err != nil {
+				r.logf("group history: %v", err)
+			}
+		}
+	}
 	rep.describeLoad(r, h)
 	if len(accounts) > 0 {
 		rep.Accounts = CheckAccounts(accounts, time.Minute)
