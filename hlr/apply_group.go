@@ -228,6 +228,9 @@ func applyGroupJoin(t *txn, c *Cmd) (Result, error) {
 	if err := t.del(inviteKey(g, c.User)); err != nil {
 		return Result{}, err
 	}
+	if err := t.del(formerKey(g, c.User)); err != nil {
+		return Result{}, err
+	}
 	if err := t.setRec(memberKey(g, c.User), &Member{User: c.User, Role: RoleMember, JoinSeq: h.Last + 1, JoinedMS: t.now}); err != nil {
 		return Result{}, err
 	}
@@ -249,6 +252,12 @@ func (t *txn) removeMember(g, user string) error {
 		return err
 	}
 	return t.delPrefix(append(sk(skGroupCursor, g, user), 0))
+}
+
+// former records that user's membership of g, from joinSeq, ended at
+// endSeq (its left or kicked entry).
+func (t *txn) former(g, user string, joinSeq, endSeq uint64) error {
+	return t.setRec(formerKey(g, user), &formerMember{JoinSeq: joinSeq, EndSeq: endSeq})
 }
 
 // link adds to r an outbox item that links (op OpGroupLink) or unlinks
@@ -309,6 +318,9 @@ func applyGroupLeave(t *txn, c *Cmd) (Result, error) {
 	gr.Members--
 	r, err := t.event(g, EventLeft, c.User, "", "", before)
 	if err != nil {
+		return Result{}, err
+	}
+	if err := t.former(g, c.User, m.JoinSeq, r.Seq); err != nil {
 		return Result{}, err
 	}
 	if r, err = t.link(r, OpGroupUnlink, c.User, c.Group, ""); err != nil {
@@ -409,6 +421,9 @@ func applyGroupKick(t *txn, c *Cmd) (Result, error) {
 	}
 	r, err := t.event(g, EventKicked, c.User, c.Peer, "", before)
 	if err != nil {
+		return Result{}, err
+	}
+	if err := t.former(g, c.Peer, peer.JoinSeq, r.Seq); err != nil {
 		return Result{}, err
 	}
 	return t.link(r, OpGroupUnlink, c.Peer, c.Group, "")
@@ -534,7 +549,7 @@ func deleteGroup(t *txn, c *Cmd, gr *Group) (Result, error) {
 	if err := t.dropInbox(g); err != nil {
 		return Result{}, err
 	}
-	for _, kind := range []byte{skMember, skInvite, skGroupCursor, skDedup} {
+	for _, kind := range []byte{skMember, skInvite, skGroupCursor, skDedup, skFormer} {
 		if err := t.delPrefix(skUserPrefix(kind, g)); err != nil {
 			return Result{}, err
 		}

@@ -77,6 +77,16 @@ type Member struct {
 	JoinedMS int64  `msgpack:"t"`
 }
 
+// formerMember is the last membership of a user who left or was kicked:
+// the entries from its joined entry through its own left or kicked entry
+// stay readable to it, so that a device that missed the end of its
+// membership (a lost forward, a node cut off) can still read it, up to
+// the entry that ends it. A new join replaces it with a member record.
+type formerMember struct {
+	JoinSeq uint64 `msgpack:"j"`
+	EndSeq  uint64 `msgpack:"e"` // the seq of its left or kicked entry
+}
+
 // groupInvite is a pending invite of a user to a group.
 type groupInvite struct {
 	By   string `msgpack:"b"`
@@ -177,6 +187,8 @@ func groupKey(g string) []byte { return sk(skGroup, g) }
 func memberKey(g, user string) []byte { return sk(skMember, g, user) }
 
 func inviteKey(g, user string) []byte { return sk(skInvite, g, user) }
+
+func formerKey(g, user string) []byte { return sk(skFormer, g, user) }
 
 // groupCursorKey is the cursor of (user, device) in group stream g.
 func groupCursorKey(g, user, device string) []byte { return sk(skGroupCursor, g, user, device) }

@@ -165,8 +165,22 @@ func TestGroup_KickedMemberGetsNothingMore(t *testing.T) {
 	if f := fanout(t, next); f.Members.Has("bob") || !f.Members.Has("carol") {
 		t.Fatalf("fan-out after the kick: %v", f.Members.Users())
 	}
-	if in, _ := r.view().GroupPage("g", "bob", 0, 100, 0, r.now); in != nil {
-		t.Fatalf("kicked member reads: %+v", in)
+	// The kicked member still reads its membership, through its kick and
+	// no further (a device that missed the kick learns it), and nothing
+	// when it asks from beyond it.
+	in, _ := r.view().GroupPage("g", "bob", 0, 100, 0, r.now)
+	if in == nil || len(in.Messages) == 0 || in.Messages[len(in.Messages)-1].Seq != kick.Seq ||
+		in.Messages[len(in.Messages)-1].Kind != EventKicked || in.Head != kick.Seq || in.More {
+		t.Fatalf("kicked member's page: %+v (kick at %d)", in, kick.Seq)
+	}
+	if in.Messages[0].Seq != 2 { // bob's joined entry
+		t.Fatalf("kicked member's page starts at %d, want its join (2)", in.Messages[0].Seq)
+	}
+	if in, _ := r.view().GroupPage("g", "bob", kick.Seq, 100, 0, r.now); in == nil || len(in.Messages) != 0 || in.Head != kick.Seq {
+		t.Fatalf("kicked member's page after its kick: %+v", in)
+	}
+	if in, _ := r.view().GroupPage("g", "dave", 0, 100, 0, r.now); in != nil {
+		t.Fatalf("a stranger reads: %+v", in)
 	}
 	if res := r.one(Cmd{Op: OpGroupSend, Group: "g", User: "bob", Device: "b1", CMID: 9, Body: []byte("x"), TTLMS: 60_000}); res.Status != StatusRefused {
 		t.Fatalf("kicked member sends: %v", res.Status)
@@ -176,7 +190,7 @@ func TestGroup_KickedMemberGetsNothingMore(t *testing.T) {
 	}
 	// A kicked member who joins again sees the stream from the new join only.
 	rejoin := r.group(Cmd{Op: OpGroupJoin, Group: "g", User: "bob"})
-	in, _ := r.view().GroupPage("g", "bob", 0, 100, 0, r.now)
+	in, _ = r.view().GroupPage("g", "bob", 0, 100, 0, r.now)
 	if len(in.Messages) != 1 || in.Messages[0].Seq != rejoin.Seq {
 		t.Fatalf("after rejoining: %+v", in.Messages)
 	}

@@ -23,7 +23,7 @@ const (
 	// Groups, at the leader of "g/" + Group (User is the asking member):
 	QueryGroup        QueryKind = 8  // Answer.Member: User's membership (nil if none); for a member also Answer.Group, Head and the Cursor of (User, Device)
 	QueryGroupMembers QueryKind = 9  // Answer.Members; Refused unless User is a member
-	QueryGroupInbox   QueryKind = 10 // Answer.Inbox of the group after After for member User; Refused unless a member
+	QueryGroupInbox   QueryKind = 10 // Answer.Inbox of the group after After for User (a former member: through its own left/kicked entry); Refused if neither
 	QueryGroupCursor  QueryKind = 11 // Answer.Cursor of (User, Device) in the group, Answer.Head; Refused unless a member
 	// QueryUserGroups lists User's groups (and invites) from the index in
 	// User's partition: Answer.Groups.
@@ -195,7 +195,7 @@ func groupQuery(v *View, q *Query, a *Answer, nowMS int64) error {
 		a.Cursor, err = v.GroupCursor(q.Group, q.User, q.Device)
 		return err
 	}
-	if m == nil {
+	if m == nil && q.Kind != QueryGroupInbox {
 		a.Refused = true
 		return nil
 	}

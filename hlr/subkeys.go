@@ -28,6 +28,7 @@ const (
 	skInvite      byte = 'I' // 'I' gkey 0 user → groupInvite
 	skGroupCursor byte = 'C' // 'C' gkey 0 user 0 device → seq(8)
 	skUserGroup   byte = 'y' // 'y' user 0 group name → UserGroup (in the user's partition)
+	skFormer      byte = 'X' // 'X' gkey 0 user → formerMember: the last membership of a user who left or was kicked
 )
 
 func sk(kind byte, parts ...string) []byte {

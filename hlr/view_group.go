@@ -32,27 +32,63 @@ func (v *View) Members(name string) ([]Member, error) {
 	return v.st.members(GroupKey(name))
 }
 
-// GroupPage returns a page of group name's stream for member user: the
-// entries with seq > after that have not expired, never one from before
-// the member's join (a member sees the stream from its "joined" event
-// on). It returns nil when user is not a member. Bounds as InboxPage;
-// sizes count GroupMessageSize.
+// GroupPage returns a page of group name's stream for user: the entries
+// with seq > after that have not expired, never one from before the
+// user's join (a member sees the stream from its "joined" event on). A
+// user who left or was kicked reads its last membership through its own
+// left or kicked entry and no further: the page then ends there (Head is
+// that entry's seq), so a device that missed the end of its membership
+// learns it. It returns nil when user is neither a member nor a former
+// member. Bounds as InboxPage; sizes count GroupMessageSize.
 func (v *View) GroupPage(name, user string, after uint64, limit, maxBytes int, nowMS int64) (*Inbox, error) {
+	var join, end uint64
 	m, err := v.Member(name, user)
-	if err != nil || m == nil {
-		return nil, err
-	}
-	if m.JoinSeq > 0 && after < m.JoinSeq-1 {
-		after = m.JoinSeq - 1
-	}
-	in, err := v.page(GroupKey(name), after, limit, maxBytes, nowMS, func(m *Message) int { return GroupMessageSize(name, m) })
 	if err != nil {
 		return nil, err
 	}
-	if in.ExpiredThrough < m.JoinSeq-1 {
-		// What lies before the join is not the member's: the page reports it
+	if m != nil {
+		join = m.JoinSeq
+	} else {
+		var f formerMember
+		ok, err := v.st.getRec(formerKey(GroupKey(name), user), &f)
+		if err != nil || !ok {
+			return nil, err
+		}
+		join, end = f.JoinSeq, f.EndSeq
+	}
+	if join > 0 && after < join-1 {
+		after = join - 1
+	}
+	var in *Inbox
+	if end > 0 && after >= end {
+		in = &Inbox{Head: end, ExpiredThrough: 0}
+	} else {
+		size := func(m *Message) int { return GroupMessageSize(name, m) }
+		if in, err = v.page(GroupKey(name), after, limit, maxBytes, nowMS, size); err != nil {
+			return nil, err
+		}
+	}
+	if end > 0 {
+		// The stream stops at the end of the membership.
+		keep := in.Messages[:0]
+		for _, msg := range in.Messages {
+			if msg.Seq <= end {
+				keep = append(keep, msg)
+			}
+		}
+		if len(keep) < len(in.Messages) {
+			in.More = false
+		}
+		in.Messages = keep
+		in.Head = end
+		if in.ExpiredThrough > end {
+			in.ExpiredThrough = end
+		}
+	}
+	if join > 0 && in.ExpiredThrough < join-1 {
+		// What lies before the join is not the user's: the page reports it
 		// as passed, so a reader continues from the join.
-		in.ExpiredThrough = m.JoinSeq - 1
+		in.ExpiredThrough = join - 1
 	}
 	return in, nil
 }

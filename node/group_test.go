@@ -239,3 +239,74 @@ func TestGroups_LostForwardsAreRepaired(t *testing.T) {
 }
 
 func boolp(b bool) *bool { return &b }
+
+// TestGroups_LeaveAfterLostForwards: a member's device on a node that
+// loses every group forward misses the last messages, then the member
+// leaves from a device on another node. The repair must still bring the
+// missed messages and the member's own left entry, in order, and then
+// nothing: a former member reads its membership through its end (found
+// by make sim SIM_SEED=2, where such devices never got either).
+func TestGroups_LeaveAfterLostForwards(t *testing.T) {
+	faults := newOneWayFaults()
+	c := faultyCluster(t, faults, func(cfg *node.Config) {
+		cfg.VLR.GroupSendRate, cfg.VLR.GroupSendBurst = 100000, 100000
+		cfg.VLR.GroupOpRate, cfg.VLR.GroupOpBurst = 100000, 100000
+		cfg.Groups.RefreshInterval, cfg.Groups.InterestTTL = time.Minute, 3*time.Minute
+	})
+	c.WaitLeaders(30 * time.Second)
+	const g = "leavers"
+	leader := groupLeaderIndex(t, c, g)
+	other := (leader + 1) % 3
+	a := account(t, c, leader, "alice")
+	b := account(t, c, other, "bob") // bob's device on the lossy node
+	if err := a.GroupCreate(ctx30(), g, client.GroupSettings{Open: boolp(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.GroupJoin(ctx30(), g); err != nil {
+		t.Fatal(err)
+	}
+	groupSynced(t, b, g)
+	waitInterest(t, "bob's node registered", func() bool {
+		_, nodes := c.Node(leader).GroupInterest(g)
+		return nodes == 2
+	})
+	b2 := dial(t, c, leader, "bob-laptop") // bob's second device, on the leader's node
+	if err := b2.Login(ctx30(), "bob", "pw-bob"); err != nil {
+		t.Fatal(err)
+	}
+	groupSynced(t, b2, g)
+	faults.set(other, "group_deliver", 1)
+	faults.set(other, "group_notice", 1)
+	var want []string
+	for k := 0; k < 3; k++ {
+		body := fmt.Sprintf("missed %d", k)
+		if _, err := a.GroupSend(ctx30(), g, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, body)
+	}
+	if err := b2.GroupLeave(ctx30(), g); err != nil {
+		t.Fatal(err)
+	}
+	faults.set(other, "group_notice", 0) // the repair may reach the node again
+	expectMessages(t, b, g, want)
+	for {
+		e := groupEntry(t, b, g)
+		if e.Kind == client.GroupLeft && e.From == "bob" {
+			break
+		}
+		if e.Kind == "" {
+			t.Fatalf("bob's device got a message after its missed ones: %+v", e)
+		}
+	}
+	if _, err := a.GroupSend(ctx30(), g, []byte("after bob left")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-b.Events():
+		if e.Kind == client.EventGroupMessage {
+			t.Fatalf("bob's device got %+v after its left entry", e.GroupMessage)
+		}
+	case <-time.After(time.Second):
+	}
+}

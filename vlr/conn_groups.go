@@ -201,6 +201,20 @@ func (c *conn) groupSync(r *wire.GroupSync) (wire.Type, any, error) {
 		return 0, nil, err
 	}
 	out := groupPageFor(g, ans.Inbox, r.After, budget)
+	ended := false
+	for i := range out.Messages {
+		if m := &out.Messages[i]; endsMembershipWire(m, s.user) {
+			ended = true
+		}
+	}
+	if ended {
+		// The page holds the end of the caller's membership (its own left
+		// or kicked entry, read as a former member): the stream is over
+		// for this session, nothing more is pushed.
+		s.endGroupSync(st, out.Next, false)
+		s.dropGroup(g)
+		return wire.TGroupSyncReply, out, nil
+	}
 	if s.endGroupSync(st, out.Next, !out.More) {
 		c.srv.reg.groupSynced(s, st)
 	}
@@ -386,4 +400,9 @@ func (c *conn) groupMembers(r *wire.GroupMembers) (wire.Type, any, error) {
 		out.Members = append(out.Members, wire.GroupMember{User: m.User, Role: m.Role})
 	}
 	return wire.TGroupMembersReply, out, nil
+}
+
+// endsMembershipWire is endsMembership for an entry on its way out.
+func endsMembershipWire(m *wire.GroupMessage, user string) bool {
+	return endsMembership(&hlr.Message{Kind: m.Kind, From: m.From, Subject: m.Subject}, user)
 }
