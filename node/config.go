@@ -133,6 +133,10 @@ type Config struct {
 	// Groups tunes the group fan-out: interest refreshes and repair
 	// (groups.go).
 	Groups GroupsConfig
+	// PresenceResync is how often a node sends every peer its whole
+	// presence as a replacement (presence.go): the bound on how long a
+	// lost presence item stays wrong. 0 turns it off.
+	PresenceResync time.Duration
 	// GateDropOneWay, if set, is the gate's fault hook (gate.Config.
 	// DropOneWay): one-way items this node receives of the kinds it picks
 	// are discarded, as if lost in transit. Tests and the simulator only.
@@ -156,6 +160,7 @@ func DefaultConfig() Config {
 		MuxHeaderTimeout:  mux.DefaultHeaderTimeout,
 		Delivery:          DefaultDeliveryConfig(),
 		Groups:            DefaultGroupsConfig(),
+		PresenceResync:    5 * time.Second,
 	}
 }
 
@@ -214,6 +219,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Groups.Validate(); err != nil {
 		return err
+	}
+	if c.PresenceResync < 0 {
+		return errors.New("node: PresenceResync must not be negative")
 	}
 	if err := c.Delivery.validate(); err != nil {
 		return err

@@ -263,6 +263,9 @@ func New(cfg Config) (_ *Node, err error) {
 
 	n.goFunc(n.dl.loop) // before any partition can report its leadership
 	n.groups.run()
+	if cfg.PresenceResync > 0 {
+		n.goFunc(func() { n.presence.resyncLoop(cfg.PresenceResync) })
+	}
 	if err := n.openInitial(creating); err != nil {
 		return nil, err
 	}

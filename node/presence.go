@@ -2,6 +2,7 @@ package node
 
 import (
 	"sync"
+	"time"
 
 	"github.com/roamhq/roam/node/gossip"
 	"github.com/roamhq/roam/vlr"
@@ -33,6 +34,35 @@ func (b *presenceBus) Publish(u vlr.PresenceUpdate) {
 	b.mu.Unlock()
 	for _, addr := range peers {
 		b.n.sendPresence(addr, []vlr.PresenceUpdate{u}, false)
+	}
+}
+
+// resyncLoop sends every synced peer this node's whole presence as a
+// replacement every interval (anti-entropy): a presence item lost on a
+// connection that stays up (the gate resyncs only after losing a
+// connection or overflowing a queue) is repaired within an interval.
+func (b *presenceBus) resyncLoop(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		b.mu.Lock()
+		peers := make([]string, 0, len(b.synced))
+		for _, addr := range b.synced {
+			peers = append(peers, addr)
+		}
+		b.mu.Unlock()
+		if len(peers) == 0 {
+			continue
+		}
+		all := b.n.vlr.LocalPresence()
+		for _, addr := range peers {
+			b.n.sendPresenceReplace(addr, all)
+		}
 	}
 }
 

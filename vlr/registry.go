@@ -27,6 +27,9 @@ type registry struct {
 	// cancelled remembers Cancel Locations that found no session, for
 	// attaches still running (tombstones.go).
 	cancelled tombstones
+	// snap collects, per node, the users a presence replacement in
+	// several parts has named so far (presence_replace.go).
+	snap map[string]map[string]struct{}
 	// groups indexes the synced group streams (group_registry.go).
 	groups groupIndex
 	gbus   GroupBus
@@ -187,6 +190,10 @@ func (r *registry) pushIfChangedLocked(user, before string) {
 func (r *registry) remoteUpdate(node string, u PresenceUpdate) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.remoteUpdateLocked(node, u)
+}
+
+func (r *registry) remoteUpdateLocked(node string, u PresenceUpdate) {
 	before := r.visibleLocked(u.User)
 	m := r.remote[u.User]
 	if u.Status == StatusOffline {
@@ -208,6 +215,7 @@ func (r *registry) remoteUpdate(node string, u PresenceUpdate) {
 func (r *registry) dropNode(node string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	delete(r.snap, node)
 	for user, m := range r.remote {
 		if _, ok := m[node]; !ok {
 			continue
