@@ -1,20 +1,26 @@
 package node
 
-import "bytes"
+import (
+	"github.com/hashicorp/raft"
 
-// KindHeartbeat is the mux kind of coalesced heartbeats, for the tests
-// of package node_test.
-const KindHeartbeat = kindHeartbeat
+	"github.com/roamhq/roam/node/mux"
+	"github.com/roamhq/roam/node/raftnet"
+)
 
-// ForgedHeartbeats encodes one heartbeat batch, as the 'H' stream
-// carries it, with the given term for every partition, claiming Raft
+// KindHeartbeat is the mux kind that carries Raft heartbeats (every Raft
+// RPC: package raftnet), for the tests of package node_test.
+const KindHeartbeat = mux.KindRaftNet
+
+// ForgedHeartbeats encodes heartbeat frames, as the raftnet RPC stream
+// carries them, with the given term for every partition, claiming Raft
 // server id and address addr.
 func ForgedHeartbeats(partitions int, term uint64, id, addr string) []byte {
-	reqs := make([]hbReq, 0, partitions)
+	var out []byte
 	for pid := range partitions {
-		reqs = append(reqs, hbReq{Pid: uint16(pid), Term: term, Version: 3, ID: []byte(id), Addr: []byte(addr), Leader: []byte(addr)})
+		out = raftnet.HeartbeatFrame(out, uint16(pid), uint64(pid+1), &raft.AppendEntriesRequest{
+			RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(id), Addr: []byte(addr)},
+			Term:      term, Leader: []byte(addr),
+		})
 	}
-	var buf bytes.Buffer
-	writeHBFrame(&buf, reqs)
-	return buf.Bytes()
+	return out
 }
