@@ -1,7 +1,11 @@
 package node
 
 import (
+	"time"
+
 	"github.com/hashicorp/raft"
+
+	"github.com/roamhq/roam/hlr"
 
 	"github.com/roamhq/roam/node/mux"
 	"github.com/roamhq/roam/node/raftnet"
@@ -24,3 +28,7 @@ func ForgedHeartbeats(partitions int, term uint64, id, addr string) []byte {
 	}
 	return out
 }
+
+// QuietHeartbeat is the heartbeat timeout leaders run with (quiet.go),
+// and false when the timing leaves no room for one.
+func QuietHeartbeat(t hlr.RaftTiming) (time.Duration, bool) { return quietTiming(t) }

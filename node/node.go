@@ -260,6 +260,7 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.goFunc(n.reconcileLoop)
+	n.goFunc(n.quietLoop) // leaders heartbeat less (quiet.go)
 	n.log.Info("node started",
 		"client", n.ClientAddr(), "internal", n.internalAddr, "gossip", n.gossip.Addr(),
 		"partitions", n.meta.Partitions, "replicas", n.meta.Replicas,
