@@ -28,7 +28,7 @@ func DefaultRaftTiming() RaftTiming {
 	return RaftTiming{
 		HeartbeatTimeout:   1000 * time.Millisecond,
 		ElectionTimeout:    1000 * time.Millisecond,
-		LeaderLeaseTimeout: 500 * time.Millisecond,
+		LeaderLeaseTimeout: 750 * time.Millisecond, // leaders heartbeat every 187-375 ms (node/quiet.go)
 		CommitTimeout:      2 * time.Second,
 		SnapshotInterval:   120 * time.Second,
 		SnapshotThreshold:  8192,

@@ -114,10 +114,8 @@ type Config struct {
 	// stored in the database.
 	VLR vlr.Config
 
-	// RaftMaxPool is how many idle connections each partition's transport
-	// keeps per peer.
-	RaftMaxPool int
-	// RaftIOTimeout bounds each Raft RPC on the wire.
+	// RaftIOTimeout bounds each Raft RPC on the wire (heartbeats are
+	// bounded by the Raft heartbeat timeout instead).
 	RaftIOTimeout time.Duration
 	// MuxHeaderTimeout is how long an internal connection has to say
 	// which stream it belongs to.
@@ -155,7 +153,6 @@ func DefaultConfig() Config {
 		Replicas:          3,
 		DeadGrace:         30 * time.Second,
 		ReconcileInterval: time.Second,
-		RaftMaxPool:       3,
 		RaftIOTimeout:     10 * time.Second,
 		MuxHeaderTimeout:  mux.DefaultHeaderTimeout,
 		Delivery:          DefaultDeliveryConfig(),
@@ -185,8 +182,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("node: ClusterKey must be 16, 24 or 32 bytes, got %d", len(c.ClusterKey))
 	case c.ClusterLabel == "":
 		return errors.New("node: ClusterLabel is required")
-	case c.RaftMaxPool < 1:
-		return errors.New("node: RaftMaxPool must be at least 1")
 	case c.RaftIOTimeout <= 0 || c.MuxHeaderTimeout <= 0:
 		return errors.New("node: RaftIOTimeout and MuxHeaderTimeout must be positive")
 	case c.InternalIdentity != nil && c.InsecureInternalPlaintext:

@@ -1,22 +1,32 @@
 package node
 
-import "bytes"
+import (
+	"time"
 
-// KindHeartbeat is the mux kind of coalesced heartbeats, for the tests
-// of package node_test.
-const KindHeartbeat = kindHeartbeat
+	"github.com/hashicorp/raft"
 
-// ForgedHeartbeats encodes one heartbeat batch, as the 'H' stream
-// carries it, with the given term for every partition, claiming Raft
+	"github.com/roamhq/roam/hlr"
+
+	"github.com/roamhq/roam/node/mux"
+	"github.com/roamhq/roam/node/raftnet"
+)
+
+// KindHeartbeat is the mux kind that carries Raft heartbeats (every Raft
+// RPC: package raftnet), for the tests of package node_test.
+const KindHeartbeat = mux.KindRaftNet
+
+// ForgedHeartbeats encodes heartbeat frames, as the raftnet RPC stream
+// carries them, with the given term for every partition, claiming Raft
 // server id and address addr.
 func ForgedHeartbeats(partitions int, term uint64, id, addr string) []byte {
-	reqs := make([]hbReq, 0, partitions)
+	var out []byte
 	for pid := range partitions {
-		reqs = append(reqs, hbReq{Pid: uint16(pid), Term: term, Version: 3, ID: []byte(id), Addr: []byte(addr), Leader: []byte(addr)})
+		out = raftnet.HeartbeatFrame(out, uint16(pid), uint64(pid+1), &raft.AppendEntriesRequest{
+			RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(id), Addr: []byte(addr)},
+			Term:      term, Leader: []byte(addr),
+		})
 	}
-	var buf bytes.Buffer
-	writeHBFrame(&buf, reqs)
-	return buf.Bytes()
+	return out
 }
 
 // ForgetMembers puts n's membership view back where New leaves it until
@@ -28,3 +38,7 @@ func (n *Node) ForgetMembers() {
 	n.view.members = nil
 	n.view.mu.Unlock()
 }
+
+// QuietHeartbeat is the heartbeat timeout leaders run with (quiet.go),
+// and false when the timing leaves no room for one.
+func QuietHeartbeat(t hlr.RaftTiming) (time.Duration, bool) { return quietTiming(t) }

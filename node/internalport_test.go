@@ -15,7 +15,6 @@ import (
 	"math/big"
 	"net"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/roamhq/roam/hlr"
 	"github.com/roamhq/roam/node/mux"
 	"github.com/roamhq/roam/node/pki"
+	"github.com/roamhq/roam/node/raftnet"
 )
 
 // The attacks of issue 11 on the internal port of a real node: a peer
@@ -147,47 +147,36 @@ func gateProbe(t *testing.T, claimed string) []byte {
 	return append(hello, q...)
 }
 
-// hbProbe is a heartbeat batch with a huge term for every partition,
+// hbProbe is a heartbeat frame with a huge term for every partition,
 // claiming Raft id claimed.
 func hbProbe(t *testing.T, partitions int, claimed, addr string) []byte {
-	var reqs []hbReq
-	for pid := range partitions {
-		reqs = append(reqs, hbReq{Pid: uint16(pid), Term: hugeTerm, Version: int(raft.ProtocolVersionMax), ID: []byte(claimed), Addr: []byte(addr), Leader: []byte(addr)})
-	}
-	var buf bytes.Buffer
-	if err := writeHBFrame(&buf, reqs); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// rogueStream is a raft StreamLayer over connections an attacker opens:
-// raft's own transport encodes real RPCs on them.
-type rogueStream struct {
-	dial   func() net.Conn
-	pid    uint16
-	closed chan struct{}
-	once   sync.Once
-}
-
-func (s *rogueStream) Accept() (net.Conn, error) { <-s.closed; return nil, net.ErrClosed }
-func (s *rogueStream) Close() error              { s.once.Do(func() { close(s.closed) }); return nil }
-func (s *rogueStream) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(10, 6, 6, 6), Port: 6666} }
-func (s *rogueStream) Dial(raft.ServerAddress, time.Duration) (net.Conn, error) {
-	c := s.dial()
-	if _, err := c.Write(mux.AppendHeader(nil, mux.KindRaft, s.pid)); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
+	return ForgedHeartbeats(partitions, hugeTerm, claimed, addr)
 }
 
 // forgeVote sends a RequestVote with a huge term for partition pid over
-// connections from dial and returns raft's error (nil: the node answered).
+// connections from dial, with raftnet's own client, and returns its error
+// (nil: the node answered).
 func forgeVote(dial func() net.Conn, addr string, pid uint16) error {
-	s := &rogueStream{dial: dial, pid: pid, closed: make(chan struct{})}
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: s, MaxPool: 1, Timeout: 5 * time.Second})
-	defer trans.Close()
+	cfg := raftnet.DefaultConfig()
+	cfg.LocalID, cfg.LocalAddr, cfg.Insecure = "evil", "10.6.6.6:6666", true
+	cfg.Timeout, cfg.HeartbeatTimeout = 5*time.Second, 5*time.Second
+	cfg.Dial = func(_ context.Context, _ string, stream uint16) (net.Conn, error) {
+		c := dial()
+		if _, err := c.Write(mux.AppendHeader(nil, mux.KindRaftNet, stream)); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	rn, err := raftnet.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer rn.Close()
+	trans, err := rn.Transport(pid)
+	if err != nil {
+		return err
+	}
 	var resp raft.RequestVoteResponse
 	return trans.RequestVote("n1", raft.ServerAddress(addr), &raft.RequestVoteRequest{
 		RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("evil"), Addr: []byte("10.6.6.6:6666")},
@@ -242,7 +231,7 @@ func TestInternalPort_OutsidersGetNothingOnAnyKind(t *testing.T) {
 			}{
 				{mux.KindGate, 1, gateProbe(t, "n2")},
 				{mux.KindAdmin, 0, nil},
-				{kindHeartbeat, 0, hbProbe(t, n.Partitions(), "n2", "10.6.6.6:6666")},
+				{mux.KindRaftNet, raftnet.StreamRPC, hbProbe(t, n.Partitions(), "n2", "10.6.6.6:6666")},
 			} {
 				c := dial(t, addr)
 				c.Write(append(mux.AppendHeader(nil, p.kind, p.arg), p.probe...))
@@ -280,7 +269,7 @@ func TestInternalPort_OutsidersGetNothingOnAnyKind(t *testing.T) {
 		}{
 			{mux.KindGate, 1, gateProbe(t, "n2")},
 			{mux.KindAdmin, 0, nil},
-			{kindHeartbeat, 0, hbProbe(t, p.Partitions(), "n2", "10.6.6.6:6666")},
+			{mux.KindRaftNet, raftnet.StreamRPC, hbProbe(t, p.Partitions(), "n2", "10.6.6.6:6666")},
 		} {
 			c := plain(t, paddr)
 			c.Write(append(mux.AppendHeader(nil, probe.kind, probe.arg), probe.bytes...))
@@ -330,24 +319,22 @@ func TestInternalPort_NodeCertificateCannotSpeakAsAnotherNode(t *testing.T) {
 	}
 
 	for _, claimed := range []string{"n1", "n3"} {
-		c := dial(kindHeartbeat, 0)
+		c := dial(mux.KindRaftNet, raftnet.StreamRPC)
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		c.Write(hbProbe(t, n.Partitions(), claimed, addr))
-		var resps []hbResp
-		if err := readHBFrame(bufio.NewReader(c), &resps); err != nil {
-			t.Fatal(err)
-		}
-		if len(resps) != n.Partitions() {
-			t.Fatalf("%d answers to %d heartbeats", len(resps), n.Partitions())
-		}
-		for _, r := range resps {
-			if r.Err == "" || r.Success {
+		rd := bufio.NewReader(c)
+		for range n.Partitions() {
+			_, _, r, remote, err := raftnet.ReadHeartbeatAnswer(rd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if remote == nil || r.Success {
 				t.Errorf("heartbeat as %s with n2's certificate accepted: %+v", claimed, r)
 			}
 		}
 		c.Close()
 	}
-	if got := n.hb.refused.Load(); got != uint64(2*n.Partitions()) {
+	if got := n.rn.Stats().Refused; got != uint64(2*n.Partitions()) {
 		t.Errorf("refused heartbeats: %d", got)
 	}
 	for pid, term := range terms(n) {

@@ -20,6 +20,7 @@ import (
 	"github.com/roamhq/roam/node/gate"
 	"github.com/roamhq/roam/node/gossip"
 	"github.com/roamhq/roam/node/mux"
+	"github.com/roamhq/roam/node/raftnet"
 	"github.com/roamhq/roam/vlr"
 )
 
@@ -49,11 +50,11 @@ type Node struct {
 	vlr          *vlr.Server
 
 	partsMu sync.Mutex
-	trans   map[uint16]*hbTransport // open partitions' transports
+	trans   map[uint16]*raftnet.Transport // open partitions' transports
 
 	view     clusterView  // membership and placement (cluster.go)
 	presence presenceBus  // presence fan-out (presence.go)
-	hb       heartbeats   // coalesced Raft heartbeats (heartbeat.go)
+	rn       *raftnet.Net // every partition's Raft RPCs (package raftnet)
 	hints    leaderHints  // partition → leader address (remote.go)
 	dl       *delivery    // delivery repair (delivery.go)
 	groups   *groupFanout // group fan-out by node interest (groups.go)
@@ -85,7 +86,7 @@ func New(cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), trans: make(map[uint16]*hbTransport)}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), trans: make(map[uint16]*raftnet.Transport)}
 	n.ctx, n.stop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -227,8 +228,9 @@ func New(cfg Config) (_ *Node, err error) {
 	// node's through the gate (the node is its remoteCaller, remote.go).
 	n.rt = newRouter(n.host, n.meta.Partitions, n)
 	n.mux.Handle(mux.KindAdmin, n.serveAdmin)
-	n.hb.init(n)
-	n.mux.Handle(kindHeartbeat, n.hb.serve)
+	if err := n.startRaftNet(); err != nil {
+		return nil, err
+	}
 
 	vc := cfg.VLR
 	vc.NodeID = n.meta.NodeID
@@ -270,6 +272,7 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.goFunc(n.reconcileLoop)
+	n.goFunc(n.quietLoop) // leaders heartbeat less (quiet.go)
 	n.log.Info("node started",
 		"client", n.ClientAddr(), "internal", n.internalAddr, "gossip", n.gossip.Addr(),
 		"partitions", n.meta.Partitions, "replicas", n.meta.Replicas,
@@ -353,31 +356,46 @@ func (n *Node) openInitial(creating bool) error {
 // openPartition starts partition pid on this node (bootstrap only if it has
 // no state and bootstrap is non-empty).
 func (n *Node) openPartition(pid uint16, bootstrap []raft.Server) error {
-	nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  n.mux.Raft(pid),
-		MaxPool: n.cfg.RaftMaxPool,
-		Timeout: n.cfg.RaftIOTimeout,
-		// No pipelined replication: in raft v1.7.3 a follower that answers
-		// one pipelined append with a failure (a stale log after a pause,
-		// a read timeout while it was frozen) can leave the leader's
-		// sender and the pipeline's decoder waiting on each other for
-		// good — the follower then gets heartbeats but no entries, and
-		// the leader's Shutdown hangs (the same deadlock as
-		// grafana/pyroscope#5518). raft#541 measured pipelining to gain
-		// little with batching, which the proposer does.
-		MaxRPCsInFlight: 1,
-		Logger:          newHclog(n.cfg.Logger.With("component", "raft-net", "partition", pid)),
-	})
-	trans := &hbTransport{NetworkTransport: nt, pid: pid, hb: &n.hb}
-	n.hb.register(trans)
+	trans, err := n.rn.Transport(pid)
+	if err != nil {
+		return fmt.Errorf("node: open partition %d: %w", pid, err)
+	}
 	if _, err := n.host.Open(pid, trans, bootstrap); err != nil {
-		n.hb.unregister(pid)
 		trans.Close()
 		return fmt.Errorf("node: open partition %d: %w", pid, err)
 	}
 	n.partsMu.Lock()
 	n.trans[pid] = trans
 	n.partsMu.Unlock()
+	return nil
+}
+
+// startRaftNet starts the partitions' shared Raft transport.
+func (n *Node) startRaftNet() error {
+	rc := raftnet.DefaultConfig()
+	rc.LocalID, rc.LocalAddr = n.meta.NodeID, n.internalAddr
+	rc.Dial = func(ctx context.Context, addr string, stream uint16) (net.Conn, error) {
+		return n.mux.Dial(ctx, addr, mux.KindRaftNet, stream)
+	}
+	rc.Identify = mux.PeerNodeID
+	rc.Insecure = n.mux.Insecure()
+	rc.Timeout = n.cfg.RaftIOTimeout
+	rc.HeartbeatTimeout = max(n.cfg.HLR.Raft.HeartbeatTimeout, 100*time.Millisecond)
+	// No pipelined replication (MaxInFlight 1). raftnet's pipeline does
+	// not have the deadlock of raft v1.7.3's NetworkTransport pipeline
+	// (a follower failing one pipelined append left the leader's sender
+	// and the pipeline's decoder waiting on each other for good, so the
+	// follower got heartbeats but no entries and the leader's Shutdown
+	// hung; grafana/pyroscope#5518), but raft#541 measured pipelining to
+	// gain little next to batching, which the proposer does.
+	rc.MaxInFlight = 1
+	rc.Logger = n.cfg.Logger
+	rn, err := raftnet.New(rc)
+	if err != nil {
+		return err
+	}
+	n.rn = rn
+	n.mux.Handle(mux.KindRaftNet, rn.Serve)
 	return nil
 }
 
@@ -389,7 +407,6 @@ func (n *Node) closePartition(pid uint16) error {
 	t := n.trans[pid]
 	delete(n.trans, pid)
 	n.partsMu.Unlock()
-	n.hb.unregister(pid)
 	if t != nil {
 		t.Close()
 	}
@@ -495,6 +512,9 @@ func (n *Node) close(graceful bool) error {
 			t.Close() // hlr closed them already; this is for partial starts
 		}
 		n.partsMu.Unlock()
+		if n.rn != nil {
+			errs = append(errs, n.rn.Close())
+		}
 		if n.gate != nil {
 			errs = append(errs, n.gate.Close())
 		}

@@ -247,7 +247,6 @@ func TestConfigValidate(t *testing.T) {
 		"raft timing":        func(c *Config) { c.HLR.Raft.HeartbeatTimeout = 0 },
 		"vlr limits":         func(c *Config) { c.VLR.MaxBody = 0 },
 		"short salt secret":  func(c *Config) { c.VLR.FakeSaltSecret = []byte("short") },
-		"pool":               func(c *Config) { c.RaftMaxPool = 0 },
 	}
 	for name, mutate := range cases {
 		c := ok

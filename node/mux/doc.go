@@ -23,17 +23,17 @@
 //
 // The handshake runs in the connection's own goroutine under the header
 // timeout, never in the accept loop, so a silent or slow peer holds up
-// nobody else. Handshakes happen only when a connection opens: Raft keeps
-// a pool of connections per peer, the gate and the heartbeats one
-// persistent connection each way. Session tickets are off, so every
+// nobody else. Handshakes happen only when a connection opens: the Raft
+// transport (package raftnet) and the gate keep one persistent
+// connection to each peer. Session tickets are off, so every
 // connection shows a certificate.
 //
 // PeerNodeID(conn) returns the node id the peer's certificate proved, on
 // both sides. Protocols that carry a node id of their own compare it: the
-// gate's hello, each coalesced heartbeat's Raft server id. Raft's own
-// streams cannot (hashicorp/raft decodes RPCs inside its transport, with
-// no hook per connection); they are authenticated as "a cluster member"
-// (see the threat model in ARCHITECTURE.md).
+// gate's hello, and every Raft RPC's server id (package raftnet). Only a
+// RaftLayer's streams cannot (hashicorp/raft decodes RPCs inside its
+// NetworkTransport, with no hook per connection); package node no longer
+// uses them.
 //
 // Security{InsecurePlaintext: true} turns all of this off, for measuring
 // what TLS costs. PeerNodeID then reports verified = false, and Insecure
@@ -56,11 +56,15 @@
 // reused for another protocol:
 //
 //	'R' KindRaft   hashicorp/raft NetworkTransport RPCs of partition arg
+//	               (RaftLayer; package node no longer uses it)
 //	'G' KindGate   package gate: requests to partition leaders and the
 //	               jump gate (deliveries, Cancel Location, presence);
 //	               arg = gate protocol version
 //	'A' KindAdmin  package node: a partition's status, for the reconciler
-//	'H'            package node: coalesced Raft heartbeats (heartbeat.go)
+//	'H'            package node: coalesced Raft heartbeats (retired: now
+//	               part of 'M'; never reused)
+//	'M' KindRaftNet package raftnet: every partition's Raft RPCs on one
+//	               connection per node pair; arg = stream (RPC, snapshot)
 //
 // A protocol that changes incompatibly gets a new kind rather than a
 // version field. The header must arrive within the header timeout

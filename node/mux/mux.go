@@ -19,6 +19,9 @@ const (
 	KindRaft  byte = 'R' // Raft RPCs; arg = partition id
 	KindGate  byte = 'G' // jump-gate traffic (package gate)
 	KindAdmin byte = 'A' // partition status for the reconciler (package node)
+	// KindRaftNet carries every partition's Raft RPCs between two nodes
+	// (package raftnet); arg = raftnet stream.
+	KindRaftNet byte = 'M'
 )
 
 // HeaderLen is the length of the connection header: kind, then a uint16
