@@ -21,7 +21,9 @@ func TestPresence_LostItemRepairedWithoutFlicker(t *testing.T) {
 	a := account(t, c, 0, "alice")
 	b := account(t, c, 1, "bob")
 	befriend(t, a, b)
-	waitEvent(t, b, func(e client.Event) bool { return e.Kind == client.EventPresence && e.User == "alice" && e.Status == "online" })
+	waitEvent(t, b, func(e client.Event) bool {
+		return e.Kind == client.EventPresence && e.User == "alice" && e.Status == "online"
+	})
 	faults.set(1, "presence", 1) // bob's node loses every presence item for a while
 	if err := a.SetPresence(ctx30(), "busy"); err != nil {
 		t.Fatal(err)
