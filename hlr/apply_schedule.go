@@ -139,7 +139,11 @@ func (t *txn) schedResult(s *Schedule, event, skip string) (Result, error) {
 // again at fire time. A retry of the same create (Device, CMID) answers
 // with the schedule it made.
 func applySchedCreate(t *txn, c *Cmd) (Result, error) {
-	if (c.Peer == "") == (c.Group == "") || c.Body == nil {
+	to, group := c.Peer, ""
+	if IsGroupKey(c.Peer) {
+		to, group = "", c.Peer[len(GroupKeyPrefix):]
+	}
+	if c.Peer == "" || c.Group != "" || c.Body == nil {
 		return Result{Status: StatusInvalid}, nil
 	}
 	raw, ok, err := t.get(schedDedupKey(c.User, c.Device, c.CMID))
@@ -157,8 +161,8 @@ func applySchedCreate(t *txn, c *Cmd) (Result, error) {
 	if err != nil || a == nil {
 		return Result{Status: StatusRefused}, err
 	}
-	if c.Peer != "" {
-		st, err := t.edge(c.User, c.Peer)
+	if to != "" {
+		st, err := t.edge(c.User, to)
 		if err != nil {
 			return Result{}, err
 		}
@@ -167,7 +171,7 @@ func applySchedCreate(t *txn, c *Cmd) (Result, error) {
 		}
 	} else {
 		var ug UserGroup
-		ok, err := t.getRec(userGroupKey(c.User, c.Group), &ug)
+		ok, err := t.getRec(userGroupKey(c.User, group), &ug)
 		if err != nil {
 			return Result{}, err
 		}
@@ -180,7 +184,7 @@ func applySchedCreate(t *txn, c *Cmd) (Result, error) {
 		return Result{Status: st}, nil
 	}
 	s := &Schedule{
-		User: c.User, To: c.Peer, Group: c.Group, Body: c.Body, TTLMS: c.TTLMS,
+		User: c.User, To: to, Group: group, Body: c.Body, TTLMS: c.TTLMS,
 		FireMS: c.AtMS, CreatedMS: t.now, State: SchedPending, Version: 1,
 		Device: c.Device, CMID: c.CMID,
 	}

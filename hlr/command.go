@@ -48,7 +48,7 @@ const (
 	OpGroupUnlink Op = 33 // outbox, in User's partition: User is no longer in group Peer as of event Seq
 	// Scheduled messages (apply_schedule.go), in the sender User's
 	// partition; ID is the schedule id.
-	OpSchedCreate Op = 34 // User (device Device, dedup CMID) schedules Body to Peer or Group at AtMS; Sched bounds it
+	OpSchedCreate Op = 34 // User (device Device, dedup CMID) schedules Body to Peer (a user, or "g/" + a group) at AtMS; Sched bounds it
 	OpSchedEdit   Op = 35 // User changes schedule ID's Body (if not nil) and AtMS (if not 0); Sched bounds it
 	OpSchedCancel Op = 36 // User cancels pending schedule ID (or forgets a finished one)
 	OpSchedNow    Op = 37 // User asks pending schedule ID to fire now

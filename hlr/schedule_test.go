@@ -115,7 +115,7 @@ func TestSchedCreate_EachLimitHasItsOwnStatus(t *testing.T) {
 	if res := r.schedule("dan", 7, r.now+20_000, nil); res.Status != StatusRefused {
 		t.Fatalf("to a stranger: %v", res.Status)
 	}
-	if res := r.one(Cmd{Op: OpSchedCreate, User: "ann", Group: "nope", CMID: 8, Body: []byte("x"), AtMS: r.now + 20_000}); res.Status != StatusRefused {
+	if res := r.one(Cmd{Op: OpSchedCreate, User: "ann", Peer: "g/nope", CMID: 8, Body: []byte("x"), AtMS: r.now + 20_000}); res.Status != StatusRefused {
 		t.Fatalf("to a group ann is not in: %v", res.Status)
 	}
 }
