@@ -133,6 +133,8 @@ type Config struct {
 	// Groups tunes the group fan-out: interest refreshes and repair
 	// (groups.go).
 	Groups GroupsConfig
+	// Scheduler tunes the firing of scheduled messages (scheduler.go).
+	Scheduler SchedulerConfig
 	// GateDropOneWay, if set, is the gate's fault hook (gate.Config.
 	// DropOneWay): one-way items this node receives of the kinds it picks
 	// are discarded, as if lost in transit. Tests and the simulator only.
@@ -156,6 +158,7 @@ func DefaultConfig() Config {
 		MuxHeaderTimeout:  mux.DefaultHeaderTimeout,
 		Delivery:          DefaultDeliveryConfig(),
 		Groups:            DefaultGroupsConfig(),
+		Scheduler:         DefaultSchedulerConfig(),
 	}
 }
 
@@ -213,6 +216,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.Groups.Validate(); err != nil {
+		return err
+	}
+	if err := c.Scheduler.Validate(); err != nil {
 		return err
 	}
 	if err := c.Delivery.validate(); err != nil {
