@@ -128,6 +128,31 @@ func TestScheduled_FireCancelEditRefusalAndLimits(t *testing.T) {
 		t.Fatalf("refused fire: %+v", failed)
 	}
 
+	// To a group: it lands in the group's stream, from the sender.
+	open := true
+	if err := ann.GroupCreate(ctx30(), "crew", client.GroupSettings{Open: &open}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.GroupJoin(ctx30(), "crew"); err != nil {
+		t.Fatal(err)
+	}
+	groupSynced(t, bob, "crew")
+	gs, err := ann.ScheduleGroupIn(ctx30(), "crew", []byte("to the crew"), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		e := groupEntry(t, bob, "crew")
+		if e.Kind != "" {
+			continue
+		}
+		if string(e.Body) != "to the crew" || e.From != "ann" || e.FromDevice != hlr.SchedDevice {
+			t.Fatalf("group message: %+v", e)
+		}
+		break
+	}
+	scheduleEvent(t, ann, gs.ID, "fired")
+
 	// The limits, each with its code.
 	if _, err := ann.ScheduleIn(ctx30(), "bob", []byte("x"), 100*time.Millisecond); !errors.Is(err, client.ErrSchedTooSoon) {
 		t.Fatalf("too soon: %v", err)
@@ -165,8 +190,8 @@ func TestScheduled_FireCancelEditRefusalAndLimits(t *testing.T) {
 			pending++
 		}
 	}
-	if len(list) != 6 || pending != 3 {
-		t.Fatalf("list: %d items, %d pending; want 6 and 3", len(list), pending)
+	if len(list) != 7 || pending != 3 {
+		t.Fatalf("list: %d items, %d pending; want 7 and 3", len(list), pending)
 	}
 	// Nothing else reached bob: the cancelled one never fired.
 	select {
