@@ -215,6 +215,12 @@ func (s *scheduler) pass(ctx context.Context, pid uint16, linear bool) (time.Tim
 			}
 			return time.UnixMilli(next), nil
 		}
+		if len(scheds) == 0 {
+			// Index entries without their records (never written so):
+			// do not spin on them.
+			s.n.log.Error("scheduler: due entries without schedules", "partition", pid, "entries", len(due))
+			return time.Now().Add(s.cfg.Retry), nil
+		}
 		failed := false
 		for _, sc := range scheds {
 			if err := s.act(ctx, part, sc); err != nil {
