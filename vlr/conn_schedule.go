@@ -139,6 +139,11 @@ func (c *conn) schedExec(cmd hlr.Cmd) (wire.Type, any, error) {
 	if err := schedStatusErr(res.Status); err != nil {
 		return 0, nil, err
 	}
+	if res.Sched == nil && cmd.Op == hlr.OpSchedCancel {
+		// An earlier attempt of this cancel removed it (node/router.go
+		// settles the retry as ok).
+		return wire.TScheduled, &wire.Scheduled{ID: cmd.ID, State: hlr.SchedCancelled}, nil
+	}
 	if res.Sched == nil {
 		return 0, nil, refuse(wire.CodeSchedNotFound)
 	}
