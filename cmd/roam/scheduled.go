@@ -118,6 +118,9 @@ func (a *app) emitScheduled(what string, s client.Scheduled) {
 		to = "group " + s.Group
 	}
 	line := fmt.Sprintf("%s %d to %s at %s: %s", what, s.ID, to, ts(s.Fire), s.State)
+	if what == "scheduled_item" {
+		line = fmt.Sprintf("%d to %s at %s: %s", s.ID, to, ts(s.Fire), s.State)
+	}
 	if s.Reason != "" {
 		line += " (" + s.Reason + ")"
 	}
