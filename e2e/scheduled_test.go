@@ -105,12 +105,16 @@ func TestScheduled_KillNineOfEveryNode(t *testing.T) {
 		}
 	}
 	// Once: nothing more arrives, and a fresh sync holds it once.
-	select {
-	case e := <-b2.Events():
-		if e.Kind == client.EventMessage {
-			t.Fatalf("a second message: %+v", e.Message)
+	for quiet := time.After(2 * time.Second); ; {
+		select {
+		case e := <-b2.Events():
+			if e.Kind == client.EventMessage {
+				t.Fatalf("a second message: %+v", e.Message)
+			}
+			continue
+		case <-quiet:
 		}
-	case <-time.After(2 * time.Second):
+		break
 	}
 	b3 := dialUser(0, "bob", "b3", false)
 	n := 0

@@ -30,7 +30,23 @@ func scheduleEvent(t *testing.T, cl *client.Client, id uint64, event string) cli
 	return e.Schedule
 }
 
-// nextMessage waits for the next inbox message on cl.
+// noMessage fails if an inbox message reaches cl within d.
+func noMessage(t *testing.T, cl *client.Client, d time.Duration) {
+	t.Helper()
+	quiet := time.After(d)
+	for {
+		select {
+		case e := <-cl.Events():
+			if e.Kind == client.EventMessage {
+				t.Fatalf("%s: unexpected message %q", cl.User(), e.Message.Body)
+			}
+		case <-quiet:
+			return
+		}
+	}
+}
+
+// nextInbox waits for the next inbox message on cl.
 func nextInbox(t *testing.T, cl *client.Client) client.Message {
 	t.Helper()
 	return waitEvent(t, cl, func(e client.Event) bool { return e.Kind == client.EventMessage }).Message
@@ -194,13 +210,7 @@ func TestScheduled_FireCancelEditRefusalAndLimits(t *testing.T) {
 		t.Fatalf("list: %d items, %d pending; want 7 and 3", len(list), pending)
 	}
 	// Nothing else reached bob: the cancelled one never fired.
-	select {
-	case e := <-bob.Events():
-		if e.Kind == client.EventMessage {
-			t.Fatalf("bob got one more message: %q", e.Message.Body)
-		}
-	case <-time.After(500 * time.Millisecond):
-	}
+	noMessage(t, bob, 500 * time.Millisecond)
 }
 
 // TestScheduled_SurvivesKillOfEveryNode: a pending schedule survives the
@@ -253,11 +263,88 @@ func TestScheduled_SurvivesKillOfEveryNode(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	select {
-	case e := <-bob2.Events():
-		if e.Kind == client.EventMessage {
-			t.Fatalf("fired twice: %+v", e.Message)
-		}
-	case <-time.After(time.Second):
+	noMessage(t, bob2, time.Second)
+}
+
+// TestScheduled_KillLeaderJustBeforeFire: the leader of the sender's
+// partition is killed just before the fire time; the new leader re-arms
+// from the stored schedules and the message arrives once, recorded fired.
+func TestScheduled_KillLeaderJustBeforeFire(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
 	}
+	c := clustertest.New(t, 3, clustertest.Options{Configure: schedLimits})
+	c.WaitLeaders(30 * time.Second)
+	// ann is logged in at a node that does not lead her partition, so
+	// her client survives the kill.
+	leader := stableLeader(t, c, "ann")
+	ann := account(t, c, (leader+1)%3, "ann")
+	bob := account(t, c, (leader+2)%3, "bob")
+	befriend(t, ann, bob)
+	s, err := ann.ScheduleIn(ctx30(), "bob", []byte("across the failover"), 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(s.Fire) - 200*time.Millisecond)
+	c.Kill(leader)
+	m := nextInbox(t, bob)
+	if string(m.Body) != "across the failover" {
+		t.Fatalf("message %+v", m)
+	}
+	fired := scheduleEvent(t, ann, s.ID, "fired")
+	if fired.MsgID != m.ID {
+		t.Fatalf("recorded fired as %d, delivered %d", fired.MsgID, m.ID)
+	}
+	noMessage(t, bob, 2 * time.Second)
+}
+
+// TestScheduled_TooLateAfterAnOutageFails: a schedule that comes due
+// more than MaxLate before the cluster is back fails with reason "late",
+// and is not delivered.
+func TestScheduled_TooLateAfterAnOutageFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	c := clustertest.New(t, 3, clustertest.Options{Configure: func(i int, cfg *node.Config) {
+		schedLimits(i, cfg)
+		cfg.Scheduler.MaxLate = time.Second
+	}})
+	c.WaitLeaders(30 * time.Second)
+	ann := account(t, c, 0, "ann")
+	bob := account(t, c, 1, "bob")
+	befriend(t, ann, bob)
+	stableLeader(t, c, "ann")
+	s, err := ann.ScheduleIn(ctx30(), "bob", []byte("stale"), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann.Close()
+	bob.Close()
+	for i := 0; i < 3; i++ {
+		c.Kill(i)
+	}
+	time.Sleep(time.Until(s.Fire) + 2*time.Second)
+	c.RestartAll()
+	c.WaitLeaders(30 * time.Second)
+	ann2 := dial(t, c, 0, "ann-dev2")
+	if err := ann2.Login(ctx30(), "ann", "pw-ann"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got, err := ann2.ScheduleGet(ctx30(), s.ID)
+		if err == nil && got.State == client.SchedFailed {
+			if got.Reason != hlr.ReasonLate {
+				t.Fatalf("failed for %q", got.Reason)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not failed late: %+v %v", got, err)
+		}
+	}
+	bob2 := dial(t, c, 1, "bob-dev2")
+	if err := bob2.Login(ctx30(), "bob", "pw-bob"); err != nil {
+		t.Fatal(err)
+	}
+	noMessage(t, bob2, 2 * time.Second)
 }
