@@ -210,7 +210,7 @@ func TestScheduled_FireCancelEditRefusalAndLimits(t *testing.T) {
 		t.Fatalf("list: %d items, %d pending; want 7 and 3", len(list), pending)
 	}
 	// Nothing else reached bob: the cancelled one never fired.
-	noMessage(t, bob, 500 * time.Millisecond)
+	noMessage(t, bob, 500*time.Millisecond)
 }
 
 // TestScheduled_SurvivesKillOfEveryNode: a pending schedule survives the
@@ -295,7 +295,7 @@ func TestScheduled_KillLeaderJustBeforeFire(t *testing.T) {
 	if fired.MsgID != m.ID {
 		t.Fatalf("recorded fired as %d, delivered %d", fired.MsgID, m.ID)
 	}
-	noMessage(t, bob, 2 * time.Second)
+	noMessage(t, bob, 2*time.Second)
 }
 
 // TestScheduled_TooLateAfterAnOutageFails: a schedule that comes due
@@ -346,5 +346,5 @@ func TestScheduled_TooLateAfterAnOutageFails(t *testing.T) {
 	if err := bob2.Login(ctx30(), "bob", "pw-bob"); err != nil {
 		t.Fatal(err)
 	}
-	noMessage(t, bob2, 2 * time.Second)
+	noMessage(t, bob2, 2*time.Second)
 }
