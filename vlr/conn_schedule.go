@@ -121,13 +121,22 @@ func (c *conn) schedule(m *wire.Schedule) (wire.Type, any, error) {
 		cmd.Peer = hlr.GroupKey(g) // the create applies in the sender's partition
 	}
 	// Scheduling reserves a send: the sender's send rate pays for it now.
-	if ok, wait := c.srv.limits.send.take(s.user, cfg.Now()); !ok {
-		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "sending too fast", retry: wait}
+	if err := c.takeSchedWrite(); err != nil {
+		return 0, nil, err
 	}
 	if err := s.awaitLease(); err != nil {
 		return 0, nil, err
 	}
 	return c.schedExec(cmd)
+}
+
+// takeSchedWrite charges a schedule command (each a Raft write) to the
+// caller's send rate.
+func (c *conn) takeSchedWrite() error {
+	if ok, wait := c.srv.limits.send.take(c.sess.user, c.srv.cfg.Now()); !ok {
+		return &reqError{code: wire.CodeRateLimited, msg: "sending too fast", retry: wait}
+	}
+	return nil
 }
 
 // schedExec runs a schedule command in the caller's partition.
@@ -192,6 +201,9 @@ func (c *conn) scheduleEdit(r *wire.ScheduleEdit) (wire.Type, any, error) {
 	if r.Body == nil && at == 0 {
 		return 0, nil, refusef(wire.CodeBadRequest, "an edit needs a body or a time")
 	}
+	if err := c.takeSchedWrite(); err != nil {
+		return 0, nil, err
+	}
 	return c.schedExec(hlr.Cmd{Op: hlr.OpSchedEdit, User: c.sess.user, Device: c.sess.device, ID: r.ID,
 		Body: r.Body, AtMS: at, Sched: c.srv.cfg.Schedule.limits()})
 }
@@ -200,6 +212,9 @@ func (c *conn) scheduleRef(t wire.Type, r *wire.ScheduleRef) (wire.Type, any, er
 	op := hlr.OpSchedCancel
 	if t == wire.TScheduleNow {
 		op = hlr.OpSchedNow
+	}
+	if err := c.takeSchedWrite(); err != nil {
+		return 0, nil, err
 	}
 	return c.schedExec(hlr.Cmd{Op: op, User: c.sess.user, Device: c.sess.device, ID: r.ID})
 }
