@@ -493,6 +493,13 @@ func (c *Client) handlePush(cn *conn, f wire.Frame) {
 			return
 		}
 		c.emit(Event{Kind: EventFriend, User: fe.User, Friend: fe.Event})
+	case wire.TScheduleEvent:
+		var se wire.ScheduleEvent
+		if err := wire.Decode(f.Body, &se); err != nil {
+			c.log.Warn("bad schedule event push", "err", err)
+			return
+		}
+		c.emit(Event{Kind: EventSchedule, Schedule: toScheduled(&se.Item), ScheduleEvent: se.Event})
 	case wire.TGoodbye:
 		var g wire.Goodbye
 		if err := wire.Decode(f.Body, &g); err != nil {

@@ -55,10 +55,15 @@ const (
 	// kicked, or the group was deleted, possibly while it was offline): no
 	// more of its entries come.
 	EventGroupGone
+	// EventSchedule: one of the caller's scheduled messages changed
+	// (Schedule; ScheduleEvent is "created", "edited", "cancelled",
+	// "fired" or "failed"), pushed from another device's request or from
+	// the fire.
+	EventSchedule
 )
 
 var kindNames = [...]string{"", "message", "synced", "presence", "friend", "goodbye", "disconnected", "reconnected", "session_ended", "error",
-	"group_message", "group_synced", "groups_synced", "group_gone"}
+	"group_message", "group_synced", "groups_synced", "group_gone", "schedule"}
 
 func (k EventKind) String() string {
 	if int(k) < len(kindNames) && k > 0 {
@@ -69,16 +74,18 @@ func (k EventKind) String() string {
 
 // Event is one thing that happened; Kind says which fields are set.
 type Event struct {
-	Kind         EventKind
-	Message      Message      // EventMessage
-	GroupMessage GroupMessage // EventGroupMessage
-	Group        string       // EventGroupMessage, EventGroupSynced, EventGroupGone
-	Cursor       uint64       // EventSynced, EventGroupSynced
-	User         string       // EventPresence, EventFriend
-	Status       string       // EventPresence
-	Friend       string       // EventFriend
-	Addr         string       // EventGoodbye (redirect), EventDisconnected, EventReconnected
-	Err          error        // EventGoodbye, EventDisconnected, EventSessionEnded, EventError
+	Kind          EventKind
+	Message       Message      // EventMessage
+	GroupMessage  GroupMessage // EventGroupMessage
+	Group         string       // EventGroupMessage, EventGroupSynced, EventGroupGone
+	Cursor        uint64       // EventSynced, EventGroupSynced
+	User          string       // EventPresence, EventFriend
+	Status        string       // EventPresence
+	Friend        string       // EventFriend
+	Addr          string       // EventGoodbye (redirect), EventDisconnected, EventReconnected
+	Err           error        // EventGoodbye, EventDisconnected, EventSessionEnded, EventError
+	Schedule      Scheduled    // EventSchedule
+	ScheduleEvent string       // EventSchedule
 }
 
 // Message is one message of the user's inbox.

@@ -259,6 +259,9 @@ func (c *Client) groupCall(ctx context.Context, t wire.Type, body any, want wire
 		if last != nil && t == wire.TGroupLeave && errors.Is(err, ErrRefused) {
 			return nil
 		}
+		if last != nil && t == wire.TScheduleCancel && errors.Is(err, ErrSchedNotFound) {
+			return nil // an earlier attempt cancelled it
+		}
 		if ctx.Err() != nil || errors.Is(err, ErrClosed) || !retryable(err) {
 			return err
 		}

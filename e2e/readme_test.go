@@ -43,6 +43,7 @@ func TestREADMESession(t *testing.T) {
 		"registered alice", "logged in as bob", `"display_name":"Alice"`,
 		"refused: not friends yet", "bob is now a friend",
 		"bob: hello alice", "bob: are you there?", "password changed", "account bob deleted",
+		"to alice at", ": pending: tea in an hour?",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("README session output lacks %q:\n%s", want, out)

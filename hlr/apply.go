@@ -60,6 +60,9 @@ func apply(t *txn, c *Cmd) (Result, error) {
 	if c.Op >= OpGroupCreate && c.Op <= OpGroupUnlink {
 		return applyGroupOp(t, c)
 	}
+	if c.Op >= OpSchedCreate && c.Op <= OpSchedDone {
+		return applySchedOp(t, c)
+	}
 	return Result{Status: StatusInvalid}, nil
 }
 
@@ -231,6 +234,9 @@ func applyDeleteAccount(t *txn, c *Cmd) (Result, error) {
 		if err := t.delSessionRecords(c.User, h); err != nil {
 			return Result{}, err
 		}
+	}
+	if err := t.dropSchedules(c.User); err != nil {
+		return Result{}, err
 	}
 	// Inbox: drop the messages and their expiry index entries.
 	if err := t.dropInbox(c.User); err != nil {

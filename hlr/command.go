@@ -46,6 +46,14 @@ const (
 	OpGroupCursor Op = 31 // Device of User has consumed the group through Seq
 	OpGroupLink   Op = 32 // outbox, in User's partition: User is in (or invited to, Reason "invited") group Peer as of event Seq
 	OpGroupUnlink Op = 33 // outbox, in User's partition: User is no longer in group Peer as of event Seq
+	// Scheduled messages (apply_schedule.go), in the sender User's
+	// partition; ID is the schedule id.
+	OpSchedCreate Op = 34 // User (device Device, dedup CMID) schedules Body to Peer (a user, or "g/" + a group) at AtMS; Sched bounds it
+	OpSchedEdit   Op = 35 // User changes schedule ID's Body (if not nil) and AtMS (if not 0); Sched bounds it
+	OpSchedCancel Op = 36 // User cancels pending schedule ID (or forgets a finished one)
+	OpSchedNow    Op = 37 // User asks pending schedule ID to fire now
+	OpSchedFire   Op = 38 // the leader claims due schedule ID; late by more than Sched.MaxLateMS fails it
+	OpSchedDone   Op = 39 // the fire of ID ended: Reason "" (sent: MsgID in CMID, Seq) or the failure's
 )
 
 var opNames = [...]string{
@@ -54,7 +62,8 @@ var opNames = [...]string{
 	"friend_decline", "friend_remove", "friend_drop", "block", "unblock", "send", "cursor",
 	"expire", "outbox_done", "group_create", "group_invite", "group_join", "group_leave",
 	"group_kick", "group_role", "group_set", "group_delete", "group_send", "group_cursor",
-	"group_link", "group_unlink",
+	"group_link", "group_unlink", "sched_create", "sched_edit", "sched_cancel", "sched_now",
+	"sched_fire", "sched_done",
 }
 
 func (o Op) String() string {
@@ -98,6 +107,9 @@ type Cmd struct {
 	// command instead of User's (see Key).
 	Group string `msgpack:"G,omitempty"`
 	Open  *bool  `msgpack:"O,omitempty"` // OpGroupCreate, OpGroupSet: anyone may join
+	// Scheduled messages: the fire time (Unix ms) and the limits.
+	AtMS  int64        `msgpack:"at,omitempty"`
+	Sched *SchedLimits `msgpack:"sl,omitempty"`
 }
 
 // Key is the partition key of the command: the name whose home partition
@@ -136,6 +148,9 @@ type Result struct {
 	Outbox bool `msgpack:"o,omitempty"`
 	// More says OpExpire stopped at its limit.
 	More bool `msgpack:"M,omitempty"`
+	// Sched is the schedule a schedule command made or changed (as it is
+	// after the command).
+	Sched *Schedule `msgpack:"S,omitempty"`
 }
 
 // entry is the payload of one Raft log entry: a batch of commands stamped

@@ -28,6 +28,11 @@ const (
 	// QueryUserGroups lists User's groups (and invites) from the index in
 	// User's partition: Answer.Groups.
 	QueryUserGroups QueryKind = 12
+	// Scheduled messages, in User's partition: Answer.Schedules of User
+	// after the position (AfterMS, After) by fire time, up to Limit, and
+	// Answer.More; QuerySchedule: Answer.Schedule, schedule After of User.
+	QuerySchedules QueryKind = 13
+	QuerySchedule  QueryKind = 14
 )
 
 // Query is a read of one user's (or group's) data at the leader of its
@@ -64,6 +69,8 @@ type Query struct {
 	// Group, when set, names the group whose home partition answers the
 	// query instead of User's (see Key).
 	Group string `msgpack:"G,omitempty"`
+	// AfterMS is the fire time part of a QuerySchedules position.
+	AfterMS int64 `msgpack:"am,omitempty"`
 }
 
 // Key is the partition key of the query, as Cmd.Key.
@@ -98,6 +105,10 @@ type Answer struct {
 	// Refused: the asking user may not read this group (not a member, or
 	// no such group: one answer for both).
 	Refused bool `msgpack:"x,omitempty"`
+	// Scheduled messages.
+	Schedules []Schedule `msgpack:"sc,omitempty"`
+	Schedule  *Schedule  `msgpack:"sd,omitempty"`
+	More      bool       `msgpack:"mo,omitempty"`
 }
 
 // MaxInboxPage bounds one inbox read.
@@ -163,6 +174,10 @@ func (p *Partition) Query(ctx context.Context, q Query) (*Answer, error) {
 		err = groupQuery(v, &q, a, p.now().UnixMilli())
 	case QueryUserGroups:
 		a.Groups, err = v.UserGroups(q.User)
+	case QuerySchedules:
+		a.Schedules, a.More, err = v.Schedules(q.User, q.AfterMS, q.After, q.Limit)
+	case QuerySchedule:
+		a.Schedule, err = v.Schedule(q.User, q.After)
 	default:
 		return nil, ErrBadEntry
 	}

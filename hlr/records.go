@@ -116,6 +116,7 @@ type partMeta struct {
 	NextMsgID uint64 `msgpack:"m"`           // counter for message ids
 	NextBoxID uint64 `msgpack:"o"`           // counter for outbox ids
 	Attaches  uint64 `msgpack:"A,omitempty"` // counter of device attachments (deviceRec.Attached)
+	NextSched uint64 `msgpack:"k,omitempty"` // counter for schedule ids
 }
 
 // outboxItem is a command this partition must get applied in another

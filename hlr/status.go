@@ -17,9 +17,16 @@ const (
 	StatusInvalid   Status = 6 // malformed command
 	StatusExpired   Status = 7 // the session has expired
 	StatusFull      Status = 8 // the group has as many members (or invites) as it may
+	// Scheduled messages: each refusal of a limit has its own status.
+	StatusTooSoon    Status = 9  // the fire time is closer than the minimum ahead
+	StatusTooFar     Status = 10 // the fire time is further than the maximum ahead
+	StatusConvFull   Status = 11 // the conversation has as many pending schedules as it may
+	StatusUserFull   Status = 12 // the user has as many pending schedules as it may
+	StatusNotPending Status = 13 // the schedule has fired, failed, or is firing
 )
 
-var statusNames = [...]string{"ok", "exists", "not_found", "refused", "no_request", "stale", "invalid", "expired", "full"}
+var statusNames = [...]string{"ok", "exists", "not_found", "refused", "no_request", "stale", "invalid", "expired", "full",
+	"too_soon", "too_far", "conv_full", "user_full", "not_pending"}
 
 func (s Status) String() string {
 	if int(s) < len(statusNames) {

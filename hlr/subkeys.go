@@ -29,6 +29,13 @@ const (
 	skGroupCursor byte = 'C' // 'C' gkey 0 user 0 device → seq(8)
 	skUserGroup   byte = 'y' // 'y' user 0 group name → UserGroup (in the user's partition)
 	skFormer      byte = 'X' // 'X' gkey 0 user → formerMember: the last membership of a user who left or was kicked
+	// Scheduled messages (schedule.go), in the sender's partition.
+	skSched       byte = 'k' // 'k' user 0 id(8) → Schedule
+	skSchedAction byte = 'K' // 'K' at(8) user 0 id(8) → nil: the partition's action index
+	skSchedList   byte = 'j' // 'j' user 0 fire(8) id(8) → nil: the user's list by fire time
+	skSchedConv   byte = 'n' // 'n' user 0 conv → count(8) of pending schedules to conv
+	skSchedUser   byte = 'N' // 'N' user → count(8) of pending schedules
+	skSchedDedup  byte = 'z' // 'z' user 0 device 0 cmid(8) → id(8): the create of a schedule
 )
 
 func sk(kind byte, parts ...string) []byte {

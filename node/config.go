@@ -135,6 +135,8 @@ type Config struct {
 	// presence as a replacement (presence.go): the bound on how long a
 	// lost presence item stays wrong. 0 turns it off.
 	PresenceResync time.Duration
+	// Scheduler tunes the firing of scheduled messages (scheduler.go).
+	Scheduler SchedulerConfig
 	// GateDropOneWay, if set, is the gate's fault hook (gate.Config.
 	// DropOneWay): one-way items this node receives of the kinds it picks
 	// are discarded, as if lost in transit. Tests and the simulator only.
@@ -158,6 +160,7 @@ func DefaultConfig() Config {
 		Delivery:          DefaultDeliveryConfig(),
 		Groups:            DefaultGroupsConfig(),
 		PresenceResync:    5 * time.Second,
+		Scheduler:         DefaultSchedulerConfig(),
 	}
 }
 
@@ -217,6 +220,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PresenceResync < 0 {
 		return errors.New("node: PresenceResync must not be negative")
+	}
+	if err := c.Scheduler.Validate(); err != nil {
+		return err
 	}
 	if err := c.Delivery.validate(); err != nil {
 		return err

@@ -27,6 +27,8 @@ const (
 	kindGroupAck      gate.Kind = 14 // one-way: what a node took of a leader's group forwards
 	kindGroupInterest gate.Kind = 15 // request: a node's interest in groups of a partition, to its leader
 	kindGroupRegroup  gate.Kind = 16 // one-way: a new leader asks for the interest in its partition's groups
+	// Scheduled messages (scheduler.go, effect_schedule.go):
+	kindSchedule gate.Kind = 17 // effect: a scheduled message of the user changed
 )
 
 // registerKinds registers each kind's handler on the gate and each
@@ -47,6 +49,8 @@ func (n *Node) registerKinds() {
 	n.gate.Handle(kindGroupAck, gate.OneWay("group_ack", n.handleGroupAck))
 	n.gate.Handle(kindGroupInterest, gate.Request("group_interest", n.serveGroupInterest))
 	n.gate.Handle(kindGroupRegroup, gate.OneWay("group_regroup", n.handleGroupRegroup))
+	effectKind(n, kindSchedule, "schedule", n.routeSchedule, n.handleSchedule)
+	onEffect(n.bus, n.sched.routeArm)
 }
 
 // effectKind registers an effect kind: route, the router of effects of

@@ -58,6 +58,7 @@ type Node struct {
 	hints    leaderHints  // partition → leader address (remote.go)
 	dl       *delivery    // delivery repair (delivery.go)
 	groups   *groupFanout // group fan-out by node interest (groups.go)
+	sched    *scheduler   // fires scheduled messages of the led partitions (scheduler.go)
 
 	changes changeCounts // reconciler changes made (changes.go)
 	ready   readyState   // what Readiness saw last (status.go)
@@ -224,6 +225,8 @@ func New(cfg Config) (_ *Node, err error) {
 	n.host.OnLeader(n.dl.onLeader)
 	n.groups = newGroupFanout(n, cfg.Groups)
 	n.host.OnLeader(n.groups.onLeader)
+	n.sched = newScheduler(n, cfg.Scheduler)
+	n.host.OnLeader(n.sched.onLeader)
 	// The router reaches every partition's leader: this host's, or another
 	// node's through the gate (the node is its remoteCaller, remote.go).
 	n.rt = newRouter(n.host, n.meta.Partitions, n)
@@ -268,6 +271,7 @@ func New(cfg Config) (_ *Node, err error) {
 	if cfg.PresenceResync > 0 {
 		n.goFunc(func() { n.presence.resyncLoop(cfg.PresenceResync) })
 	}
+	n.goFunc(n.sched.run)
 	if err := n.openInitial(creating); err != nil {
 		return nil, err
 	}

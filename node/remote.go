@@ -228,14 +228,16 @@ type execResp struct {
 	Epoch   uint64     `msgpack:"e,omitempty"`
 	CredGen uint64     `msgpack:"g,omitempty"`
 	More    bool       `msgpack:"M,omitempty"`
+	// Sched is the schedule of a schedule command (scheduled messages).
+	Sched *hlr.Schedule `msgpack:"S,omitempty"`
 }
 
 func newExecResp(r hlr.Result) *execResp {
-	return &execResp{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More}
+	return &execResp{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More, Sched: r.Sched}
 }
 
 func (r *execResp) result() hlr.Result {
-	return hlr.Result{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More}
+	return hlr.Result{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More, Sched: r.Sched}
 }
 
 // queryReq is the request of kindQuery; the reply is an *hlr.Answer.

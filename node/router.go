@@ -108,6 +108,9 @@ func (r *router) Exec(ctx context.Context, cmd hlr.Cmd) (hlr.Result, error) {
 //   - friend_decline: no_request means an earlier attempt declined it;
 //   - group_leave, group_kick, group_delete: refused means an earlier
 //     attempt took the member out (or deleted the group);
+//   - sched_cancel: not_found means an earlier attempt removed the
+//     schedule (the caller's request; the scheduler's forget is left as
+//     answered);
 //
 // (A retried resume needs nothing here: the home register itself grants a
 // resume whose token an earlier attempt of the same resume rotated, see
@@ -121,7 +124,8 @@ func (r *router) settle(ctx context.Context, cmd hlr.Cmd, res hlr.Result) (hlr.R
 	switch {
 	case cmd.Op == hlr.OpDeleteAccount && res.Status == hlr.StatusNotFound,
 		cmd.Op == hlr.OpFriendDecline && res.Status == hlr.StatusNoRequest,
-		(cmd.Op == hlr.OpGroupLeave || cmd.Op == hlr.OpGroupKick || cmd.Op == hlr.OpGroupDelete) && res.Status == hlr.StatusRefused:
+		(cmd.Op == hlr.OpGroupLeave || cmd.Op == hlr.OpGroupKick || cmd.Op == hlr.OpGroupDelete) && res.Status == hlr.StatusRefused,
+		cmd.Op == hlr.OpSchedCancel && cmd.Reason == "" && res.Status == hlr.StatusNotFound:
 		return hlr.Result{}, nil
 	}
 	return res, nil

@@ -157,6 +157,8 @@ type Config struct {
 	GroupSendBurst   int
 	GroupOpRate      float64
 	GroupOpBurst     int
+	// Schedule bounds scheduled messages (PROTOCOL.md §17).
+	Schedule ScheduleConfig
 
 	// CursorFlushInterval is how often acknowledged cursors are written to
 	// the home register, many per Raft entry.
@@ -207,6 +209,7 @@ func DefaultConfig() Config {
 		GroupSendBurst:      10,
 		GroupOpRate:         1,
 		GroupOpBurst:        30,
+		Schedule:            DefaultScheduleConfig(),
 		RegisterRate:        0.2,
 		RegisterBurst:       5,
 		LoginFailures:       5,
@@ -284,6 +287,8 @@ func (c *Config) ValidateTuning() error {
 		return errors.New("vlr: MaxGroupMembers must be at least 2, and the group limits, rates and bursts positive")
 	case c.ResumeFailures < 1:
 		return errors.New("vlr: ResumeFailures must be positive")
+	case c.Schedule.validate() != nil:
+		return c.Schedule.validate()
 	case c.MaxDevices < 1 || c.MaxDevices > 256 || c.MaxBlocks < 1:
 		return errors.New("vlr: MaxDevices must be 1..256 and MaxBlocks positive")
 	case c.CursorFlushInterval <= 0 || c.OutQueueBytes < c.MaxFrame || c.MaxConnsPerIP < 1:

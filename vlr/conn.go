@@ -359,7 +359,7 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		case wire.TWelcome, wire.TError, wire.TOK, wire.TLoginChallenge, wire.TLoginOK, wire.TWhoamiReply,
 			wire.TProfile, wire.TPong, wire.TFriends, wire.TPresence, wire.TFriendEvent, wire.TSendAck,
 			wire.TSyncReply, wire.TMessage, wire.TGoodbye, wire.TGroupListReply, wire.TGroupMembersReply,
-			wire.TGroupSyncReply, wire.TGroupMessage:
+			wire.TGroupSyncReply, wire.TGroupMessage, wire.TScheduleListReply, wire.TScheduled, wire.TScheduleEvent:
 		default:
 			return 0, nil, refuse(wire.CodeNotLoggedIn)
 		}
@@ -404,6 +404,16 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		return c.groupSend(c.sess, body.(*wire.GroupSend))
 	case wire.TGroupSync:
 		return c.groupSync(body.(*wire.GroupSync))
+	case wire.TSchedule:
+		return c.schedule(body.(*wire.Schedule))
+	case wire.TScheduleList:
+		return c.scheduleList(body.(*wire.ScheduleList))
+	case wire.TScheduleGet:
+		return c.scheduleGet(body.(*wire.ScheduleRef))
+	case wire.TScheduleEdit:
+		return c.scheduleEdit(body.(*wire.ScheduleEdit))
+	case wire.TScheduleCancel, wire.TScheduleNow:
+		return c.scheduleRef(t, body.(*wire.ScheduleRef))
 	}
 	return 0, nil, refusef(wire.CodeBadRequest, t.String()+" is not a request")
 }

@@ -65,13 +65,16 @@ type heldPushes struct {
 	order    []string          // users in presence, in arrival order
 	presence map[string]string // user → status
 	events   []friendEvent
+	scheds   []*wire.ScheduleEvent // conn_schedule.go
 }
 
 type friendEvent struct{ event, peer string }
 
 const maxHeldEvents = 64
 
-func (h *heldPushes) empty() bool { return len(h.order) == 0 && len(h.events) == 0 }
+func (h *heldPushes) empty() bool {
+	return len(h.order) == 0 && len(h.events) == 0 && len(h.scheds) == 0
+}
 
 // now is the server's clock.
 func (s *session) now() time.Time { return s.c.srv.cfg.Now() }
@@ -343,6 +346,9 @@ func (s *session) flushHeldLocked() {
 	}
 	for _, e := range h.events {
 		s.c.pushFriendEvent(e.event, e.peer)
+	}
+	for _, e := range h.scheds {
+		s.c.push(wire.TScheduleEvent, e)
 	}
 	if s.synced && !s.busy && s.maxSeen >= s.next {
 		s.startCatchUpLocked()

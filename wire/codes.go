@@ -22,23 +22,29 @@ const (
 	CodeTimeout       Code = 106 // a frame or the handshake took too long
 
 	// Requests (2xx): the connection stays open.
-	CodeBadRequest     Code = 200 // a field is missing or out of range
-	CodeNotLoggedIn    Code = 201 // the request needs a session
-	CodeAlreadyLogged  Code = 202 // the connection already has a session
-	CodeBadName        Code = 203 // the user name breaks the naming rules
-	CodeNameTaken      Code = 204 // registration: the name is taken
-	CodeAuthFailed     Code = 205 // login failed: unknown user, wrong password or bad proof (one answer for all)
-	CodeNonceExpired   Code = 206 // the login challenge is older than its lifetime
-	CodeSessionInvalid Code = 207 // the session token is unknown, expired or revoked
-	CodeReauth         Code = 208 // the operation needs a password login within the last few minutes
-	CodeRateLimited    Code = 209 // too many requests; retry_after_ms says when to try again
-	CodeRefused        Code = 210 // not allowed: a stranger, a block, or no such user (one answer for all)
-	CodeNoRequest      Code = 211 // accept/decline without a pending friend request
-	CodeTooLarge       Code = 212 // the message body exceeds the limit
-	CodeBadTTL         Code = 213 // the message lifetime is out of range
-	CodeBadStatus      Code = 214 // the presence status is not one a client may set
-	CodeLoginStep      Code = 215 // a login frame arrived out of order
-	CodeGroupFull      Code = 216 // the group has as many members (or pending invites) as it may, or the user as many groups
+	CodeBadRequest      Code = 200 // a field is missing or out of range
+	CodeNotLoggedIn     Code = 201 // the request needs a session
+	CodeAlreadyLogged   Code = 202 // the connection already has a session
+	CodeBadName         Code = 203 // the user name breaks the naming rules
+	CodeNameTaken       Code = 204 // registration: the name is taken
+	CodeAuthFailed      Code = 205 // login failed: unknown user, wrong password or bad proof (one answer for all)
+	CodeNonceExpired    Code = 206 // the login challenge is older than its lifetime
+	CodeSessionInvalid  Code = 207 // the session token is unknown, expired or revoked
+	CodeReauth          Code = 208 // the operation needs a password login within the last few minutes
+	CodeRateLimited     Code = 209 // too many requests; retry_after_ms says when to try again
+	CodeRefused         Code = 210 // not allowed: a stranger, a block, or no such user (one answer for all)
+	CodeNoRequest       Code = 211 // accept/decline without a pending friend request
+	CodeTooLarge        Code = 212 // the message body exceeds the limit
+	CodeBadTTL          Code = 213 // the message lifetime is out of range
+	CodeBadStatus       Code = 214 // the presence status is not one a client may set
+	CodeLoginStep       Code = 215 // a login frame arrived out of order
+	CodeGroupFull       Code = 216 // the group has as many members (or pending invites) as it may, or the user as many groups
+	CodeSchedTooSoon    Code = 217 // the fire time is closer than the minimum ahead (10 s)
+	CodeSchedTooFar     Code = 218 // the fire time is further than the maximum ahead (366 days)
+	CodeSchedConvFull   Code = 219 // the conversation has as many pending scheduled messages as it may (100)
+	CodeSchedUserFull   Code = 220 // the user has as many pending scheduled messages as they may (1,000)
+	CodeSchedNotFound   Code = 221 // no such scheduled message
+	CodeSchedNotPending Code = 222 // the scheduled message has fired, failed, or is being sent
 
 	// Server side (3xx): retry later, possibly at another node.
 	CodeUnavailable  Code = 300 // the home register could not be reached in time
@@ -87,6 +93,12 @@ var codeTable = map[Code]codeInfo{
 	CodeBadStatus:        {"bad_status", "invalid presence status"},
 	CodeLoginStep:        {"login_step", "login frame out of order"},
 	CodeGroupFull:        {"group_full", "too many members or groups"},
+	CodeSchedTooSoon:     {"schedule_too_soon", "the delivery time is too soon"},
+	CodeSchedTooFar:      {"schedule_too_far", "the delivery time is too far ahead"},
+	CodeSchedConvFull:    {"schedule_conversation_full", "too many scheduled messages in this conversation"},
+	CodeSchedUserFull:    {"schedule_user_full", "too many scheduled messages"},
+	CodeSchedNotFound:    {"schedule_not_found", "no such scheduled message"},
+	CodeSchedNotPending:  {"schedule_not_pending", "the scheduled message is no longer pending"},
 	CodeUnavailable:      {"unavailable", "service unavailable; try again"},
 	CodeInternal:         {"internal", "internal error"},
 	CodeShutdown:         {"shutdown", "node is shutting down"},

@@ -419,6 +419,20 @@ func NewBody(t Type) any {
 		return new(Presence)
 	case TFriendEvent:
 		return new(FriendEvent)
+	case TSchedule:
+		return new(Schedule)
+	case TScheduleList:
+		return new(ScheduleList)
+	case TScheduleListReply:
+		return new(ScheduleListReply)
+	case TScheduleGet, TScheduleCancel, TScheduleNow:
+		return new(ScheduleRef)
+	case TScheduled:
+		return new(Scheduled)
+	case TScheduleEdit:
+		return new(ScheduleEdit)
+	case TScheduleEvent:
+		return new(ScheduleEvent)
 	case TSend:
 		return new(Send)
 	case TSendAck:

@@ -82,6 +82,17 @@ const (
 	TGroupSyncReply    Type = 53 // S→C
 	TGroupAck          Type = 54 // C→S, no reply: the device's cursor in a group
 	TGroupMessage      Type = 55 // S→C push: one entry of a group's stream
+
+	// Scheduled messages (PROTOCOL.md §17).
+	TSchedule          Type = 56 // C→S → TScheduled
+	TScheduleList      Type = 57 // C→S → TScheduleListReply
+	TScheduleListReply Type = 58 // S→C
+	TScheduleGet       Type = 59 // C→S → TScheduled
+	TScheduled         Type = 60 // S→C: one schedule
+	TScheduleEdit      Type = 61 // C→S → TScheduled
+	TScheduleCancel    Type = 62 // C→S → TScheduled (state "cancelled")
+	TScheduleNow       Type = 63 // C→S → TScheduled
+	TScheduleEvent     Type = 64 // S→C push: a schedule of the user changed
 )
 
 // typeNames is indexed by Type.
@@ -97,10 +108,12 @@ var typeNames = [...]string{
 	"group_kick", "group_role", "group_set", "group_delete", "group_list",
 	"group_list_reply", "group_members", "group_members_reply", "group_send",
 	"group_sync", "group_sync_reply", "group_ack", "group_message",
+	"schedule", "schedule_list", "schedule_list_reply", "schedule_get", "scheduled",
+	"schedule_edit", "schedule_cancel", "schedule_now", "schedule_event",
 }
 
 // MaxType is the highest type this version knows.
-const MaxType = TGroupMessage
+const MaxType = TScheduleEvent
 
 func (t Type) String() string {
 	if int(t) < len(typeNames) {

@@ -214,6 +214,9 @@ func groupMembers(a *app, argv []string) error {
 }
 
 func groupSend(a *app, argv []string) error {
+	if isScheduled(argv) {
+		return cmdScheduleSend(a, "group send", argv, true) // scheduled.go
+	}
 	if len(argv) > 0 && argv[0] == "--" {
 		argv = argv[1:]
 	}

@@ -30,19 +30,20 @@ func main() {
 // commands maps a command name to its implementation (one file per
 // group: account.go, friends.go, messages.go).
 var commands = map[string]func(*app, []string) error{
-	"register": cmdRegister,
-	"login":    cmdLogin,
-	"logout":   cmdLogout,
-	"whoami":   cmdWhoami,
-	"profile":  cmdProfile,
-	"passwd":   cmdPasswd,
-	"delete":   cmdDelete,
-	"friend":   cmdFriend,
-	"presence": cmdPresence,
-	"send":     cmdSend,
-	"recv":     cmdRecv,
-	"chat":     cmdChat,
-	"group":    cmdGroup, // group.go
+	"register":  cmdRegister,
+	"login":     cmdLogin,
+	"logout":    cmdLogout,
+	"whoami":    cmdWhoami,
+	"profile":   cmdProfile,
+	"passwd":    cmdPasswd,
+	"delete":    cmdDelete,
+	"friend":    cmdFriend,
+	"presence":  cmdPresence,
+	"send":      cmdSend,
+	"recv":      cmdRecv,
+	"chat":      cmdChat,
+	"group":     cmdGroup,     // group.go
+	"scheduled": cmdScheduled, // scheduled.go
 }
 
 const usageText = `usage: roam [flags] COMMAND [ARGS]
@@ -78,6 +79,8 @@ Commands:
   recv [--wait D]                     print new messages (and keep listening for D)
   chat USER                           interactive chat: type lines, /quit to leave
   group SUBCOMMAND NAME [USER|TEXT]   groups: roam group help
+  send --at TIME|--in D USER TEXT...  schedule a message (also: group send --at|--in)
+  scheduled list|get|cancel|edit|now  scheduled messages: roam scheduled help
   admin status --http ADDR[,ADDR...]  members, partitions and leaders from the
                                       nodes' management endpoints (roamd -http;
                                       env ROAM_HTTP); --json for JSON

@@ -14,6 +14,9 @@ import (
 // Message commands: send, recv, chat.
 
 func cmdSend(a *app, argv []string) error {
+	if isScheduled(argv) {
+		return cmdScheduleSend(a, "send", argv, false) // scheduled.go
+	}
 	if len(argv) > 0 && argv[0] == "--" {
 		argv = argv[1:]
 	}
