@@ -199,6 +199,11 @@ func markdown(res *Results) string {
 	if sim, err := os.ReadFile(filepath.Join("bench", "sim-10min.md")); err == nil {
 		w("\n%s", sim)
 	}
+	// Scheduled messages are measured by Go tests (their commands are in
+	// the file); their summary, kept in bench/scheduled.md, is carried in.
+	if sched, err := os.ReadFile(filepath.Join("bench", "scheduled.md")); err == nil {
+		w("\n%s", sched)
+	}
 	return b.String()
 }
 
