@@ -510,7 +510,7 @@ func groupMarkdown(g *GroupResult) string {
 	}
 	s += fmt.Sprintf("\n`group_fanout_deliveries_per_s`: **%.0f** (target ≥ 50,000).\n", g.DeliveriesPerS)
 	if g.ManyGroups > 0 {
-		s += fmt.Sprintf("\nMemory: %d groups of %d members (members offline), created in %.0f s: the nodes' RSS together went from %.0f MB to %.0f MB, %.1f KB per group.\n",
+		s += fmt.Sprintf("\nMemory: %d groups of %d members (members offline), created in %.0f s: the nodes' RSS together went from %.0f MB to %.0f MB, %.1f KB per group.\n\n",
 			g.ManyGroups, g.ManyGroupsSize, g.ManyGroupsSetup, g.RSSBeforeMB, g.RSSAfterMB, g.RSSPerGroupKB)
 	}
 	return s
