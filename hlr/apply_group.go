@@ -571,14 +571,14 @@ func deleteGroup(t *txn, c *Cmd, gr *Group) (Result, error) {
 
 // applyGroupSend appends a message from User (device Device) to the
 // group. Only members may send; a repeat of (User, Device, CMID) returns
-// the original acknowledgement with Dup set and appends nothing. The
-// membership is checked before duplicates, as for 1:1.
+// the original acknowledgement with Dup set and appends nothing — even
+// after the sender left: a retry whose first attempt was applied (the
+// reply lost) must not be refused because the membership ended between
+// the two (the sim found such a refusal hiding a committed message). The
+// dedup record names the sender's own (device, cmid), so it tells a
+// former member nothing it did not send.
 func applyGroupSend(t *txn, c *Cmd) (Result, error) {
 	g := GroupKey(c.Group)
-	m, err := t.member(g, c.User)
-	if err != nil || m == nil {
-		return Result{Status: StatusRefused}, err
-	}
 	suffix := dedupSuffix(c.User, c.Device, c.CMID)
 	var d dedupRecord
 	ok, err := t.getRec(dedupKey(g, suffix), &d)
@@ -587,6 +587,10 @@ func applyGroupSend(t *txn, c *Cmd) (Result, error) {
 	}
 	if ok {
 		return Result{MsgID: d.ID, Seq: d.Seq, Dup: true}, nil
+	}
+	m, err := t.member(g, c.User)
+	if err != nil || m == nil {
+		return Result{Status: StatusRefused}, err
 	}
 	msg, err := t.appendGroup(g, Message{From: c.User, FromDevice: c.Device, Body: c.Body}, c.TTLMS, suffix)
 	if err != nil {

@@ -445,3 +445,26 @@ func TestGroup_LeaveKickDeleteAreIdempotent(t *testing.T) {
 		t.Fatalf("delete by a member: %v", res.Status)
 	}
 }
+
+// TestGroup_RetryAfterLeavingGetsTheOriginalAck: a send applied, its
+// reply lost, the sender leaves, the retry arrives: it gets the original
+// ack (dup), not a refusal that would hide the committed message (found
+// by the 10-minute sim: group_unexpected). A cmid never sent is refused.
+func TestGroup_RetryAfterLeavingGetsTheOriginalAck(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("alice", "bob")
+	r.group(Cmd{Op: OpGroupCreate, Group: "g", User: "alice", Open: boolp(true)})
+	r.group(Cmd{Op: OpGroupJoin, Group: "g", User: "bob"})
+	send := func(cmid uint64) Result {
+		return r.one(Cmd{Op: OpGroupSend, Group: "g", User: "bob", Device: "b1", CMID: cmid, Body: []byte("x"), TTLMS: 60_000})
+	}
+	first := send(7)
+	r.group(Cmd{Op: OpGroupLeave, Group: "g", User: "bob"})
+	retry := send(7)
+	if retry.Status != StatusOK || !retry.Dup || retry.Seq != first.Seq || retry.MsgID != first.MsgID || len(retry.Effects) != 0 {
+		t.Fatalf("retry after leaving: %+v, first %+v", retry, first)
+	}
+	if res := send(8); res.Status != StatusRefused {
+		t.Fatalf("a new send after leaving: %v", res.Status)
+	}
+}
