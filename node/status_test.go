@@ -23,6 +23,10 @@ func TestStatus_ThreeNodes(t *testing.T) {
 		ids = append(ids, c.Node(i).ID())
 	}
 	slices.Sort(ids)
+	// Readiness does not wait for the placement: a node is ready while the
+	// last replicas are still being promoted. Wait for them.
+	c.WaitVoters(3, 30*time.Second)
+	c.WaitLeaders(30 * time.Second)
 	for i := 0; i < 3; i++ {
 		n := c.Node(i)
 		deadline := time.Now().Add(10 * time.Second)
