@@ -96,7 +96,12 @@ func (c *conn) loginStart(r *wire.LoginStart) (wire.Type, any, error) {
 	var lookupErr error
 	lookup := func(name string) (scram.StoredCredentials, error) {
 		if n, ok := canonicalName(name); ok && n == user {
-			ans, err := c.query(hlr.Query{Kind: hlr.QueryAccount, User: user})
+			// Linearizable: a read of stale credentials (a new leader
+			// before its barrier, a deposed one within its lease) would
+			// refuse the new password just after a change was
+			// acknowledged. The OpLogin's CredGen check only stops the
+			// old password, not this false refusal.
+			ans, err := c.query(hlr.Query{Kind: hlr.QueryAccount, User: user, Linear: true})
 			if err != nil {
 				lookupErr = err
 				return scram.StoredCredentials{}, err
