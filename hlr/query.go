@@ -49,9 +49,10 @@ type Query struct {
 	// messages' MessageSize above MaxBytes (and says More). The first
 	// message is always returned. 0 means no bound by size.
 	MaxBytes int `msgpack:"b,omitempty"`
-	// Linear asks for a linearizable read (see Partition.View). Reads that
-	// are followed by a conditional write (credentials for a login) can do
-	// without.
+	// Linear asks for a linearizable read (see Partition.View). A read
+	// that only decides a conditional write can do without; one whose
+	// answer a client sees, or that can refuse (the credentials of a
+	// password login: a stale one refuses a new password), cannot.
 	Linear bool `msgpack:"L,omitempty"`
 
 	// A session-bound read is made for one session of a visitor register
