@@ -456,10 +456,12 @@ func TestCluster_NoGoroutineLeaks(t *testing.T) {
 		cl.Close()
 		c.Close()
 	}()
-	// Memberlist and raft wind down asynchronously: poll.
+	// Memberlist and raft wind down asynchronously: poll. The waiter
+	// hlr.futureError starts may stay blocked by design (raft drops a future
+	// still queued at shutdown; see hlr/proposer.go).
 	var err error
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if err = goleak.Find(before); err == nil {
+		if err = goleak.Find(before, goleak.IgnoreAnyFunction("github.com/roamhq/roam/hlr.futureError.func1")); err == nil {
 			return
 		}
 	}
