@@ -433,7 +433,7 @@ func (r *runner) readGroup(d *device, cl *client.Client, cs *clientSession, ev c
 			e.Corrupt = !ok
 		}
 		rc.mu.Lock()
-		e.At = rc.now()
+		e.At = rc.at(ev.At)
 		rc.devices[cs.rec].Groups = append(rc.devices[cs.rec].Groups, e)
 		if cs.primary {
 			d.mu.Lock()

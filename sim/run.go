@@ -204,6 +204,17 @@ type recorder struct {
 
 func (r *recorder) now() time.Duration { return time.Since(r.start) }
 
+// at is when t was, on the run's clock: the client stamps each event with
+// when it took the frame from the connection (client.Event.At), which is
+// what the checkers judge the server by, not when the simulator's reader
+// got to it (a revoked session's reader is parked for seconds: ghost.go).
+func (r *recorder) at(t time.Time) time.Duration {
+	if t.IsZero() {
+		return r.now()
+	}
+	return t.Sub(r.start)
+}
+
 type runner struct {
 	cfg     Config
 	rec     *recorder
