@@ -20,11 +20,15 @@ type Partition struct {
 	fsm     *FSM
 	drop    func() error // deletes the Raft log and stable store
 	snapDir string
+	snaps   raft.SnapshotStore
 	trans   raft.Transport
 	prop    *proposer
 	ver     verifier
 	effects Effects
 	kick    func() // wakes the host's maintenance loop
+	// restored tells the host's leadership loop that the state was
+	// replaced by a restore (backup.go).
+	restored func()
 	log     *slog.Logger
 	now     func() time.Time
 
