@@ -29,8 +29,8 @@ type Partition struct {
 	// restored tells the host's leadership loop that the state was
 	// replaced by a restore (backup.go).
 	restored func()
-	log     *slog.Logger
-	now     func() time.Time
+	log      *slog.Logger
+	now      func() time.Time
 
 	barrierMu   sync.Mutex
 	barrierTerm uint64
