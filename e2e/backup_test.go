@@ -49,35 +49,7 @@ func TestBackup_RoundTripWithRoamdProcesses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	procs := startCluster(t, 3)
-	a, err := clientAt(ctx, procs[0].client, "a1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := clientAt(ctx, procs[1].client, "b1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	for _, r := range []struct {
-		c    *client.Client
-		user string
-	}{{a, "alice"}, {b, "bob"}} {
-		if err := r.c.Register(ctx, r.user, "pw-"+r.user); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.c.Login(ctx, r.user, "pw-"+r.user); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := a.FriendRequest(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	waitFriendEvent(t, b, "request")
-	if err := b.FriendAccept(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	waitFriendEvent(t, a, "accepted")
+	a, b := friendsAt(t, ctx, procs)
 	const n = 3
 	for i := 0; i < n; i++ {
 		if _, err := a.Send(ctx, "bob", []byte(fmt.Sprint("kept ", i))); err != nil {
