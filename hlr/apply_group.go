@@ -107,7 +107,7 @@ func (t *txn) appendGroup(g string, m Message, ttlMS int64, dedup []byte) (*Mess
 		return nil, err
 	}
 	if dedup != nil {
-		if err := t.setRec(dedupKey(g, dedup), &dedupRecord{ID: m.ID, Seq: m.Seq}); err != nil {
+		if err := t.dedupSet(dedupKey(g, dedup), &dedupRecord{ID: m.ID, Seq: m.Seq}); err != nil {
 			return nil, err
 		}
 	}
@@ -565,7 +565,7 @@ func applyGroupSend(t *txn, c *Cmd) (Result, error) {
 	g := GroupKey(c.Group)
 	suffix := dedupSuffix(c.User, c.Device, c.CMID)
 	var d dedupRecord
-	ok, err := t.getRec(dedupKey(g, suffix), &d)
+	ok, err := t.dedupGet(dedupKey(g, suffix), &d)
 	if err != nil {
 		return Result{}, err
 	}
