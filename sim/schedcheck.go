@@ -160,7 +160,9 @@ type schedFire struct {
 //   - possible fire times and bodies: the create's; an acknowledged
 //     edit or schedule_now replaces them with its reply's (the state after
 //     it); one of unknown outcome adds its own (a now: any time from its
-//     start); refusals change nothing;
+//     start), and so does a refused one (the client retries a request of
+//     unknown outcome and does not say how often it tried: not_pending or
+//     too_soon may answer the retry of an attempt that was applied);
 //   - it is owed when the create was acknowledged and no cancel was
 //     acknowledged while it was pending (reply with no done time, and a
 //     version: not a retry's empty answer) nor had an unknown outcome; it
@@ -181,8 +183,8 @@ type schedFire struct {
 //   - wrong_body: a fire whose body version is not a possible one;
 //   - mismatch: the sender's final list has an owed schedule in another
 //     state than fired, or fired as another message than the one found;
-//   - unexpected: a fire in an inbox other than its recipient's, or of
-//     no schedule of the run;
+//   - unexpected: a fire in an inbox other than its recipient's, of no
+//     schedule of the run, or of one whose create was refused;
 //   - corrupted: a fire whose bytes are not the ones scheduled.
 func CheckSchedules(h History, epochMS int64, slack time.Duration) SchedResult {
 	res := SchedResult{Ops: map[string]int{}, SlackMs: float64(slack.Milliseconds())}
@@ -233,7 +235,7 @@ func CheckSchedules(h History, epochMS int64, slack time.Duration) SchedResult {
 				f = &schedFire{id: m.ID, version: v, sentMS: m.SentMS, firstAt: m.At, seq: m.Seq}
 				fs[m.ID] = f
 			}
-			f.firstAt = min(f.firstAt, m.At)
+			f.firstAt, f.sentMS = min(f.firstAt, m.At), min(f.sentMS, m.SentMS)
 		}
 	}
 	var late, recv []time.Duration
@@ -277,10 +279,10 @@ func expect(s *SchedIntent) schedExpect {
 			if _, v, ok := splitSchedKey(op.BodyKey); ok {
 				e.versions = map[int]bool{v: true}
 			}
-		case op.Outcome == Unknown && op.Kind == SchedEdit:
+		case op.Outcome != Acked && op.Kind == SchedEdit:
 			e.lowMS, e.exactMS = min(e.lowMS, op.AtMS), 0
 			e.versions[op.Version] = true
-		case op.Outcome == Unknown && op.Kind == SchedNow:
+		case op.Outcome != Acked && op.Kind == SchedNow:
 			e.exactMS = 0 // the fire time became a moment of the call, or not
 		case op.Kind == SchedCancel && op.Outcome == Acked && op.ServerV != 0 && op.DoneMS == 0:
 			e.never = true
@@ -308,7 +310,7 @@ func (res *SchedResult) check(s *SchedIntent, fs map[uint64]*schedFire, complete
 	e := expect(s)
 	// The lower bound of a now of unknown outcome: its start.
 	for _, op := range s.Ops[1:] {
-		if op.Kind == SchedNow && op.Outcome == Unknown {
+		if op.Kind == SchedNow && op.Outcome != Acked {
 			e.lowMS = min(e.lowMS, epochMS+op.Start.Milliseconds())
 		}
 	}
@@ -341,6 +343,12 @@ func (res *SchedResult) check(s *SchedIntent, fs map[uint64]*schedFire, complete
 		return b.String()
 	}
 	switch {
+	case e.created == Refused:
+		if len(ids) > 0 {
+			res.Unexpected++
+			add(Finding{"sched_unexpected", s.To, s.Key, fmt.Sprintf("fired as message %d although its create was refused; %s", ids[0], desc())})
+		}
+		return
 	case e.never:
 		res.Cancelled++
 	case e.owed:

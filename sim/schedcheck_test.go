@@ -162,6 +162,11 @@ func TestCheckSchedules_Violations(t *testing.T) {
 		{"in another inbox", mutate(func(h *History) {
 			h.Devices[2].Delivered = []Delivery{fire("k1", 0, 501, 1, sec(3.2), sec(20))}
 		}), func(r SchedResult) int { return r.Unexpected }, "sched_unexpected"},
+		{"a refused create fires", mutate(func(h *History) {
+			h.Scheds = append(h.Scheds, SchedIntent{Key: "k8", From: "alice", To: "bob", Ops: []SchedOp{{Kind: SchedCreate, Start: sec(1), End: sec(1.1),
+				Outcome: Refused, AtMS: wall(sec(1.5)), ReplyErr: "schedule_too_soon"}}})
+			h.Devices[1].Delivered = append(h.Devices[1].Delivered, fire("k8", 0, 608, 6, sec(1.6), sec(20)))
+		}), func(r SchedResult) int { return r.Unexpected }, "sched_unexpected"},
 		{"corrupted", mutate(func(h *History) {
 			h.Devices[1].Delivered[0].Corrupt = true
 		}), func(r SchedResult) int { return r.Corrupted }, "sched_corrupted"},
@@ -219,6 +224,23 @@ func TestCheckSchedules_UnknownOutcomes(t *testing.T) {
 	h.Devices[1].Delivered = append(h.Devices[1].Delivered, fire("k2", 0, 602, 6, sec(4.1), sec(20)))
 	if r := checkScheds(h); !r.OK() {
 		t.Fatalf("a retried cancel's empty answer: %+v %v", r, r.Findings)
+	}
+	// An edit refused may answer the retry of an applied attempt: either
+	// body, from the earlier of the two times on.
+	for _, v := range []int{0, 1} {
+		h = cleanScheds()
+		op := &h.Scheds[2].Ops[1]
+		op.Outcome, op.ReplyErr, op.State, op.FireMS, op.BodyKey = Refused, "schedule_not_pending", "", 0, ""
+		for i := range h.Devices[:2] {
+			h.Devices[i].Delivered[4] = fire("k3", v, 503, 5, sec(5.1), sec(5.15))
+		}
+		if r := checkScheds(h); !r.OK() || r.Ops["edit schedule_not_pending"] != 1 {
+			t.Fatalf("a refused edit, body version %d fired: %+v %v", v, r, r.Findings)
+		}
+	}
+	h.Devices[1].Delivered[4].SentMS = wall(sec(4.9))
+	if r := checkScheds(h); r.Early != 1 {
+		t.Fatalf("a fire before both times of a refused edit: %+v", r)
 	}
 }
 
