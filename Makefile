@@ -99,7 +99,7 @@ sim: ## churn simulator with fault injection and history checkers (see sim/)
 	$(BIN)/roamsim -mode spawn -roamd $(BIN)/roamd -nodes 3 -duration 95s -quiet 20s -seed $(SIM_SEED) \
 	  -rate 200 -users 32 -devices 2 -devices-max 6 -backlog-users 1 -backlog 1500 -password-every 20s -delete-every 30s \
 	  -groups 6 -group-members 8 -group-share 0.05 -member-every 1s \
-	  -sched-every 200ms -sched-min-ahead 1s -sched-max-ahead 4s \
+	  -sched-every 200ms -sched-group-share 0.2 -sched-min-ahead 1s -sched-max-ahead 4s \
 	  -faults kill,pause,leave,join,partition,disconnect,gatedrop,gatereset,clientreset \
 	  -json $(BIN)/sim-report.json -svg $(BIN)/sim-report.svg -html $(BIN)/sim-report.html $(SIM_FLAGS)
 

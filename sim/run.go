@@ -81,11 +81,13 @@ type Config struct {
 	// (0: none), SchedMinAhead plus half a second to SchedMaxAhead ahead;
 	// a spawned cluster takes SchedMinAhead as its schedule_min_ahead (at
 	// least 1 s). SchedSlack is the clock slack CheckSchedules allows
-	// between the simulator and the nodes.
-	SchedEvery    time.Duration
-	SchedMinAhead time.Duration
-	SchedMaxAhead time.Duration
-	SchedSlack    time.Duration
+	// between the simulator and the nodes. SchedGroupShare of them go to
+	// a group (when there are groups).
+	SchedEvery      time.Duration
+	SchedGroupShare float64
+	SchedMinAhead   time.Duration
+	SchedMaxAhead   time.Duration
+	SchedSlack      time.Duration
 	// The bounds the checkers hold the history to (delivery.go,
 	// revoke.go). PauseWaitLimit, if set, fails a run whose worst send
 	// wait during a pause exceeds it (0: reported only).
@@ -121,7 +123,7 @@ func DefaultConfig() Config {
 		BacklogUsers: 1, Backlog: 1500, BacklogShare: 0.5,
 		Ghosts: 2, PasswordEvery: 20 * time.Second, DeleteEvery: 30 * time.Second, GhostLife: 15 * time.Second,
 		Groups: 6, GroupMembers: 8, GroupShare: 0.05, MemberEvery: time.Second,
-		SchedEvery: 200 * time.Millisecond, SchedMinAhead: time.Second, SchedMaxAhead: 4 * time.Second, SchedSlack: 50 * time.Millisecond,
+		SchedEvery: 200 * time.Millisecond, SchedGroupShare: 0.2, SchedMinAhead: time.Second, SchedMaxAhead: 4 * time.Second, SchedSlack: 50 * time.Millisecond,
 		DeliveryBound: DefaultDeliveryBound, RevocationBound: DefaultRevocationBound,
 	}
 }

@@ -72,7 +72,8 @@ type SchedFinal struct {
 type SchedIntent struct {
 	Key   string // unique token of the run ("simsched:seed:n")
 	From  string
-	To    string
+	To    string // the friend, or
+	Group string // the group
 	ID    uint64 // from the create's reply; 0 if it never came
 	Ops   []SchedOp
 	Final *SchedFinal // nil: not listed at the end (cancelled, never made, or the list failed)
@@ -96,6 +97,7 @@ func splitSchedKey(body string) (key string, v int, ok bool) {
 // SchedResult is what CheckSchedules found.
 type SchedResult struct {
 	Schedules int            `json:"schedules"` // creates made
+	ToGroups  int            `json:"to_groups"` // of them to a group
 	Acked     int            `json:"acked"`     // creates acknowledged
 	Unknown   int            `json:"unknown"`
 	Refused   int            `json:"refused"`
@@ -193,55 +195,96 @@ func CheckSchedules(h History, epochMS int64, slack time.Duration) SchedResult {
 	for i := range h.Scheds {
 		byKey[h.Scheds[i].Key] = &h.Scheds[i]
 	}
-	complete := map[string]bool{}
+	complete := map[string]bool{} // users with a device that read the whole inbox, groups whose final read completed
 	fires := map[string]map[uint64]*schedFire{}
-	for _, d := range h.Devices {
-		if d.Complete && !d.Revoked {
-			complete[d.User] = true
-		}
+	// collect takes the fires in one record (a device's inbox or group
+	// stream, or a group's final read) of conversation conv (a user, or
+	// a group when group).
+	collect := func(rec, conv string, group bool, ms []schedMsg) {
 		seen := map[uint64]bool{}
-		for _, m := range d.Delivered {
-			if !m.Sched {
-				continue
-			}
-			key, v, ok := splitSchedKey(m.Body)
+		for _, m := range ms {
+			key, v, ok := splitSchedKey(m.body)
 			s := byKey[key]
-			if !ok || s == nil || s.To != d.User {
+			if !ok || s == nil || group && s.Group != conv || !group && (s.Group != "" || s.To != conv) {
 				res.Unexpected++
 				why := "no schedule of the run"
 				if s != nil {
-					why = "scheduled by " + s.From + " to " + s.To
+					why = "scheduled by " + s.From + " to " + s.dest()
 				}
-				add(Finding{"sched_unexpected", d.ID, m.Body, fmt.Sprintf("fired message %d at seq %d: %s", m.ID, m.Seq, why)})
+				add(Finding{"sched_unexpected", rec, m.body, fmt.Sprintf("fired message %d at seq %d of %s: %s", m.id, m.seq, conv, why)})
 				continue
 			}
-			if m.Corrupt {
+			if m.corrupt {
 				res.Corrupted++
-				add(Finding{"sched_corrupted", d.ID, m.Body, fmt.Sprintf("seq %d: the body is not what was scheduled", m.Seq)})
+				add(Finding{"sched_corrupted", rec, m.body, fmt.Sprintf("seq %d of %s: the body is not what was scheduled", m.seq, conv)})
 			}
-			if seen[m.ID] {
+			if seen[m.id] {
 				res.FiredTwice++
-				add(Finding{"sched_fired_twice", d.ID, m.Body, fmt.Sprintf("message %d received again at seq %d", m.ID, m.Seq)})
+				add(Finding{"sched_fired_twice", rec, m.body, fmt.Sprintf("message %d received again at seq %d of %s", m.id, m.seq, conv)})
 				continue
 			}
-			seen[m.ID] = true
+			seen[m.id] = true
 			fs := fires[key]
 			if fs == nil {
 				fs = map[uint64]*schedFire{}
 				fires[key] = fs
 			}
-			f := fs[m.ID]
+			f := fs[m.id]
 			if f == nil {
-				f = &schedFire{id: m.ID, version: v, sentMS: m.SentMS, firstAt: m.At, seq: m.Seq}
-				fs[m.ID] = f
+				f = &schedFire{id: m.id, version: v, sentMS: m.sentMS, firstAt: m.at, seq: m.seq}
+				fs[m.id] = f
 			}
-			f.firstAt, f.sentMS = min(f.firstAt, m.At), min(f.sentMS, m.SentMS)
+			f.firstAt, f.sentMS = min(f.firstAt, m.at), min(f.sentMS, m.sentMS)
 		}
+	}
+	for _, d := range h.Devices {
+		if d.Complete && !d.Revoked {
+			complete[d.User] = true
+		}
+		var ms []schedMsg
+		for _, m := range d.Delivered {
+			if m.Sched {
+				ms = append(ms, schedMsg{m.Seq, m.ID, m.Body, m.At, m.SentMS, m.Corrupt})
+			}
+		}
+		collect(d.ID, d.User, false, ms)
+		byGroup := map[string][]schedMsg{}
+		for _, e := range d.Groups {
+			if e.Sched && e.Kind == "" {
+				byGroup[e.Group] = append(byGroup[e.Group], schedMsg{e.Seq, e.ID, e.Body, e.At, e.SentMS, e.Corrupt})
+			}
+		}
+		for g, ms := range byGroup {
+			collect(d.ID, g, true, ms)
+		}
+	}
+	for _, f := range h.GroupFinals {
+		complete[groupConv(f.Group)] = f.Read
+		var ms []schedMsg
+		for _, e := range f.Entries {
+			if e.Sched && e.Kind == "" {
+				ms = append(ms, schedMsg{e.Seq, e.ID, e.Body, e.At, e.SentMS, e.Corrupt})
+			}
+		}
+		collect("final read of "+f.Group, f.Group, true, ms)
+	}
+	// The membership changes of each sender in each group: a group
+	// schedule fires only if its sender is a member at its fire.
+	changed := map[[2]string][]MemberOp{}
+	for _, op := range h.MemberOps {
+		changed[[2]string{op.Group, op.User}] = append(changed[[2]string{op.Group, op.User}], op)
 	}
 	var late, recv []time.Duration
 	for i := range h.Scheds {
 		s := &h.Scheds[i]
-		res.check(s, fires[s.Key], complete[s.To], epochMS, slack, add, &late, &recv)
+		conv, member := s.To, true
+		if s.Group != "" {
+			conv = groupConv(s.Group)
+			for _, op := range changed[[2]string{s.Group, s.From}] {
+				member = member && (len(s.Ops) == 0 || op.End < s.Ops[0].Start)
+			}
+		}
+		res.check(s, fires[s.Key], complete[conv], member, epochMS, slack, add, &late, &recv)
 	}
 	res.LateP50ms, res.LateP99ms, res.LateMaxms = pct(late, 50), pct(late, 99), pct(late, 100)
 	res.RecvP50ms, res.RecvP99ms, res.RecvMaxms = pct(recv, 50), pct(recv, 99), pct(recv, 100)
@@ -294,12 +337,40 @@ func expect(s *SchedIntent) schedExpect {
 	return e
 }
 
-func (res *SchedResult) check(s *SchedIntent, fs map[uint64]*schedFire, complete bool, epochMS int64, slack time.Duration,
+// groupConv is the key of group g among the conversations (users' names
+// have no space).
+func groupConv(g string) string { return "group " + g }
+
+// schedMsg is a fired message as a record holds it.
+type schedMsg struct {
+	seq, id uint64
+	body    string
+	at      time.Duration
+	sentMS  int64
+	corrupt bool
+}
+
+// dest is where s goes: its recipient, or "group " and its group.
+func (s *SchedIntent) dest() string {
+	if s.Group != "" {
+		return groupConv(s.Group)
+	}
+	return s.To
+}
+
+// check checks one schedule s with its fires fs; complete says its
+// recipient's inbox (or its group's stream) was read whole; member that
+// a group schedule's sender stayed a member from before the create on
+// (no membership change of it ended after the create began).
+func (res *SchedResult) check(s *SchedIntent, fs map[uint64]*schedFire, complete, member bool, epochMS int64, slack time.Duration,
 	add func(Finding), late, recv *[]time.Duration) {
 	if len(s.Ops) == 0 {
 		return
 	}
 	res.Schedules++
+	if s.Group != "" {
+		res.ToGroups++
+	}
 	for _, op := range s.Ops[1:] {
 		name := okName(op.Outcome)
 		if op.Outcome == Refused && op.ReplyErr != "" {
@@ -308,6 +379,11 @@ func (res *SchedResult) check(s *SchedIntent, fs map[uint64]*schedFire, complete
 		res.Ops[op.Kind+" "+name]++
 	}
 	e := expect(s)
+	if !member {
+		// The fire may be refused (not a member any more): it is
+		// owed no more, and may fail.
+		e.owed = false
+	}
 	// The lower bound of a now of unknown outcome: its start.
 	for _, op := range s.Ops[1:] {
 		if op.Kind == SchedNow && op.Outcome != Acked {
@@ -329,7 +405,7 @@ func (res *SchedResult) check(s *SchedIntent, fs map[uint64]*schedFire, complete
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	desc := func() string {
 		var b strings.Builder
-		fmt.Fprintf(&b, "%s -> %s id %d:", s.From, s.To, s.ID)
+		fmt.Fprintf(&b, "%s -> %s id %d:", s.From, s.dest(), s.ID)
 		for _, op := range s.Ops {
 			fmt.Fprintf(&b, " %s %s (%v-%v", op.Kind, okName(op.Outcome), op.Start, op.End)
 			if op.AtMS != 0 {

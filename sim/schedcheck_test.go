@@ -253,3 +253,79 @@ func TestSplitSchedKey(t *testing.T) {
 		t.Fatal("a send's key parsed as a schedule's")
 	}
 }
+
+// groupScheds: alice schedules g1 to group team (fires at 3 s into the
+// stream at seq 3, read whole at the end) and g2 (cancelled while
+// pending).
+func groupScheds() History {
+	g1 := created("g1", 21, sec(3))
+	g1.To, g1.Group = "", "team"
+	g1.Final = &SchedFinal{ID: 21, State: "fired", MsgID: 701, Seq: 3}
+	g2 := created("g2", 22, sec(4))
+	g2.To, g2.Group = "", "team"
+	g2.Ops = append(g2.Ops, SchedOp{Kind: SchedCancel, Start: sec(2), End: sec(2.05), Outcome: Acked, State: "cancelled", ServerV: 2})
+	entry := func(seq, id uint64, key string, sent, at time.Duration) GroupEntry {
+		return GroupEntry{Group: "team", Seq: seq, ID: id, From: "alice", Body: schedBodyKey(key, 0), At: at, Sched: true, SentMS: wall(sent)}
+	}
+	stream := []GroupEntry{
+		{Group: "team", Seq: 1, ID: 101, Kind: "created", From: "own"},
+		{Group: "team", Seq: 2, ID: 102, Kind: "joined", From: "alice"},
+		entry(3, 701, "g1", sec(3.1), sec(20)),
+	}
+	phone := []GroupEntry{stream[0], stream[1], entry(3, 701, "g1", sec(3.1), sec(3.15))}
+	return History{
+		Scheds:      []SchedIntent{g1, g2},
+		GroupFinals: []GroupFinal{{Group: "team", Read: true, Entries: stream}},
+		Devices:     []Device{{ID: "alice-d0", User: "alice", Groups: phone}},
+		MemberOps:   []MemberOp{{Group: "team", User: "alice", Op: OpJoin, Start: 0, End: sec(0.5), Outcome: Acked}},
+	}
+}
+
+func TestCheckSchedules_Groups(t *testing.T) {
+	h := groupScheds()
+	r := checkScheds(h)
+	if !r.OK() || r.Owed != 1 || r.Fired != 1 || r.Cancelled != 1 || r.LateMaxms != 100 || r.RecvMaxms != 150 {
+		t.Fatalf("clean group schedules: %+v %v", r, r.Findings)
+	}
+	// CheckGroups leaves the fire to CheckSchedules.
+	if g := CheckGroups(h, DefaultDeliveryBound); g.Unexpected != 0 || g.Duplicated != 0 {
+		t.Fatalf("CheckGroups of a fired schedule: %+v %v", g, g.Findings)
+	}
+	lost := groupScheds()
+	lost.GroupFinals[0].Entries = lost.GroupFinals[0].Entries[:2]
+	lost.Devices[0].Groups = lost.Devices[0].Groups[:2]
+	if r := checkScheds(lost); r.Lost != 1 {
+		t.Fatalf("a lost group schedule: %+v", r)
+	}
+	// Not lost when alice left the group after scheduling: the fire may
+	// be refused.
+	lost.MemberOps = append(lost.MemberOps, MemberOp{Group: "team", User: "alice", Op: OpLeave, Start: sec(2), End: sec(2.1), Outcome: Acked})
+	if r := checkScheds(lost); !r.OK() || r.Maybe != 1 {
+		t.Fatalf("a group schedule of a member who left: %+v %v", r, r.Findings)
+	}
+	// Nor when the final read of the group did not complete.
+	lost = groupScheds()
+	lost.GroupFinals[0].Entries, lost.GroupFinals[0].Read = lost.GroupFinals[0].Entries[:2], false
+	lost.Devices[0].Groups = lost.Devices[0].Groups[:2]
+	if r := checkScheds(lost); !r.OK() || r.Unchecked != 1 {
+		t.Fatalf("an unread group: %+v %v", r, r.Findings)
+	}
+	twice := groupScheds()
+	twice.GroupFinals[0].Entries = append(twice.GroupFinals[0].Entries, GroupEntry{Group: "team", Seq: 4, ID: 702, From: "alice",
+		Body: schedBodyKey("g1", 0), At: sec(20), Sched: true, SentMS: wall(sec(3.5))})
+	if r := checkScheds(twice); r.FiredTwice != 1 {
+		t.Fatalf("a group schedule fired twice: %+v", r)
+	}
+	cancelled := groupScheds()
+	cancelled.GroupFinals[0].Entries = append(cancelled.GroupFinals[0].Entries, GroupEntry{Group: "team", Seq: 4, ID: 703, From: "alice",
+		Body: schedBodyKey("g2", 0), At: sec(20), Sched: true, SentMS: wall(sec(4.1))})
+	if r := checkScheds(cancelled); r.CancelledFired != 1 {
+		t.Fatalf("a cancelled group schedule fired: %+v", r)
+	}
+	// A group's fire in an inbox, or a friend's in a group, is unexpected.
+	other := groupScheds()
+	other.Devices = append(other.Devices, Device{ID: "bob-d0", User: "bob", Delivered: []Delivery{fire("g1", 0, 701, 1, sec(3.1), sec(3.2))}})
+	if r := checkScheds(other); r.Unexpected != 1 {
+		t.Fatalf("a group schedule in an inbox: %+v", r)
+	}
+}

@@ -12,8 +12,9 @@ import (
 )
 
 // Scheduled messages (PROTOCOL.md §17). Every SchedEvery (on average) a
-// random user schedules a message to a friend from one of its online
-// devices, SchedMinAhead plus half a second to SchedMaxAhead ahead (a
+// random user schedules a message to a friend (or, a SchedGroupShare of
+// them, a member by belief to one of the groups, groups.go) from one of
+// its online devices, SchedMinAhead plus half a second to SchedMaxAhead ahead (a
 // spawned cluster is configured with schedule_min_ahead SchedMinAhead,
 // so that a short run sees many fires). Then, all through the faults, a
 // share of them is changed once or twice, at a random moment up to a
@@ -101,21 +102,33 @@ func (r *runner) runSchedules(ctx context.Context) {
 		}
 		u := r.users[rng.IntN(len(r.users))]
 		to := r.pickFriend(rng, u)
+		toGroup := rng.Float64() < cfg.SchedGroupShare
+		gi, gk := rng.IntN(1<<20), rng.IntN(1<<20)
 		plan := r.drawSchedPlan(rng)
 		k, size := rng.IntN(1<<20), 24+rng.IntN(200)
 		key := fmt.Sprintf("simsched:%d:%d", cfg.Seed, n)
+		group := ""
+		if toGroup && r.grp != nil {
+			// A group schedule, from a member (by belief) of a group.
+			g := r.grp.groups[gi%len(r.grp.groups)]
+			m := r.byName[g.sender(gk)]
+			if m == nil {
+				continue
+			}
+			u, to, group = m, "", g.name
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.scheduleOne(u, to, key, k, size, plan)
+			r.scheduleOne(u, to, group, key, k, size, plan)
 		}()
 	}
 }
 
-// scheduleOne makes one schedule of u to friend to and the changes of
-// its plan, and records them.
-func (r *runner) scheduleOne(u *user, to, key string, k, size int, plan schedPlan) {
-	rec := SchedIntent{Key: key, From: u.name, To: to}
+// scheduleOne makes one schedule of u to friend to (or to group) and the
+// changes of its plan, and records them.
+func (r *runner) scheduleOne(u *user, to, group, key string, k, size int, plan schedPlan) {
+	rec := SchedIntent{Key: key, From: u.name, To: to, Group: group}
 	version := 0
 	for i, st := range append([]schedStep{{kind: SchedCreate, ahead: plan.ahead}}, plan.steps...) {
 		if i > 0 {
@@ -147,7 +160,11 @@ func (r *runner) scheduleOne(u *user, to, key string, k, size int, plan schedPla
 		case SchedCreate:
 			at := time.Now().Add(st.ahead)
 			op.AtMS = at.UnixMilli()
-			sc, err = cl.ScheduleAt(ctx, to, makeBody(schedBodyKey(key, 0), size), at)
+			if group != "" {
+				sc, err = cl.ScheduleGroupAt(ctx, group, makeBody(schedBodyKey(key, 0), size), at)
+			} else {
+				sc, err = cl.ScheduleAt(ctx, to, makeBody(schedBodyKey(key, 0), size), at)
+			}
 		case SchedEdit:
 			version++
 			at := time.Now().Add(st.ahead)
@@ -278,7 +295,11 @@ func (r *runner) waitSchedules(limit time.Duration) {
 		s := &r.rec.scheds[i]
 		if f := finals[s.Key]; f != nil {
 			s.Final = f
-			if f.State == client.SchedFired && f.Seq > r.rec.maxSeq[s.To] {
+			switch {
+			case f.State != client.SchedFired:
+			case s.Group != "" && f.Seq > r.rec.gmaxSeq[s.Group]:
+				r.rec.gmaxSeq[s.Group] = f.Seq
+			case s.Group == "" && f.Seq > r.rec.maxSeq[s.To]:
 				r.rec.maxSeq[s.To] = f.Seq
 			}
 		}

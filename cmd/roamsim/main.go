@@ -63,6 +63,7 @@ func main() {
 	flag.Float64Var(&cfg.GroupShare, "group-share", cfg.GroupShare, "share of the sends that go to a group")
 	flag.DurationVar(&cfg.MemberEvery, "member-every", cfg.MemberEvery, "mean spacing of membership changes (join, leave, kick) during the run (0: none)")
 	flag.DurationVar(&cfg.SchedEvery, "sched-every", cfg.SchedEvery, "mean spacing of scheduled messages (some cancelled, edited or sent now during the run; 0: none)")
+	flag.Float64Var(&cfg.SchedGroupShare, "sched-group-share", cfg.SchedGroupShare, "share of the scheduled messages that go to a group (from a member)")
 	flag.DurationVar(&cfg.SchedMinAhead, "sched-min-ahead", cfg.SchedMinAhead, "the cluster's shortest time ahead of a scheduled message (spawn mode: roamd schedule_min_ahead; at least 1s; target mode: the cluster's, 10s by default); schedules are half a second more to -sched-max-ahead ahead")
 	flag.DurationVar(&cfg.SchedMaxAhead, "sched-max-ahead", cfg.SchedMaxAhead, "the longest time ahead of a scheduled message")
 	flag.DurationVar(&cfg.SchedSlack, "sched-slack", cfg.SchedSlack, "clock slack between the simulator and the nodes allowed before a fire counts as early")
@@ -99,8 +100,8 @@ func main() {
 	if cfg.MaxBody < 1 || cfg.SendRate <= 0 || cfg.DeliveryBound <= 0 || cfg.RevocationBound <= 0 || cfg.GhostLife <= 0 ||
 		cfg.PasswordEvery < 0 || cfg.DeleteEvery < 0 || cfg.BacklogUsers < 0 || cfg.Backlog < 0 || cfg.Ghosts < 0 ||
 		cfg.Groups < 0 || cfg.GroupMembers < 0 || cfg.GroupShare < 0 || cfg.GroupShare > 1 || cfg.MemberEvery < 0 ||
-		cfg.SchedEvery < 0 || cfg.SchedEvery > 0 && cfg.SchedMinAhead < time.Second || cfg.SchedSlack < 0 {
-		fmt.Fprintln(os.Stderr, "roamsim: want -max-body >= 1, -send-rate, -delivery-bound, -revocation-bound and -ghost-life > 0, -group-share in [0, 1], -sched-min-ahead >= 1s, and no negative counts or spacings")
+		cfg.SchedEvery < 0 || cfg.SchedEvery > 0 && cfg.SchedMinAhead < time.Second || cfg.SchedSlack < 0 || cfg.SchedGroupShare < 0 || cfg.SchedGroupShare > 1 {
+		fmt.Fprintln(os.Stderr, "roamsim: want -max-body >= 1, -send-rate, -delivery-bound, -revocation-bound and -ghost-life > 0, -group-share and -sched-group-share in [0, 1], -sched-min-ahead >= 1s, and no negative counts or spacings")
 		os.Exit(2)
 	}
 	if *planOnly {
