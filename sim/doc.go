@@ -115,7 +115,9 @@
 // goroutine; the fault timelines, the account, backlog, password and
 // deletion workloads run until the run's context ends (Run waits for
 // them); each send (1:1 or group) runs in its own goroutine (at most
-// 2,048 in flight, awaited before the end phase); the membership
+// 2,048 in flight, awaited before the end phase); each scheduled
+// message's requests run in a goroutine of their own, awaited after the
+// heal; the membership
 // changes run in goroutines of their own, awaited with the workloads; devices going away and back, re-logins
 // and ghosts run in the runner's task group, awaited before the quiet
 // phase and again at the end; each client has a reader goroutine that

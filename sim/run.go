@@ -241,6 +241,8 @@ type runner struct {
 	byName      map[string]*user
 	backlogUser backlogTarget
 	grp         *groupLoad // nil: no groups
+	// scheds are the scheduled messages' goroutines (schedule.go).
+	scheds sync.WaitGroup
 }
 
 func (r *runner) logf(format string, a ...any) {
@@ -414,6 +416,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.phase.Store("heal")
 	r.heal()
 	r.sendsWG.Wait()
+	r.scheds.Wait()
 	r.phase.Store("quiet")
 	r.tasks.Wait() // ghosts end GhostLife after their revocation
 	r.bringAllOnline()

@@ -105,7 +105,9 @@ type SchedResult struct {
 	// What happened: Owed schedules (acked, never cancelled while
 	// pending, no change of unknown outcome that could have cancelled
 	// it); Fired of them observed; Cancelled (a cancel acknowledged while
-	// pending); Maybe (an outcome unknown: at most once, either state).
+	// pending); Maybe (an outcome unknown, or a group schedule whose
+	// sender's membership changed after the create: at most once,
+	// either state).
 	Owed       int `json:"owed"`
 	Fired      int `json:"fired"`
 	Cancelled  int `json:"cancelled"`

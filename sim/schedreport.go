@@ -21,7 +21,7 @@ func (rep *Report) writeSchedules(w io.Writer) {
 	sort.Strings(ops)
 	fmt.Fprintf(w, "  schedules    %d scheduled, %d of them to groups (acked %d, unknown %d, refused %d); changes %s\n",
 		s.Schedules, s.ToGroups, s.Acked, s.Unknown, s.Refused, strings.Join(ops, " "))
-	fmt.Fprintf(w, "               owed %d, fired %d (%d with an edited body), not checked %d; cancelled while pending %d; outcome unknown %d (fired %d)\n",
+	fmt.Fprintf(w, "               owed %d, fired %d (%d with an edited body), not checked %d; cancelled while pending %d; either allowed %d (an outcome unknown, or a group sender's membership changed; fired %d)\n",
 		s.Owed, s.Fired, s.Edited, s.Unchecked, s.Cancelled, s.Maybe, s.MaybeFired)
 	fmt.Fprintf(w, "               lateness after the fire time: sent p50 %.0f ms  p99 %.0f ms  max %.0f ms; first received p50 %.0f ms  p99 %.0f ms  max %.0f ms\n",
 		s.LateP50ms, s.LateP99ms, s.LateMaxms, s.RecvP50ms, s.RecvP99ms, s.RecvMaxms)

@@ -83,15 +83,15 @@ func (r *runner) drawSchedPlan(rng *rand.Rand) schedPlan {
 	return p
 }
 
-// runSchedules makes scheduled messages until ctx ends, then waits for
-// the schedules' requests in flight.
+// runSchedules makes scheduled messages until ctx ends. Each schedule's
+// requests run in a goroutine of r.scheds, which the end phase awaits
+// after the heal (a request in flight at the end of the run may wait for
+// a node cut off until then).
 func (r *runner) runSchedules(ctx context.Context) {
 	cfg := r.cfg
 	if cfg.SchedEvery <= 0 {
 		return
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5c4e))
 	for n := 1; ; n++ {
 		wait := cfg.SchedEvery/2 + time.Duration(rng.Int64N(int64(cfg.SchedEvery)))
@@ -117,9 +117,9 @@ func (r *runner) runSchedules(ctx context.Context) {
 			}
 			u, to, group = m, "", g.name
 		}
-		wg.Add(1)
+		r.scheds.Add(1)
 		go func() {
-			defer wg.Done()
+			defer r.scheds.Done()
 			r.scheduleOne(u, to, group, key, k, size, plan)
 		}()
 	}
@@ -130,11 +130,12 @@ func (r *runner) runSchedules(ctx context.Context) {
 func (r *runner) scheduleOne(u *user, to, group, key string, k, size int, plan schedPlan) {
 	rec := SchedIntent{Key: key, From: u.name, To: to, Group: group}
 	version := 0
+steps:
 	for i, st := range append([]schedStep{{kind: SchedCreate, ahead: plan.ahead}}, plan.steps...) {
 		if i > 0 {
 			select {
 			case <-r.ctx.Done():
-				return
+				break steps // what was made is recorded
 			case <-time.After(st.after):
 			}
 		}
