@@ -424,7 +424,7 @@ func (res *SchedResult) check(s *SchedIntent, fs map[uint64]*schedFire, complete
 	case e.created == Refused:
 		if len(ids) > 0 {
 			res.Unexpected++
-			add(Finding{"sched_unexpected", s.To, s.Key, fmt.Sprintf("fired as message %d although its create was refused; %s", ids[0], desc())})
+			add(Finding{"sched_unexpected", s.dest(), s.Key, fmt.Sprintf("fired as message %d although its create was refused; %s", ids[0], desc())})
 		}
 		return
 	case e.never:
@@ -436,11 +436,11 @@ func (res *SchedResult) check(s *SchedIntent, fs map[uint64]*schedFire, complete
 	}
 	if len(ids) > 1 {
 		res.FiredTwice++
-		add(Finding{"sched_fired_twice", s.To, s.Key, fmt.Sprintf("fired as messages %v; %s", ids, desc())})
+		add(Finding{"sched_fired_twice", s.dest(), s.Key, fmt.Sprintf("fired as messages %v; %s", ids, desc())})
 	}
 	if e.never && len(ids) > 0 {
 		res.CancelledFired++
-		add(Finding{"sched_cancelled_fired", s.To, s.Key, fmt.Sprintf("fired as message %d although cancelled while pending; %s", ids[0], desc())})
+		add(Finding{"sched_cancelled_fired", s.dest(), s.Key, fmt.Sprintf("fired as message %d although cancelled while pending; %s", ids[0], desc())})
 	}
 	if e.owed && len(ids) > 0 {
 		res.Fired++
@@ -451,7 +451,7 @@ func (res *SchedResult) check(s *SchedIntent, fs map[uint64]*schedFire, complete
 	if e.owed && len(ids) == 0 {
 		if complete {
 			res.Lost++
-			add(Finding{"sched_lost", s.To, s.Key, "acknowledged, never cancelled, not in the recipient's inbox; " + desc()})
+			add(Finding{"sched_lost", s.dest(), s.Key, "acknowledged, never cancelled, not in the recipient's inbox (or the group's stream); " + desc()})
 		} else {
 			res.Unchecked++
 		}
@@ -463,13 +463,13 @@ func (res *SchedResult) check(s *SchedIntent, fs map[uint64]*schedFire, complete
 		}
 		if !e.versions[f.version] {
 			res.WrongBody++
-			add(Finding{"sched_wrong_body", s.To, schedBodyKey(s.Key, f.version), fmt.Sprintf("fired as message %d with body version %d; possible %v; %s", id, f.version, e.versions, desc())})
+			add(Finding{"sched_wrong_body", s.dest(), schedBodyKey(s.Key, f.version), fmt.Sprintf("fired as message %d with body version %d; possible %v; %s", id, f.version, e.versions, desc())})
 		}
 		recvMS := epochMS + f.firstAt.Milliseconds()
 		if sl := slack.Milliseconds(); f.sentMS < e.lowMS-sl || recvMS < e.lowMS-sl {
 			res.Early++
-			add(Finding{"sched_early", s.To, s.Key, fmt.Sprintf("message %d sent at %d, first received at %d; the earliest possible fire time %d; %s",
-				id, f.sentMS, recvMS, e.lowMS, desc())})
+			add(Finding{"sched_early", s.dest(), s.Key, fmt.Sprintf("message %d sent at %d, first received at %d, %d ms before the earliest possible fire time %d; %s",
+				id, f.sentMS, recvMS, e.lowMS-min(f.sentMS, recvMS), e.lowMS, desc())})
 		}
 		if e.exactMS != 0 {
 			*late = append(*late, time.Duration(f.sentMS-e.exactMS)*time.Millisecond)
