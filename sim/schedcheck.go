@@ -101,7 +101,7 @@ type SchedResult struct {
 	Acked     int            `json:"acked"`     // creates acknowledged
 	Unknown   int            `json:"unknown"`
 	Refused   int            `json:"refused"`
-	Ops       map[string]int `json:"ops,omitempty"` // changes by kind and outcome ("cancel ok", "edit not_pending")
+	Ops       map[string]int `json:"ops,omitempty"` // changes by kind and outcome ("cancel ok", "cancel ok_after_fire", "edit schedule_not_pending")
 	// What happened: Owed schedules (acked, never cancelled while
 	// pending, no change of unknown outcome that could have cancelled
 	// it); Fired of them observed; Cancelled (a cancel acknowledged while
@@ -375,8 +375,13 @@ func (res *SchedResult) check(s *SchedIntent, fs map[uint64]*schedFire, complete
 	}
 	for _, op := range s.Ops[1:] {
 		name := okName(op.Outcome)
-		if op.Outcome == Refused && op.ReplyErr != "" {
+		switch {
+		case op.Outcome == Refused && op.ReplyErr != "":
 			name = op.ReplyErr
+		case op.Kind == SchedCancel && op.Outcome == Acked && op.ServerV == 0:
+			name = "ok_retried" // removed by an earlier attempt: the state it was in is unknown
+		case op.Kind == SchedCancel && op.Outcome == Acked && op.DoneMS != 0:
+			name = "ok_after_fire" // it had fired: the cancel forgot it
 		}
 		res.Ops[op.Kind+" "+name]++
 	}

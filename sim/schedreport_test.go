@@ -16,7 +16,7 @@ func TestReportSchedules(t *testing.T) {
 	}
 	var b bytes.Buffer
 	rep.WriteTable(&b)
-	for _, want := range []string{"  schedules    7 scheduled, 0 of them to groups (acked 6, unknown 1, refused 0)", "cancel_ok=2", "owed 4, fired 4 (1 with an edited body)",
+	for _, want := range []string{"  schedules    7 scheduled, 0 of them to groups (acked 6, unknown 1, refused 0)", "cancel_ok=1 cancel_ok_after_fire=1", "owed 4, fired 4 (1 with an edited body)",
 		"sent p50 100 ms", "lost=0 fired_twice=0 cancelled_fired=0 early=0 (slack 50 ms)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
