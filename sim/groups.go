@@ -426,7 +426,8 @@ func (r *runner) readGroup(d *device, cl *client.Client, cs *clientSession, ev c
 	switch ev.Kind {
 	case client.EventGroupMessage:
 		m := ev.GroupMessage
-		e := GroupEntry{Group: m.Group, Seq: m.Seq, ID: m.ID, Kind: m.Kind, From: m.From, Subject: m.Subject}
+		e := GroupEntry{Group: m.Group, Seq: m.Seq, ID: m.ID, Kind: m.Kind, From: m.From, Subject: m.Subject,
+			Sched: m.FromDevice == SchedDevice, SentMS: m.Sent.UnixMilli()}
 		if m.Kind == "" {
 			var ok bool
 			e.Body, ok = parseBody(m.Body)

@@ -334,6 +334,9 @@ var options = []option{
 		set: floatSetter(func(s *settings, f float64) { s.node.VLR.GroupOpRate = f })},
 	{key: "group_op_burst", usage: "other group operations a user may make at once",
 		set: intSetter(func(s *settings, n int) { s.node.VLR.GroupOpBurst = n })},
+	// Scheduled messages (vlr.Config.Schedule; PROTOCOL.md §17).
+	{key: "schedule_min_ahead", usage: "how far ahead a scheduled message's fire time must be at least (default 10s, at least 1s)",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.Schedule.MinAhead = d })},
 }
 
 func boolSetter(f func(*settings, bool)) func(*settings, string) error {
