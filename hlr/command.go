@@ -151,6 +151,10 @@ type Result struct {
 	// Sched is the schedule a schedule command made or changed (as it is
 	// after the command).
 	Sched *Schedule `msgpack:"S,omitempty"`
+	// Login is what a login or resume answered OK needs next: the friend
+	// list and the device's cursor, read at the leader right after the
+	// command (login_view.go); nil if that read failed.
+	Login *LoginView `msgpack:"-"`
 }
 
 // entry is the payload of one Raft log entry: a batch of commands stamped

@@ -68,6 +68,9 @@ func (p *Partition) Exec(ctx context.Context, cmd Cmd) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if res.Status == StatusOK && (cmd.Op == OpLogin || cmd.Op == OpResume) {
+		res.Login = p.loginView(cmd, res)
+	}
 	if len(res.Effects) > 0 {
 		p.effects.Run(p.id, res.Effects)
 	}
