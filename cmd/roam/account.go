@@ -64,7 +64,7 @@ func cmdLogin(a *app, argv []string) error {
 	a.st.Addrs = a.addrs()
 	a.st.Token = c.Token()
 	a.st.Cursor = max(a.st.Cursor, c.Cursor()) // the server's cursor for this device
-	a.st.RoleNS, a.st.Role = "", "" // a new session picks anew
+	a.st.RoleNS, a.st.Role = "", ""            // a new session picks anew
 	if err := a.save(); err != nil {
 		return err
 	}
