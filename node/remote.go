@@ -232,14 +232,19 @@ type execResp struct {
 	Sched *hlr.Schedule `msgpack:"S,omitempty"`
 	// Login is what a login or resume needs next (hlr.LoginView).
 	Login *hlr.LoginView `msgpack:"l,omitempty"`
+	// Claim and Role of a role command (roles).
+	Claim *hlr.RoleClaim `msgpack:"rc,omitempty"`
+	Role  *hlr.Role      `msgpack:"ro,omitempty"`
 }
 
 func newExecResp(r hlr.Result) *execResp {
-	return &execResp{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More, Sched: r.Sched, Login: r.Login}
+	return &execResp{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More, Sched: r.Sched,
+		Login: r.Login, Claim: r.Claim, Role: r.Role}
 }
 
 func (r *execResp) result() hlr.Result {
-	return hlr.Result{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More, Sched: r.Sched, Login: r.Login}
+	return hlr.Result{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More, Sched: r.Sched,
+		Login: r.Login, Claim: r.Claim, Role: r.Role}
 }
 
 // queryReq is the request of kindQuery; the reply is an *hlr.Answer.

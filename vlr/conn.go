@@ -359,7 +359,8 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		case wire.TWelcome, wire.TError, wire.TOK, wire.TLoginChallenge, wire.TLoginOK, wire.TWhoamiReply,
 			wire.TProfile, wire.TPong, wire.TFriends, wire.TPresence, wire.TFriendEvent, wire.TSendAck,
 			wire.TSyncReply, wire.TMessage, wire.TGoodbye, wire.TGroupListReply, wire.TGroupMembersReply,
-			wire.TGroupSyncReply, wire.TGroupMessage, wire.TScheduleListReply, wire.TScheduled, wire.TScheduleEvent:
+			wire.TGroupSyncReply, wire.TGroupMessage, wire.TScheduleListReply, wire.TScheduled, wire.TScheduleEvent,
+			wire.TRoleListReply:
 		default:
 			return 0, nil, refuse(wire.CodeNotLoggedIn)
 		}
@@ -369,7 +370,9 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		return c.logout()
 	case wire.TWhoami:
 		s := c.sess
-		return wire.TWhoamiReply, &wire.WhoamiReply{User: s.user, Device: s.device, Node: c.srv.cfg.NodeID, Auth: s.auth, SinceMS: s.since.UnixMilli()}, nil
+		ns, role := s.role.get()
+		return wire.TWhoamiReply, &wire.WhoamiReply{User: s.user, Device: s.device, Node: c.srv.cfg.NodeID, Auth: s.auth, SinceMS: s.since.UnixMilli(),
+			RoleNS: ns, Role: role}, nil
 	case wire.TGetProfile:
 		return c.getProfile(body.(*wire.GetProfile))
 	case wire.TSetProfile:
@@ -414,6 +417,8 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		return c.scheduleEdit(body.(*wire.ScheduleEdit))
 	case wire.TScheduleCancel, wire.TScheduleNow:
 		return c.scheduleRef(t, body.(*wire.ScheduleRef))
+	case wire.TRoleCreate, wire.TRoleRename, wire.TRoleDelete, wire.TRoleList, wire.TRolePick:
+		return c.roleOp(t, body)
 	}
 	return 0, nil, refusef(wire.CodeBadRequest, t.String()+" is not a request")
 }

@@ -93,6 +93,14 @@ const (
 	TScheduleCancel    Type = 62 // C→S → TScheduled (state "cancelled")
 	TScheduleNow       Type = 63 // C→S → TScheduled
 	TScheduleEvent     Type = 64 // S→C push: a schedule of the user changed
+
+	// Roles (PROTOCOL.md §18).
+	TRoleCreate    Type = 65 // C→S → TOK
+	TRoleRename    Type = 66 // C→S → TOK
+	TRoleDelete    Type = 67 // C→S → TOK
+	TRoleList      Type = 68 // C→S → TRoleListReply
+	TRoleListReply Type = 69 // S→C
+	TRolePick      Type = 70 // C→S → TOK
 )
 
 // typeNames is indexed by Type.
@@ -110,10 +118,11 @@ var typeNames = [...]string{
 	"group_sync", "group_sync_reply", "group_ack", "group_message",
 	"schedule", "schedule_list", "schedule_list_reply", "schedule_get", "scheduled",
 	"schedule_edit", "schedule_cancel", "schedule_now", "schedule_event",
+	"role_create", "role_rename", "role_delete", "role_list", "role_list_reply", "role_pick",
 }
 
 // MaxType is the highest type this version knows.
-const MaxType = TScheduleEvent
+const MaxType = TRolePick
 
 func (t Type) String() string {
 	if int(t) < len(typeNames) {
