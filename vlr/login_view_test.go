@@ -1,16 +1,12 @@
 package vlr_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/roamhq/roam/hlr"
-	"github.com/roamhq/roam/vlr"
 	"github.com/roamhq/roam/wire"
 )
 
@@ -58,31 +54,10 @@ func (h *viewHome) Query(ctx context.Context, q hlr.Query) (*hlr.Answer, error) 
 // teardown, with the two reads as before (its last cursor write may land
 // after the command).
 func TestResume_OneHomeCallWithTheLeadersView(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := vlr.DefaultConfig()
-	cfg.NodeID = "lv"
-	cfg.Listener = ln
-	cfg.FakeSaltSecret = bytes.Repeat([]byte{1}, 32)
-	cfg.TokenSecret = bytes.Repeat([]byte{2}, 32)
 	home := &viewHome{}
-	srv, err := vlr.New(cfg, home, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown("")
-	resume := func() (net.Conn, wire.LoginOK) {
-		c, err := net.DialTimeout("tcp", srv.Addr().String(), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		rd := wire.NewReader(c, 1<<20)
-		if f := exchange(t, c, rd, wire.THello, 1, &wire.Hello{Proto: wire.Magic, Version: wire.Version, Client: "t"}); f.Type != wire.TWelcome {
-			t.Fatalf("hello: %s", f.Type)
-		}
+	srv := homeServer(t, "lv", home)
+	resume := func() wire.LoginOK {
+		c, rd := helloConn(t, srv)
 		home.take()
 		f := exchange(t, c, rd, wire.TResume, 2, &wire.Resume{User: "alice", Device: "d1", Token: fuzzToken})
 		if f.Type != wire.TLoginOK {
@@ -92,9 +67,9 @@ func TestResume_OneHomeCallWithTheLeadersView(t *testing.T) {
 		if err := wire.Decode(f.Body, &ok); err != nil {
 			t.Fatal(err)
 		}
-		return c, ok
+		return ok
 	}
-	_, ok := resume()
+	ok := resume()
 	if calls := home.take(); len(calls) != 1 || calls[0] != hlr.OpResume.String() {
 		t.Fatalf("home calls of a resume: %v, want only %s", calls, hlr.OpResume)
 	}
