@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,11 +84,26 @@ func (c *Client) ScheduleGroupIn(ctx context.Context, group string, body []byte,
 
 func (c *Client) schedule(ctx context.Context, req *wire.Schedule) (Scheduled, error) {
 	req.CMID = c.NextCMID()
-	if req.InMS != 0 {
-		// A retry must mean the same time: fix it on the first attempt.
-		req.AtMS, req.InMS = c.now().Add(time.Duration(req.InMS)*time.Millisecond).UnixMilli(), 0
-	}
 	var r wire.Scheduled
+	if req.InMS != 0 {
+		// The first attempt gives the time relative to the server's
+		// receipt (exactly as far ahead as asked: the minimum itself is
+		// accepted). A retry must mean the same time, so it gives the
+		// time the first attempt meant, by this device's clock; if the
+		// first attempt was made, the retry gets what it made (dup).
+		at := c.now().Add(time.Duration(req.InMS) * time.Millisecond).UnixMilli()
+		err := c.call(ctx, wire.TSchedule, req, wire.TScheduled, &r)
+		switch {
+		case err == nil:
+			return toScheduled(&r), nil
+		case ctx.Err() != nil || errors.Is(err, ErrClosed) || !retryable(err):
+			return Scheduled{}, err
+		}
+		if err := c.sleep(ctx, c.backoff(0)); err != nil {
+			return Scheduled{}, err
+		}
+		req.AtMS, req.InMS = at, 0
+	}
 	if err := c.groupCall(ctx, wire.TSchedule, req, wire.TScheduled, &r); err != nil {
 		return Scheduled{}, err
 	}
@@ -149,9 +165,11 @@ func (c *Client) ScheduleEdit(ctx context.Context, id uint64, body []byte, at ti
 	return c.scheduleCall(ctx, wire.TScheduleEdit, req)
 }
 
-// ScheduleCancel cancels a pending scheduled message (it never fires),
-// or forgets a fired or failed one. A cancel retried after a lost reply
-// succeeds although the server no longer knows the id.
+// ScheduleCancel cancels a pending scheduled message: it never fires, and
+// it stays listed as cancelled until the server forgets it (after 7 days,
+// like a fired one). A cancel retried after a lost reply gets the
+// cancelled message again. One that is being sent, was sent or failed is
+// refused with ErrSchedNotPending.
 func (c *Client) ScheduleCancel(ctx context.Context, id uint64) (Scheduled, error) {
 	s, err := c.scheduleCall(ctx, wire.TScheduleCancel, &wire.ScheduleRef{ID: id})
 	if err == nil && s.ID == 0 { // the retry of a cancel that was made

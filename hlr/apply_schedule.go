@@ -264,9 +264,11 @@ func (t *txn) rescheduled(s, old *Schedule, device string) (Result, error) {
 	return r, err
 }
 
-// applySchedCancel removes a pending schedule, which then never fires, or
-// forgets a finished one. A firing one cannot be cancelled (its send may
-// have happened). The leader forgets finished schedules once kept long
+// applySchedCancel cancels a pending schedule, which then never fires: it
+// is kept, as cancelled, until it is forgotten like a finished one. A
+// cancel of a cancelled one answers it again (a retry); one that is
+// firing, fired or failed cannot be cancelled (its send may have
+// happened, or did). The leader forgets finished schedules once kept long
 // enough, with Reason "forget", which removes nothing else.
 func applySchedCancel(t *txn, c *Cmd) (Result, error) {
 	s, err := t.schedule(c.User, c.ID)
@@ -279,19 +281,22 @@ func applySchedCancel(t *txn, c *Cmd) (Result, error) {
 		}
 		return Result{}, t.removeSchedule(s)
 	}
-	switch {
-	case s.State == SchedFiring:
+	switch s.State {
+	case SchedCancelled:
+		return Result{Sched: s, Dup: true}, nil
+	case SchedPending:
+	default:
 		return Result{Status: StatusNotPending}, nil
-	case s.State == SchedPending:
-		if err := t.countPending(s, -1); err != nil {
-			return Result{}, err
-		}
 	}
-	if err := t.removeSchedule(s); err != nil {
+	if err := t.countPending(s, -1); err != nil {
 		return Result{}, err
 	}
-	s.State = SchedCancelled
+	old := *s
+	s.State, s.DoneMS = SchedCancelled, t.now
 	s.Version++
+	if err := t.putSchedule(s, &old); err != nil {
+		return Result{}, err
+	}
 	return t.schedResult(s, SchedCancelled, c.Device)
 }
 

@@ -38,8 +38,9 @@ const (
 	SchedFiring  = "firing" // claimed by a leader; its send may or may not have happened
 	SchedFired   = "fired"
 	SchedFailed  = "failed"
-	// SchedCancelled is never stored: a cancelled schedule is removed. It
-	// is the state the push of a cancel carries.
+	// SchedCancelled: cancelled while pending; it never fires. Kept, like
+	// a fired or failed one, for SchedKeepMS: a retried cancel gets it
+	// again, and so does a retried create (its dedup record stays).
 	SchedCancelled = "cancelled"
 )
 
@@ -130,7 +131,9 @@ type Schedule struct {
 func (s *Schedule) Conv() string { return partitionKey(s.To, s.Group) }
 
 // Done reports whether the schedule has fired or failed.
-func (s *Schedule) Done() bool { return s.State == SchedFired || s.State == SchedFailed }
+func (s *Schedule) Done() bool {
+	return s.State == SchedFired || s.State == SchedFailed || s.State == SchedCancelled
+}
 
 // actionMS is where the schedule is listed in the action index.
 func (s *Schedule) actionMS() int64 {

@@ -244,8 +244,17 @@ func TestSchedCancel_AndDeleteAccountLeaveNothing(t *testing.T) {
 	if res.Status != StatusOK || res.Sched.State != SchedCancelled {
 		t.Fatalf("cancel: %+v", res)
 	}
-	if res := r.one(Cmd{Op: OpSchedFire, User: "ann", ID: s.ID}); res.Status != StatusNotFound {
+	if res := r.one(Cmd{Op: OpSchedFire, User: "ann", ID: s.ID}); res.Status != StatusNotPending {
 		t.Fatalf("fire of a cancelled schedule: %v", res.Status)
+	}
+	// Kept as cancelled (a retried cancel or create gets it) until the
+	// leader forgets it, which leaves nothing.
+	if res := r.one(Cmd{Op: OpSchedCancel, User: "ann", ID: s.ID, Reason: "forget"}); res.Status != StatusNotPending {
+		t.Fatalf("forget before the keep time: %v", res.Status)
+	}
+	r.now += SchedKeepMS + 1
+	if res := r.one(Cmd{Op: OpSchedCancel, User: "ann", ID: s.ID, Reason: "forget"}); res.Status != StatusOK {
+		t.Fatalf("forget after the keep time: %v", res.Status)
 	}
 	meta := string(r.fsm.prefix) + string([]byte{skMeta})
 	for k := range dump(t, r.db, 3) {
@@ -259,6 +268,60 @@ func TestSchedCancel_AndDeleteAccountLeaveNothing(t *testing.T) {
 		sub := k[len(r.fsm.prefix):]
 		if strings.IndexByte(string([]byte{skSched, skSchedAction, skSchedList, skSchedConv, skSchedUser, skSchedDedup}), sub[0]) >= 0 {
 			t.Fatalf("account deletion left %q", k)
+		}
+	}
+}
+
+// TestSchedCancel_RefusedOnceFired: a cancel that comes after the fire is
+// refused (schedule_not_pending), and the schedule stays fired: answering
+// "cancelled" would tell the sender a delivered message never went out.
+func TestSchedCancel_RefusedOnceFired(t *testing.T) {
+	r := schedRig(t)
+	s := r.schedule("bob", 1, r.now+60_000, nil).Sched
+	r.now = s.FireMS
+	if claim := r.one(Cmd{Op: OpSchedFire, User: "ann", ID: s.ID}); claim.Status != StatusOK {
+		t.Fatalf("claim: %+v", claim)
+	}
+	if res := r.one(Cmd{Op: OpSchedCancel, User: "ann", ID: s.ID, Device: "phone"}); res.Status != StatusNotPending {
+		t.Fatalf("cancel of a firing schedule: %+v", res)
+	}
+	sent := r.one(s.SendCmd())
+	r.one(Cmd{Op: OpSchedDone, User: "ann", ID: s.ID, CMID: sent.MsgID, Seq: sent.Seq})
+	if res := r.one(Cmd{Op: OpSchedCancel, User: "ann", ID: s.ID, Device: "phone"}); res.Status != StatusNotPending {
+		t.Fatalf("cancel of a fired schedule: %+v, want not_pending", res)
+	}
+	if got, err := r.view().Schedule("ann", s.ID); err != nil || got == nil || got.State != SchedFired || got.MsgID != sent.MsgID {
+		t.Fatalf("after the refused cancel: %+v (%v), want it fired as message %d", got, err, sent.MsgID)
+	}
+}
+
+// TestSchedCancel_RetriesGetTheCancelledSchedule: a cancelled schedule is
+// kept: the cancel retried answers it again (no second push), and so does
+// the create retried with its cmid (dup), which schedules nothing.
+func TestSchedCancel_RetriesGetTheCancelledSchedule(t *testing.T) {
+	r := schedRig(t)
+	s := r.schedule("bob", 7, r.now+60_000, nil).Sched
+	first := r.one(Cmd{Op: OpSchedCancel, User: "ann", ID: s.ID, Device: "phone"})
+	if first.Status != StatusOK || first.Sched.State != SchedCancelled || schedEffect(first) == nil {
+		t.Fatalf("cancel: %+v", first)
+	}
+	again := r.one(Cmd{Op: OpSchedCancel, User: "ann", ID: s.ID, Device: "phone"})
+	if again.Status != StatusOK || !again.Dup || again.Sched == nil || again.Sched.State != SchedCancelled || again.Sched.Version != first.Sched.Version || schedEffect(again) != nil {
+		t.Fatalf("retried cancel: %+v", again)
+	}
+	create := r.schedule("bob", 7, r.now+60_000, nil)
+	if create.Status != StatusOK || !create.Dup || create.Sched == nil || create.Sched.ID != s.ID || create.Sched.State != SchedCancelled {
+		t.Fatalf("retried create after the cancel: %+v, want the cancelled schedule as a duplicate", create)
+	}
+	for _, op := range []Op{OpSchedEdit, OpSchedNow} {
+		if res := r.one(Cmd{Op: op, User: "ann", ID: s.ID, AtMS: r.now + 90_000, Sched: &SchedLimits{}}); res.Status != StatusNotPending {
+			t.Fatalf("%s of a cancelled schedule: %v", op, res.Status)
+		}
+	}
+	// Its slot is free: 100 more to bob fit (PerConv).
+	for i := 0; i < DefaultSchedPerConv; i++ {
+		if res := r.schedule("bob", uint64(100+i), r.now+60_000, nil); res.Status != StatusOK {
+			t.Fatalf("schedule %d after the cancel: %v", i, res.Status)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/roamhq/roam/hlr"
 	"github.com/roamhq/roam/node"
 	"github.com/roamhq/roam/node/clustertest"
+	"github.com/roamhq/roam/wire"
 )
 
 // Scheduled messages over real TCP (scheduler.go, hlr/schedule.go).
@@ -127,8 +129,8 @@ func TestScheduled_FireCancelEditRefusalAndLimits(t *testing.T) {
 	if s, err := ann.ScheduleGet(ctx30(), moved.ID); err != nil || s.State != client.SchedFired {
 		t.Fatalf("get after the fire: %+v %v", s, err)
 	}
-	if _, err := ann.ScheduleGet(ctx30(), gone.ID); !errors.Is(err, client.ErrSchedNotFound) {
-		t.Fatalf("get of the cancelled one: %v", err)
+	if s, err := ann.ScheduleGet(ctx30(), gone.ID); err != nil || s.State != client.SchedCancelled {
+		t.Fatalf("get of the cancelled one: %+v %v, want it listed as cancelled", s, err)
 	}
 
 	// A refusal at fire time: cat ends the friendship before the fire.
@@ -197,17 +199,21 @@ func TestScheduled_FireCancelEditRefusalAndLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pending := 0
+	pending, cancelled := 0, 0
 	for i, s := range list {
 		if i > 0 && s.Fire.Before(list[i-1].Fire) {
 			t.Fatalf("list out of fire time order at %d", i)
 		}
-		if s.State == client.SchedPending {
+		switch s.State {
+		case client.SchedPending:
 			pending++
+		case client.SchedCancelled:
+			cancelled++
 		}
 	}
-	if len(list) != 7 || pending != 3 {
-		t.Fatalf("list: %d items, %d pending; want 7 and 3", len(list), pending)
+	// The cancelled one is listed too, until it is forgotten.
+	if len(list) != 8 || pending != 3 || cancelled != 1 {
+		t.Fatalf("list: %d items, %d pending, %d cancelled; want 8, 3 and 1", len(list), pending, cancelled)
 	}
 	// Nothing else reached bob: the cancelled one never fired.
 	noMessage(t, bob, 500*time.Millisecond)
@@ -347,4 +353,53 @@ func TestScheduled_TooLateAfterAnOutageFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	noMessage(t, bob2, 2*time.Second)
+}
+
+// TestScheduled_MinimumAheadAlwaysAcceptedAndCancelAfterFireRefused: a
+// time given as in_ms equal to the minimum is accepted every time (the
+// home register's clock is later than the receipt by the request's
+// transit; it was refused now and then); a cancel that comes after the
+// fire is refused with schedule_not_pending rather than answered
+// "cancelled" for a message that was delivered; a cancel retried answers
+// the cancelled schedule again.
+func TestScheduled_MinimumAheadAlwaysAcceptedAndCancelAfterFireRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	c := clustertest.New(t, 3, clustertest.Options{Configure: func(i int, cfg *node.Config) {
+		fastSends(i, cfg)
+		cfg.VLR.Schedule.MinAhead = time.Second
+	}})
+	c.WaitLeaders(30 * time.Second)
+	ann := account(t, c, 0, "ann")
+	bob := account(t, c, 1, "bob")
+	befriend(t, ann, bob)
+	var last client.Scheduled
+	for i := 0; i < 20; i++ {
+		s, err := ann.ScheduleIn(ctx30(), "bob", []byte(fmt.Sprint("at the minimum ", i)), time.Second)
+		if err != nil {
+			t.Fatalf("schedule %d exactly the minimum ahead: %v", i, err)
+		}
+		last = s
+	}
+	for i := 0; i < 20; i++ {
+		nextInbox(t, bob)
+	}
+	fired := scheduleEvent(t, ann, last.ID, "fired")
+	if _, err := ann.ScheduleCancel(ctx30(), fired.ID); client.CodeOf(err) != wire.CodeSchedNotPending {
+		t.Fatalf("cancel after the fire: %v, want schedule_not_pending", err)
+	}
+	if got, err := ann.ScheduleGet(ctx30(), fired.ID); err != nil || got.State != client.SchedFired {
+		t.Fatalf("after the refused cancel: %+v %v, want it fired", got, err)
+	}
+	s, err := ann.ScheduleIn(ctx30(), "bob", []byte("cancelled twice"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if got, err := ann.ScheduleCancel(ctx30(), s.ID); err != nil || got.State != client.SchedCancelled || got.ID != s.ID {
+			t.Fatalf("cancel %d: %+v %v", i+1, got, err)
+		}
+	}
+	noMessage(t, bob, 6*time.Second)
 }

@@ -41,8 +41,20 @@ func (c ScheduleConfig) validate() error {
 	return nil
 }
 
-func (c ScheduleConfig) limits() *hlr.SchedLimits {
-	return &hlr.SchedLimits{MinAheadMS: c.MinAhead.Milliseconds(), MaxAheadMS: c.MaxAhead.Milliseconds(),
+// limits are the bounds a command carries to the home register, which
+// checks the fire time against its entry's clock (after a create's dedup
+// check, so that a retry gets what the first attempt made). A time given
+// as in_ms (relative) was checked here already, at the request's receipt
+// (fireTime): for it (relative set) the home register allows half of
+// MinAhead for the request's transit, since its clock is later by that
+// (otherwise in_ms = MinAhead itself was refused now and then). A time
+// given as at_ms is checked there only, exactly.
+func (c ScheduleConfig) limits(relative bool) *hlr.SchedLimits {
+	min := c.MinAhead.Milliseconds()
+	if relative {
+		min /= 2
+	}
+	return &hlr.SchedLimits{MinAheadMS: min, MaxAheadMS: c.MaxAhead.Milliseconds(),
 		PerConv: c.PerConversation, PerUser: c.PerUser}
 }
 
@@ -77,15 +89,23 @@ func WireScheduled(s *hlr.Schedule) wire.Scheduled {
 	}
 }
 
-// fireTime resolves a request's at_ms / in_ms; 0 means none was given.
-func (c *conn) fireTime(atMS, inMS int64) int64 {
-	if atMS != 0 {
-		return atMS
+// fireTime resolves a request's at_ms / in_ms (at_ms wins; 0: neither
+// was given) and says whether it came as in_ms. An in_ms is checked here,
+// at the request's receipt (schedule_too_soon, schedule_too_far), before
+// it is added to the clock (a huge one would overflow); a retry carries
+// the same in_ms, so this refuses only what no attempt could have made.
+func (c *conn) fireTime(atMS, inMS int64) (at int64, relative bool, err error) {
+	if atMS != 0 || inMS == 0 {
+		return atMS, false, nil
 	}
-	if inMS != 0 {
-		return c.srv.cfg.Now().UnixMilli() + inMS
+	lim := c.srv.cfg.Schedule
+	switch {
+	case inMS < lim.MinAhead.Milliseconds():
+		return 0, false, refuse(wire.CodeSchedTooSoon)
+	case inMS > lim.MaxAhead.Milliseconds():
+		return 0, false, refuse(wire.CodeSchedTooFar)
 	}
-	return 0
+	return c.srv.cfg.Now().UnixMilli() + inMS, true, nil
 }
 
 func (c *conn) schedule(m *wire.Schedule) (wire.Type, any, error) {
@@ -94,8 +114,7 @@ func (c *conn) schedule(m *wire.Schedule) (wire.Type, any, error) {
 	if len(m.Body) > cfg.MaxBody {
 		return 0, nil, refusef(wire.CodeTooLarge, "message body is limited to "+strconv.Itoa(cfg.MaxBody)+" bytes")
 	}
-	at := c.fireTime(m.AtMS, m.InMS)
-	if len(m.Body) == 0 || m.CMID == 0 || (m.To == "") == (m.Group == "") || at == 0 {
+	if len(m.Body) == 0 || m.CMID == 0 || (m.To == "") == (m.Group == "") || m.AtMS == 0 && m.InMS == 0 {
 		return 0, nil, refusef(wire.CodeBadRequest, "a scheduled message needs a body, a non-zero cmid, one of to and group, and a time")
 	}
 	ttl := time.Duration(m.TTLMS) * time.Millisecond
@@ -105,8 +124,12 @@ func (c *conn) schedule(m *wire.Schedule) (wire.Type, any, error) {
 	if ttl < time.Second || ttl > cfg.MessageTTL {
 		return 0, nil, refusef(wire.CodeBadTTL, "ttl_ms must be between 1000 and "+strconv.FormatInt(cfg.MessageTTL.Milliseconds(), 10))
 	}
+	at, relative, err := c.fireTime(m.AtMS, m.InMS)
+	if err != nil {
+		return 0, nil, err
+	}
 	cmd := hlr.Cmd{Op: hlr.OpSchedCreate, User: s.user, Device: s.device, CMID: m.CMID, Body: m.Body,
-		TTLMS: ttl.Milliseconds(), AtMS: at, Sched: cfg.Schedule.limits()}
+		TTLMS: ttl.Milliseconds(), AtMS: at, Sched: cfg.Schedule.limits(relative)}
 	if m.To != "" {
 		to, ok := canonicalName(m.To)
 		if !ok {
@@ -197,15 +220,22 @@ func (c *conn) scheduleEdit(r *wire.ScheduleEdit) (wire.Type, any, error) {
 	if len(r.Body) > c.srv.cfg.MaxBody {
 		return 0, nil, refusef(wire.CodeTooLarge, "message body is limited to "+strconv.Itoa(c.srv.cfg.MaxBody)+" bytes")
 	}
-	at := c.fireTime(r.AtMS, r.InMS)
-	if r.Body == nil && at == 0 {
+	body := r.Body
+	if len(body) == 0 {
+		body = nil // empty is the same as absent (§1.3)
+	}
+	if body == nil && r.AtMS == 0 && r.InMS == 0 {
 		return 0, nil, refusef(wire.CodeBadRequest, "an edit needs a body or a time")
+	}
+	at, relative, err := c.fireTime(r.AtMS, r.InMS)
+	if err != nil {
+		return 0, nil, err
 	}
 	if err := c.takeSchedWrite(); err != nil {
 		return 0, nil, err
 	}
 	return c.schedExec(hlr.Cmd{Op: hlr.OpSchedEdit, User: c.sess.user, Device: c.sess.device, ID: r.ID,
-		Body: r.Body, AtMS: at, Sched: c.srv.cfg.Schedule.limits()})
+		Body: body, AtMS: at, Sched: c.srv.cfg.Schedule.limits(relative)})
 }
 
 func (c *conn) scheduleRef(t wire.Type, r *wire.ScheduleRef) (wire.Type, any, error) {

@@ -77,7 +77,11 @@ func TestE2E_CLIScheduled(t *testing.T) {
 		t.Fatalf("get after the edit: %q", out)
 	}
 	ok(alice, "scheduled", "cancel", byTime)
-	fails(alice, "roam: schedule_not_found (221):", "scheduled", "get", byTime)
+	if out := ok(alice, "--json", "scheduled", "get", byTime); !strings.Contains(out, `"state":"cancelled"`) {
+		t.Fatalf("get of the cancelled one: %q", out)
+	}
+	fails(alice, "roam: schedule_not_pending (222):", "scheduled", "now", byTime)
+	fails(alice, "roam: schedule_not_found (221):", "scheduled", "get", "999999")
 	ok(alice, "scheduled", "now", later)
 	if out := ok(bob, "recv", "--wait", "3s"); !strings.Contains(out, "new text") || strings.Contains(out, "on a date") {
 		t.Fatalf("bob's recv: %q", out)
