@@ -30,6 +30,7 @@ func (n *Node) refreshView() *ring.Placement {
 	var eligible []ring.Member
 	byID := make(map[string]gossip.Member, len(ms))
 	for _, m := range ms {
+		n.applyLeft(&m) // a leave told over the internal port (leave.go)
 		byID[m.ID] = m
 		if n.eligible(m, now) {
 			eligible = append(eligible, ring.Member{ID: m.ID})
@@ -66,7 +67,9 @@ func (n *Node) eligible(m gossip.Member, now time.Time) bool {
 		// leave completes (and even if this node misses that message).
 		return !m.Leaving
 	case gossip.StateDead:
-		return now.Sub(m.Since) < n.cfg.DeadGrace
+		// A node that said it leaves is out, even if gossip missed the
+		// leave and saw it die (leave.go).
+		return !m.Leaving && now.Sub(m.Since) < n.cfg.DeadGrace
 	}
 	return false
 }

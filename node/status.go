@@ -142,7 +142,12 @@ func (n *Node) readiness() (_ Readiness, unled int) {
 		if unled = n.partitionsWithoutLeader(context.Background()); unled > 0 {
 			why = append(why, fmt.Sprintf("%d of %d partitions have no leader", unled, n.meta.Partitions))
 		}
-		return Readiness{Ready: n.ready.graced(len(why) == 0, time.Now()), Reasons: why}, unled
+		ready := n.ready.graced(len(why) == 0, time.Now())
+		if n.draining.Load() {
+			// Not graced: a load balancer must stop sending clients now.
+			ready, why = false, append(why, "draining")
+		}
+		return Readiness{Ready: ready, Reasons: why}, unled
 	}
 	return Readiness{Reasons: why}, unled
 }

@@ -42,8 +42,10 @@ type Server struct {
 	closing  bool
 	stopping chan struct{} // closed when Shutdown begins
 
-	out     budget        // node-wide output budget (Config.OutputBudget)
-	refused atomic.Uint64 // connections refused by a connection cap
+	out        budget        // node-wide output budget (Config.OutputBudget)
+	refused    atomic.Uint64 // connections refused by a connection cap
+	redirected atomic.Uint64 // sessions moved to other nodes (redirect.go)
+	movingNow  atomic.Int64  // sessions moved whose connection has not ended yet
 
 	dirtyMu sync.Mutex
 	dirty   map[*session]struct{} // sessions whose cursor moved

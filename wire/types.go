@@ -93,7 +93,13 @@ const (
 	TScheduleCancel    Type = 62 // C→S → TScheduled (state "cancelled")
 	TScheduleNow       Type = 63 // C→S → TScheduled
 	TScheduleEvent     Type = 64 // S→C push: a schedule of the user changed
+
+	// Load balancing and drain (PROTOCOL.md §10.2).
+	TRedirect Type = 86 // S→C push: move the session to another node (a goodbye 406 follows)
 )
+
+// laterTypeNames names the types numbered after typeNames' dense block.
+var laterTypeNames = map[Type]string{TRedirect: "redirect"}
 
 // typeNames is indexed by Type.
 var typeNames = [...]string{
@@ -119,8 +125,17 @@ func (t Type) String() string {
 	if int(t) < len(typeNames) {
 		return typeNames[t]
 	}
+	if s, ok := laterTypeNames[t]; ok {
+		return s
+	}
 	return "type(" + strconv.FormatUint(uint64(t), 10) + ")"
 }
 
 // Known reports whether t is a type this version understands.
-func (t Type) Known() bool { return t > TInvalid && t <= MaxType }
+func (t Type) Known() bool {
+	if t > TInvalid && t <= MaxType {
+		return true
+	}
+	_, ok := laterTypeNames[t]
+	return ok
+}

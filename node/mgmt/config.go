@@ -23,6 +23,10 @@ type Config struct {
 	// asks for N seconds), so with Pprof it is raised to at least 2 minutes.
 	ReadHeaderTimeout time.Duration
 	WriteTimeout      time.Duration
+	// AdminToken, if set, enables POST /admin/drain and /admin/undrain
+	// for requests that carry it ("Authorization: Bearer TOKEN"). Empty:
+	// those endpoints answer 404 and the endpoint changes nothing.
+	AdminToken string
 	// Logger receives the server's few log lines (component=mgmt). Nil
 	// discards them.
 	Logger *slog.Logger

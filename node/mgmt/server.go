@@ -92,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.ln = ln
 	s.http = &http.Server{
-		Handler:           readOnly(mux),
+		Handler:           s.withAdmin(readOnly(mux)),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       time.Minute,
