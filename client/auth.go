@@ -164,6 +164,7 @@ func (c *Client) establish(ctx context.Context, auth string, do func(context.Con
 		if err == nil {
 			c.mu.Lock()
 			c.streak = 0 // a fresh start for the reconnect backoff
+			c.pick.hops = 0
 			c.mu.Unlock()
 		}
 	}
