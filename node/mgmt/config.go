@@ -11,8 +11,8 @@ import (
 // Config configures a Server.
 type Config struct {
 	// Addr is the host:port to listen on ("127.0.0.1:0" picks a port).
-	// The endpoint has no credentials: bind it to loopback or a
-	// management network only.
+	// The read-only endpoints have no credentials, and the admin token
+	// crosses in clear: bind it to loopback or a management network only.
 	Addr string
 	// Pprof also serves the Go profiler (net/http/pprof) under
 	// /debug/pprof/. Profiles reveal memory contents' shapes and cost
