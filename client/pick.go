@@ -115,3 +115,13 @@ func (c *Client) followRedirectLocked(addr string) {
 	}
 	c.redirect = addr
 }
+
+// Nodes returns the client addresses of the nodes the client knows (from
+// the last Welcome and redirect), in the order it would pick them. Save
+// them to dial the cluster next time even if the configured addresses
+// are gone.
+func (c *Client) Nodes() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pick.order(c.nodes)
+}

@@ -30,7 +30,8 @@ func (n *Node) refreshView() *ring.Placement {
 	var eligible []ring.Member
 	byID := make(map[string]gossip.Member, len(ms))
 	for _, m := range ms {
-		n.applyLeft(&m) // a leave told over the internal port (leave.go)
+		n.applyConfirmed(&m, now) // a dead node that answers is not dead (confirm.go)
+		n.applyLeft(&m)           // a leave told over the internal port (leave.go)
 		byID[m.ID] = m
 		if n.eligible(m, now) {
 			eligible = append(eligible, ring.Member{ID: m.ID})

@@ -32,6 +32,7 @@ const (
 
 	// Membership (leave.go):
 	kindLeaving gate.Kind = 23 // request: the sender leaves the cluster (gossip may not have said so)
+	kindAlive   gate.Kind = 24 // request: is the node up? (gossip says it is dead; confirm.go)
 )
 
 // registerKinds registers each kind's handler on the gate and each
@@ -54,6 +55,7 @@ func (n *Node) registerKinds() {
 	n.gate.Handle(kindGroupRegroup, gate.OneWay("group_regroup", n.handleGroupRegroup))
 	effectKind(n, kindSchedule, "schedule", n.routeSchedule, n.handleSchedule)
 	n.gate.Handle(kindLeaving, gate.Request("leaving", n.serveLeaving))
+	n.gate.Handle(kindAlive, gate.Request("alive", n.serveAlive))
 	onEffect(n.bus, n.sched.routeArm)
 }
 

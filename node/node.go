@@ -68,6 +68,7 @@ type Node struct {
 	drainMu   sync.Mutex         // serializes Drain and Undrain
 	drainStop context.CancelFunc // ends the drain loop; nil when not draining
 	left      leftPeers          // peers that told us they leave (leave.go)
+	confirm   confirmations      // dead members that answer (confirm.go)
 
 	ctx  context.Context // cancelled when Shutdown begins
 	stop context.CancelFunc
