@@ -280,6 +280,8 @@ type Metrics struct {
 	Changes map[string]uint64
 	// Storage is Pebble's metrics; nil once the node is shut down.
 	Storage *pebble.Metrics
+	// Draining: Drain was called and Undrain not (drain.go).
+	Draining bool
 }
 
 // Metrics reads the node's counters (roamd -http /metrics).
@@ -289,6 +291,7 @@ func (n *Node) Metrics() Metrics {
 		Members: n.memberStatus(), Changes: n.ReconcilerChanges(),
 	}
 	m.Readiness, m.Unled = n.readiness()
+	m.Draining = n.draining.Load()
 	if n.vlr != nil {
 		m.Client = n.vlr.Stats()
 		m.Requests = n.vlr.Counters()
