@@ -52,6 +52,12 @@ type ClientsConfig struct {
 	// it spreads their moves over.
 	DrainWait   time.Duration
 	DrainSpread time.Duration
+	// Affinity sends a session established here to the node that leads
+	// the user's home partition (reason "affinity"), unless that node
+	// holds more than Overload times the mean: the user's own reads and
+	// writes (login, sync, cursors, lease renewals) and the deliveries to
+	// it are then local to that node. Off by default (affinity.go).
+	Affinity bool
 }
 
 // DefaultClientsConfig returns the defaults.
@@ -160,7 +166,7 @@ func (n *Node) over(self int, others []nodeLoad, factor float64) (bool, int) {
 
 // placeSession is vlr Config.Place: where a session just established here
 // should go instead ("" to stay).
-func (n *Node) placeSession(string) (addr, reason string) {
+func (n *Node) placeSession(user string) (addr, reason string) {
 	n.place.mu.Lock()
 	defer n.place.mu.Unlock()
 	self, others := n.loadsLocked()
@@ -168,6 +174,9 @@ func (n *Node) placeSession(string) (addr, reason string) {
 		return n.pickLocked(others), wire.RedirectDrain
 	}
 	if ok, _ := n.over(self, others, n.cfg.Clients.Overload); !ok {
+		if n.cfg.Clients.Affinity {
+			return n.affinityLocked(user, self, others)
+		}
 		return "", ""
 	}
 	// The session counts here already; the least loaded node must be

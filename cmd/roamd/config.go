@@ -179,6 +179,8 @@ var options = []option{
 		set: durationSetter(func(s *settings, d time.Duration) { s.node.Clients.DrainWait = d })},
 	{key: "drain_spread", usage: "the time a drain spreads its clients' moves over",
 		set: durationSetter(func(s *settings, d time.Duration) { s.node.Clients.DrainSpread = d })},
+	{key: "client_affinity", bool: true, usage: "send each session to the node leading its user's home partition, load permitting (off: no gain was measured)",
+		set: boolSetter(func(s *settings, b bool) { s.node.Clients.Affinity = b })},
 	{key: "heartbeat", usage: "client heartbeat interval",
 		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.HeartbeatInterval = d })},
 	{key: "heartbeat_misses", usage: "missed heartbeats before a session is logged out",
