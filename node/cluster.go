@@ -142,11 +142,15 @@ func (n *Node) aliveMembers() []gossip.Member {
 	return out
 }
 
-// clientAddrs lists the client addresses of the live nodes, this one first
-// (the Welcome frame's node list).
+// clientAddrs lists the client addresses of the live nodes that take
+// clients, this one first (the Welcome frame's node list): a draining
+// node other than this one is left out.
 func (n *Node) clientAddrs() []string {
 	var out []string
 	for _, m := range n.aliveMembers() {
+		if m.Draining && m.ID != n.meta.NodeID {
+			continue
+		}
 		out = append(out, m.Meta.ClientAddr)
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -442,6 +443,12 @@ func TestDrain_UnderLoadMovesEveryClientLosesNothing(t *testing.T) {
 		t.Fatalf("/readyz while draining: %d, want 503", code)
 	}
 	zero := c.ClientAddr(0)
+	// The other nodes stop naming node 0 in their welcome.
+	for deadline := time.Now().Add(10 * time.Second); slices.Contains(welcomeNodes(t, c.ClientAddr(1)), zero); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("node 1's welcome still lists the draining node: %v", welcomeNodes(t, c.ClientAddr(1)))
+		}
+	}
 	moved := func() bool {
 		for _, addr := range onZero {
 			if a := addr(); a == zero || a == "" {
@@ -546,6 +553,22 @@ func TestLeave_GossipCutStillHandsOffEveryPartition(t *testing.T) {
 	if took > 8*time.Second {
 		t.Errorf("the leave took %v (the drain gives up after 10s)", took)
 	}
+}
+
+// welcomeNodes returns the node list of addr's welcome.
+func welcomeNodes(t *testing.T, addr string) []string {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	s := &tinySession{}
+	var w wire.Welcome
+	if err := s.frame(nc, wire.NewReader(nc, 1<<20), wire.THello, &wire.Hello{Proto: wire.Magic, Version: wire.Version}, wire.TWelcome, &w); err != nil {
+		t.Fatal(err)
+	}
+	return w.Nodes
 }
 
 // recorder counts the message bodies a client receives.
