@@ -179,8 +179,8 @@ func (n *Node) placeSession(user string) (addr, reason string) {
 		}
 		return "", ""
 	}
-	// The session counts here already; the least loaded node must be
-	// below this node's count after the move, or it is not worth it.
+	// Over 1.2x the mean, so the least loaded node holds fewer than
+	// this one, even with this session.
 	if addr := n.pickLocked(others); addr != "" {
 		return addr, wire.RedirectLoad
 	}
