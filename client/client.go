@@ -546,6 +546,13 @@ func (c *Client) onGoodbye(cn *conn, g *wire.Goodbye) {
 	defer cn.close(err)
 	c.mu.Lock()
 	if c.cur != cn {
+		// Not (or not yet) the session's connection: a redirect right
+		// after a resume or login on it arrives before it is installed.
+		// The session goes on elsewhere (errAdoptedLost); go where the
+		// node says rather than back to it.
+		if g.Code == wire.CodeRedirect && g.Redirect != "" {
+			c.followRedirectLocked(g.Redirect)
+		}
 		c.mu.Unlock()
 		return
 	}
