@@ -132,6 +132,9 @@ func (c *Client) establish(ctx context.Context, auth string, do func(context.Con
 	old := c.cur
 	addrs := c.candidatesLocked()
 	c.establishing++
+	// A new login starts the redirect count (before its reply: a
+	// redirect may follow the login_ok at once).
+	c.pick.hops = 0
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()

@@ -53,6 +53,7 @@ type Client struct {
 	nodes    []string           // node addresses from the last Welcome
 	redirect string             // where a goodbye told us to go
 	avoid    string             // a node that said it is shutting down
+	pick     nodePick           // loads and round-trip times of the nodes (pick.go)
 	in       inbox
 	grp      groupState
 	ackTimer *time.Timer
@@ -324,7 +325,7 @@ func (c *Client) candidatesLocked() []string {
 	if c.cur != nil && c.cur.addr != c.avoid {
 		add(c.cur.addr)
 	}
-	for _, a := range c.nodes {
+	for _, a := range c.pick.order(c.nodes) {
 		if a != c.avoid {
 			add(a)
 		}
@@ -501,6 +502,13 @@ func (c *Client) handlePush(cn *conn, f wire.Frame) {
 			return
 		}
 		c.emit(Event{Kind: EventSchedule, Schedule: toScheduled(&se.Item), ScheduleEvent: se.Event})
+	case wire.TRedirect:
+		var r wire.Redirect
+		if err := wire.Decode(f.Body, &r); err != nil {
+			c.log.Warn("bad redirect push", "err", err)
+			return
+		}
+		c.onRedirect(cn, &r)
 	case wire.TGoodbye:
 		var g wire.Goodbye
 		if err := wire.Decode(f.Body, &g); err != nil {
@@ -539,13 +547,20 @@ func (c *Client) onGoodbye(cn *conn, g *wire.Goodbye) {
 	defer cn.close(err)
 	c.mu.Lock()
 	if c.cur != cn {
+		// Not (or not yet) the session's connection: a redirect right
+		// after a resume or login on it arrives before it is installed.
+		// The session goes on elsewhere (errAdoptedLost); go where the
+		// node says rather than back to it.
+		if g.Code == wire.CodeRedirect && g.Redirect != "" {
+			c.followRedirectLocked(g.Redirect)
+		}
 		c.mu.Unlock()
 		return
 	}
 	c.cur = nil
 	c.noteEndLocked(cn)
 	if g.Redirect != "" {
-		c.redirect = g.Redirect
+		c.followRedirectLocked(g.Redirect)
 	}
 	resumable := false
 	switch g.Code {
@@ -617,6 +632,7 @@ func (c *Client) loop() {
 func (c *Client) noteEndLocked(cn *conn) {
 	if at := cn.sessAt.Load(); at != 0 && time.Since(time.Unix(0, at)) >= c.cfg.HealthyAfter {
 		c.streak = 0
+		c.pick.hops = 0
 	}
 }
 

@@ -93,10 +93,14 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 		return nil, ErrClosed
 	}
 	hello := wire.Hello{Proto: wire.Magic, Version: wire.Version, Client: c.cfg.ClientName, MaxFrame: uint32(c.cfg.MaxFrame)}
+	sent := time.Now()
 	if err := cn.roundTrip(ctx, wire.THello, &hello, wire.TWelcome, &cn.welcome); err != nil {
 		cn.close(err)
 		return nil, err
 	}
+	c.mu.Lock()
+	c.pick.measured(addr, time.Since(sent))
+	c.mu.Unlock()
 	if cn.welcome.Version != wire.Version {
 		err := fmt.Errorf("%w: server chose protocol version %d", ErrProtocol, cn.welcome.Version)
 		cn.close(err)

@@ -155,6 +155,16 @@
 // resume. The first reconnect after a connection that stayed up
 // Config.HealthyAfter is immediate.
 //
+// A node may move the session (it drains, holds more than its share of
+// the sessions, or, with affinity, another node leads the user's home
+// partition): a redirect push and a goodbye 406 name the node to resume
+// at. The client follows at most three redirects in a row (a new login or
+// a connection that stays up starts the count again); when it picks a
+// node itself it prefers the least loaded nodes the last redirect
+// reported, the one with the shortest measured round trip first
+// (pick.go). Client.Nodes returns the nodes it knows, to save for the
+// next start.
+//
 // A node that stops answering (frozen, cut off) is left within about two
 // seconds of a request: when a request has waited Config.ProbeAfter and
 // nothing at all has arrived for as long, the client pings; if nothing

@@ -31,11 +31,15 @@ type fakeCluster struct {
 	page     int  // messages per sync page
 	// dropAfterLogin closes every connection right after its LoginOK.
 	dropAfterLogin bool
-	logins         int      // LoginOKs sent (logins and resumes)
-	syncLimits     []uint32 // the limit of each Sync
-	hellos         []wire.Hello
-	bigFriends     int         // friend_list answers with this many made-up friends
-	sendAt         []time.Time // when each TSend frame arrived
+	// redirect, if set, is asked after every LoginOK (with the node's
+	// index and the logins so far): a non-nil push is sent, then a
+	// goodbye 406 to its address (pick_test.go).
+	redirect   func(node, logins int) *wire.Redirect
+	logins     int      // LoginOKs sent (logins and resumes)
+	syncLimits []uint32 // the limit of each Sync
+	hellos     []wire.Hello
+	bigFriends int         // friend_list answers with this many made-up friends
+	sendAt     []time.Time // when each TSend frame arrived
 	// resumeCode, if set, answers every Resume with this error.
 	resumeCode wire.Code
 	resumes    int // Resume frames received
@@ -317,6 +321,16 @@ func (c *fakeConn) attach(rid uint32, u *fakeUser, device, auth, final string) {
 	cl.logins++
 	if cl.dropAfterLogin {
 		c.nc.Close()
+	}
+	if cl.redirect != nil {
+		for i, n := range cl.nodes {
+			if n == c.n {
+				if r := cl.redirect(i, cl.logins); r != nil {
+					c.write(wire.TRedirect, 0, r)
+					c.goodbye(wire.CodeRedirect, r.Addr)
+				}
+			}
+		}
 	}
 }
 

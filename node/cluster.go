@@ -30,6 +30,8 @@ func (n *Node) refreshView() *ring.Placement {
 	var eligible []ring.Member
 	byID := make(map[string]gossip.Member, len(ms))
 	for _, m := range ms {
+		n.applyConfirmed(&m, now) // a dead node that answers is not dead (confirm.go)
+		n.applyLeft(&m)           // a leave told over the internal port (leave.go)
 		byID[m.ID] = m
 		if n.eligible(m, now) {
 			eligible = append(eligible, ring.Member{ID: m.ID})
@@ -66,7 +68,9 @@ func (n *Node) eligible(m gossip.Member, now time.Time) bool {
 		// leave completes (and even if this node misses that message).
 		return !m.Leaving
 	case gossip.StateDead:
-		return now.Sub(m.Since) < n.cfg.DeadGrace
+		// A node that said it leaves is out, even if gossip missed the
+		// leave and saw it die (leave.go).
+		return !m.Leaving && now.Sub(m.Since) < n.cfg.DeadGrace
 	}
 	return false
 }
@@ -138,11 +142,15 @@ func (n *Node) aliveMembers() []gossip.Member {
 	return out
 }
 
-// clientAddrs lists the client addresses of the live nodes, this one first
-// (the Welcome frame's node list).
+// clientAddrs lists the client addresses of the live nodes that take
+// clients, this one first (the Welcome frame's node list): a draining
+// node other than this one is left out.
 func (n *Node) clientAddrs() []string {
 	var out []string
 	for _, m := range n.aliveMembers() {
+		if m.Draining && m.ID != n.meta.NodeID {
+			continue
+		}
 		out = append(out, m.Meta.ClientAddr)
 	}
 	return out

@@ -141,6 +141,14 @@ type Config struct {
 	// DropOneWay): one-way items this node receives of the kinds it picks
 	// are discarded, as if lost in transit. Tests and the simulator only.
 	GateDropOneWay func(kind string) bool
+	// GossipCut, if set, is the gossip fault hook (gossip.Config.Cut):
+	// gossip to the peers it picks (by gossip address) is dropped. Tests
+	// only.
+	GossipCut func(addr string) bool
+
+	// Clients tunes client placement: session balance and drain
+	// (clients.go, drain.go).
+	Clients ClientsConfig
 }
 
 // DefaultConfig returns production settings. DataDir must still be set.
@@ -161,6 +169,7 @@ func DefaultConfig() Config {
 		Groups:            DefaultGroupsConfig(),
 		PresenceResync:    5 * time.Second,
 		Scheduler:         DefaultSchedulerConfig(),
+		Clients:           DefaultClientsConfig(),
 	}
 }
 
@@ -220,6 +229,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PresenceResync < 0 {
 		return errors.New("node: PresenceResync must not be negative")
+	}
+	if err := c.Clients.Validate(); err != nil {
+		return err
 	}
 	if err := c.Scheduler.Validate(); err != nil {
 		return err

@@ -29,6 +29,10 @@ const (
 	kindGroupRegroup  gate.Kind = 16 // one-way: a new leader asks for the interest in its partition's groups
 	// Scheduled messages (scheduler.go, effect_schedule.go):
 	kindSchedule gate.Kind = 17 // effect: a scheduled message of the user changed
+
+	// Membership (leave.go):
+	kindLeaving gate.Kind = 23 // request: the sender leaves the cluster (gossip may not have said so)
+	kindAlive   gate.Kind = 24 // request: is the node up? (gossip says it is dead; confirm.go)
 )
 
 // registerKinds registers each kind's handler on the gate and each
@@ -50,6 +54,8 @@ func (n *Node) registerKinds() {
 	n.gate.Handle(kindGroupInterest, gate.Request("group_interest", n.serveGroupInterest))
 	n.gate.Handle(kindGroupRegroup, gate.OneWay("group_regroup", n.handleGroupRegroup))
 	effectKind(n, kindSchedule, "schedule", n.routeSchedule, n.handleSchedule)
+	n.gate.Handle(kindLeaving, gate.Request("leaving", n.serveLeaving))
+	n.gate.Handle(kindAlive, gate.Request("alive", n.serveAlive))
 	onEffect(n.bus, n.sched.routeArm)
 }
 

@@ -63,6 +63,13 @@ type Node struct {
 	changes changeCounts // reconciler changes made (changes.go)
 	ready   readyState   // what Readiness saw last (status.go)
 
+	place     placement          // sessions sent to other nodes (clients.go)
+	draining  atomic.Bool        // Drain called, Undrain not (drain.go)
+	drainMu   sync.Mutex         // serializes Drain and Undrain
+	drainStop context.CancelFunc // ends the drain loop; nil when not draining
+	left      leftPeers          // peers that told us they leave (leave.go)
+	confirm   confirmations      // dead members that answer (confirm.go)
+
 	ctx  context.Context // cancelled when Shutdown begins
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -242,6 +249,8 @@ func New(cfg Config) (_ *Node, err error) {
 	vc.ClientAddr = n.clientLn.Addr().String()
 	vc.Listener = n.clientLn
 	vc.Nodes = n.clientAddrs
+	vc.Place = n.placeSession
+	vc.Loads = n.nodeLoads
 	if cfg.ClientCert != nil {
 		vc.TLS = clientTLS(*cfg.ClientCert)
 	}
@@ -278,7 +287,8 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.goFunc(n.reconcileLoop)
-	n.goFunc(n.quietLoop) // leaders heartbeat less (quiet.go)
+	n.goFunc(n.quietLoop)   // leaders heartbeat less (quiet.go)
+	n.goFunc(n.balanceLoop) // session balance (clients.go)
 	n.log.Info("node started",
 		"client", n.ClientAddr(), "internal", n.internalAddr, "gossip", n.gossip.Addr(),
 		"partitions", n.meta.Partitions, "replicas", n.meta.Replicas,
@@ -304,6 +314,7 @@ func (n *Node) startGossip(key []byte) error {
 	gc.Label = n.cfg.ClusterLabel
 	gc.Meta = gossip.Meta{ClientAddr: n.clientLn.Addr().String(), InternalAddr: n.internalAddr}
 	gc.Fast = n.cfg.GossipFast
+	gc.Cut = n.cfg.GossipCut
 	gc.Logger = n.cfg.Logger
 	if n.meta.ClusterID != "" {
 		gc.Params = &gossip.ClusterParams{ClusterID: n.meta.ClusterID, Partitions: n.meta.Partitions, Replicas: n.meta.Replicas}
@@ -494,6 +505,12 @@ func (n *Node) close(graceful bool) error {
 		if n.vlr != nil {
 			redirect := ""
 			if graceful {
+				// Spread the clients over the other nodes by load; the
+				// one address is for a client that logs in meanwhile.
+				n.draining.Store(true)
+				if moved := n.redirectAll(); moved > 0 {
+					n.log.Info("clients redirected", "sessions", moved)
+				}
 				redirect = n.otherClientAddr()
 			}
 			if err := n.vlr.Shutdown(redirect); err != nil && !errors.Is(err, net.ErrClosed) {

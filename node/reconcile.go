@@ -133,8 +133,8 @@ func (n *Node) leaderCounts() (map[string]int, int) {
 	counts := map[string]int{}
 	live := 0
 	for _, m := range n.aliveMembers() {
-		if m.Leaving {
-			continue
+		if m.Leaving || (m.Draining && m.ID != n.meta.NodeID) {
+			continue // a draining node takes no leaderships (drain.go)
 		}
 		live++
 		if m.ID != n.meta.NodeID && m.Meta.Leaders >= 0 {
@@ -157,7 +157,7 @@ func (n *Node) liveVoters(r *raft.Raft) []string {
 		if s.Suffrage != raft.Voter || id == n.meta.NodeID {
 			continue
 		}
-		if m, ok := n.member(id); ok && m.State == gossip.StateAlive && !m.Leaving {
+		if m, ok := n.member(id); ok && m.State == gossip.StateAlive && !m.Leaving && !m.Draining {
 			out = append(out, id)
 		}
 	}
@@ -409,16 +409,24 @@ func (n *Node) stillMember(pid uint16) (member, known bool) {
 // voters, several at a time, and waits — up to the drain time — until the
 // leaders have removed it from every partition.
 func (n *Node) drain() {
-	if len(n.aliveMembers()) < 2 {
+	if n.otherLive() == 0 {
 		return // alone: nobody to hand anything to
 	}
 	start := time.Now()
 	deadline := start.Add(n.drainTime())
 	n.gossip.Leave(2 * time.Second)
+	// Gossip may not reach every node: tell each over the internal port
+	// too, again every round those that did not answer (leave.go).
+	untold := n.peersToTell()
 	out := map[uint16]bool{} // partitions whose leader confirmed this node is out
 	for time.Now().Before(deadline) {
+		if len(untold) > 0 {
+			for _, id := range n.announceLeave(untold) {
+				delete(untold, id)
+			}
+		}
 		n.refreshView()
-		if len(n.aliveMembers()) < 2 {
+		if n.otherLive() == 0 {
 			n.log.Info("drain: no other live node to hand off to")
 			return // the others are leaving too (a whole-cluster stop)
 		}
@@ -448,6 +456,19 @@ func (n *Node) drain() {
 		time.Sleep(100 * time.Millisecond)
 	}
 	n.log.Warn("drain time ran out; stopping with replicas still here")
+}
+
+// otherLive counts the other nodes gossip reports alive and not leaving.
+// (Not aliveMembers()-1: once its leave is under way this node may not
+// list itself alive.)
+func (n *Node) otherLive() int {
+	k := 0
+	for _, m := range n.aliveMembers() {
+		if m.ID != n.meta.NodeID {
+			k++
+		}
+	}
+	return k
 }
 
 // handOffAll hands off the leadership of pids, a few at a time, and

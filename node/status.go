@@ -142,7 +142,12 @@ func (n *Node) readiness() (_ Readiness, unled int) {
 		if unled = n.partitionsWithoutLeader(context.Background()); unled > 0 {
 			why = append(why, fmt.Sprintf("%d of %d partitions have no leader", unled, n.meta.Partitions))
 		}
-		return Readiness{Ready: n.ready.graced(len(why) == 0, time.Now()), Reasons: why}, unled
+		ready := n.ready.graced(len(why) == 0, time.Now())
+		if n.draining.Load() {
+			// Not graced: a load balancer must stop sending clients now.
+			ready, why = false, append(why, "draining")
+		}
+		return Readiness{Ready: ready, Reasons: why}, unled
 	}
 	return Readiness{Reasons: why}, unled
 }
@@ -275,6 +280,8 @@ type Metrics struct {
 	Changes map[string]uint64
 	// Storage is Pebble's metrics; nil once the node is shut down.
 	Storage *pebble.Metrics
+	// Draining: Drain was called and Undrain not (drain.go).
+	Draining bool
 }
 
 // Metrics reads the node's counters (roamd -http /metrics).
@@ -284,6 +291,7 @@ func (n *Node) Metrics() Metrics {
 		Members: n.memberStatus(), Changes: n.ReconcilerChanges(),
 	}
 	m.Readiness, m.Unled = n.readiness()
+	m.Draining = n.draining.Load()
 	if n.vlr != nil {
 		m.Client = n.vlr.Stats()
 		m.Requests = n.vlr.Counters()

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/roamhq/roam/wire"
 )
 
 // Config configures the visitor register and its client listener.
@@ -22,6 +24,15 @@ type Config struct {
 	// Nodes returns the client addresses of the cluster's nodes for the
 	// Welcome frame (nil: just this one).
 	Nodes func() []string
+	// Place, if set, is asked once a session is established (login,
+	// register or resume): a non-empty addr moves the session there at
+	// once, with a redirect push giving reason and a goodbye 406
+	// (redirect.go). The node uses it to balance sessions and to turn
+	// away clients while it drains.
+	Place func(user string) (addr, reason string)
+	// Loads, if set, lists the nodes' client addresses and session counts
+	// for the redirect push.
+	Loads func() []wire.NodeLoad
 
 	// TLS, if set, makes the client port speak TLS: every connection
 	// (after its PROXY header, if any) is wrapped in tls.Server, and the

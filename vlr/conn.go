@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/roamhq/roam/hlr"
@@ -42,6 +43,8 @@ type conn struct {
 	loggedIn bool // sess is attached to the registry
 	ended    bool // the location was already purged (logout, delete)
 	outMax   int  // largest frame the client accepts (syncpage.go)
+
+	moving atomic.Bool // a redirect was sent: the connection is closing (redirect.go)
 }
 
 func newConn(s *Server, nc net.Conn, ip string, viaProxy bool) *conn {
@@ -106,6 +109,9 @@ func (c *conn) serve() {
 		if !was && c.loggedIn {
 			c.srv.loggedIn(c)
 			rd.SetLimit(c.srv.cfg.MaxFrame)
+			if c.placeElsewhere() {
+				return
+			}
 		}
 	}
 }
@@ -538,6 +544,9 @@ func (c *conn) teardown() {
 	c.srv.beginEnding(s.user, s.device)
 	s.end()
 	c.srv.reg.detach(s)
+	if c.moving.Swap(true) { // and no redirect from now on
+		c.srv.movingNow.Add(-1)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.RequestTimeout)
 	defer cancel()
 	c.srv.flushCursor(ctx, s)

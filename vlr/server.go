@@ -42,8 +42,10 @@ type Server struct {
 	closing  bool
 	stopping chan struct{} // closed when Shutdown begins
 
-	out     budget        // node-wide output budget (Config.OutputBudget)
-	refused atomic.Uint64 // connections refused by a connection cap
+	out        budget        // node-wide output budget (Config.OutputBudget)
+	refused    atomic.Uint64 // connections refused by a connection cap
+	redirected atomic.Uint64 // sessions moved to other nodes (redirect.go)
+	movingNow  atomic.Int64  // sessions moved whose connection has not ended yet
 
 	dirtyMu sync.Mutex
 	dirty   map[*session]struct{} // sessions whose cursor moved
@@ -274,6 +276,7 @@ type Stats struct {
 	OutputBudget  int64  // the bound on QueuedBytes
 	SlowConsumers uint64 // clients disconnected for not reading, since start
 	Refused       uint64 // connections refused by a connection cap, since start
+	Redirected    uint64 // sessions moved to other nodes (redirect.go), since start
 }
 
 // Stats returns the client port's counters.
@@ -286,6 +289,7 @@ func (s *Server) Stats() Stats {
 	st.OutputBudget = s.out.limit
 	st.SlowConsumers = s.out.slow.Load()
 	st.Refused = s.refused.Load()
+	st.Redirected = s.redirected.Load()
 	return st
 }
 

@@ -248,6 +248,31 @@ type Goodbye struct {
 	Redirect string `msgpack:"redirect,omitempty"` // client address to reconnect to
 }
 
+// Redirect asks the client to move its session to another node (S→C
+// push, TRedirect, rid 0). A goodbye 406 with the same address follows at
+// once and closes the connection, so a client that does not know this
+// frame still moves; one that does learns why and how loaded the nodes
+// are (PROTOCOL.md §10.2).
+type Redirect struct {
+	Reason string     `msgpack:"reason"` // RedirectLoad, RedirectDrain or RedirectAffinity
+	Addr   string     `msgpack:"addr"`   // client address to resume at
+	Nodes  []NodeLoad `msgpack:"nodes,omitempty"`
+}
+
+// Reasons of a Redirect.
+const (
+	RedirectLoad     = "load"     // this node has more sessions than its share
+	RedirectDrain    = "drain"    // this node is draining or leaving
+	RedirectAffinity = "affinity" // another node leads the user's home partition
+)
+
+// NodeLoad is one node's client address and session count as gossip
+// reports it.
+type NodeLoad struct {
+	Addr     string `msgpack:"addr"`
+	Sessions uint32 `msgpack:"sessions"`
+}
+
 // GroupSettings creates a group or changes its settings (C→S,
 // TGroupCreate and TGroupSet → TOK). A nil field is the default (create)
 // or left as it is (set).
@@ -450,6 +475,8 @@ func NewBody(t Type) any {
 		return new(Message)
 	case TGoodbye:
 		return new(Goodbye)
+	case TRedirect:
+		return new(Redirect)
 	case TGroupCreate, TGroupSet:
 		return new(GroupSettings)
 	case TGroupJoin, TGroupLeave, TGroupDelete:

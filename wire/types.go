@@ -101,7 +101,13 @@ const (
 	TRoleList      Type = 68 // C→S → TRoleListReply
 	TRoleListReply Type = 69 // S→C
 	TRolePick      Type = 70 // C→S → TOK
+
+	// Load balancing and drain (PROTOCOL.md §10.2).
+	TRedirect Type = 86 // S→C push: move the session to another node (a goodbye 406 follows)
 )
+
+// laterTypeNames names the types numbered after typeNames' dense block.
+var laterTypeNames = map[Type]string{TRedirect: "redirect"}
 
 // typeNames is indexed by Type.
 var typeNames = [...]string{
@@ -121,15 +127,25 @@ var typeNames = [...]string{
 	"role_create", "role_rename", "role_delete", "role_list", "role_list_reply", "role_pick",
 }
 
-// MaxType is the highest type this version knows.
+// MaxType is the highest type of the dense block (typeNames); the types
+// numbered after a gap are in laterTypeNames.
 const MaxType = TRolePick
 
 func (t Type) String() string {
 	if int(t) < len(typeNames) {
 		return typeNames[t]
 	}
+	if s, ok := laterTypeNames[t]; ok {
+		return s
+	}
 	return "type(" + strconv.FormatUint(uint64(t), 10) + ")"
 }
 
 // Known reports whether t is a type this version understands.
-func (t Type) Known() bool { return t > TInvalid && t <= MaxType }
+func (t Type) Known() bool {
+	if t > TInvalid && t <= MaxType {
+		return true
+	}
+	_, ok := laterTypeNames[t]
+	return ok
+}

@@ -62,6 +62,7 @@ func cmdLogin(a *app, argv []string) error {
 	a.st.User = c.User()
 	a.st.Device = c.Device()
 	a.st.Addrs = a.addrs()
+	a.st.Nodes = c.Nodes()
 	a.st.Token = c.Token()
 	a.st.Cursor = max(a.st.Cursor, c.Cursor()) // the server's cursor for this device
 	a.st.RoleNS, a.st.Role = "", ""            // a new session picks anew

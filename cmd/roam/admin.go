@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -88,9 +89,12 @@ type clusterView struct {
 	Unled      int         `json:"partitions_without_leader"`
 }
 
-const adminUsage = "admin status --http ADDR[,ADDR...] [--json]"
+const adminUsage = "admin status --http ADDR[,ADDR...] [--json] | admin drain|undrain NODE [--token-file FILE]"
 
 func cmdAdmin(a *app, argv []string) error {
+	if len(argv) > 0 && (argv[0] == "drain" || argv[0] == "undrain") {
+		return cmdAdminDrain(a, argv[0], argv[1:])
+	}
 	if len(argv) == 0 || argv[0] != "status" {
 		return usagef("admin: want %s", adminUsage)
 	}
@@ -249,4 +253,55 @@ func printStatus(w io.Writer, v *clusterView) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\n%d of %d partitions without a leader\n", v.Unled, len(v.Parts))
+}
+
+// cmdAdminDrain is roam admin drain|undrain NODE: NODE is the node's
+// management address (roamd -http); the admin token (roamd
+// -admin-token-file) comes from --token-file or ROAM_ADMIN_TOKEN.
+func cmdAdminDrain(a *app, op string, argv []string) error {
+	fs := flag.NewFlagSet("admin "+op, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	tokenFile := fs.String("token-file", "", "")
+	// The node first or last: flag parsing stops at the first non-flag.
+	var node string
+	if len(argv) > 0 && !strings.HasPrefix(argv[0], "-") {
+		node, argv = argv[0], argv[1:]
+	}
+	if err := fs.Parse(argv); err != nil {
+		return usagef("admin: want %s", adminUsage)
+	}
+	if node == "" && fs.NArg() == 1 {
+		node = fs.Arg(0)
+	} else if fs.NArg() > 0 || node == "" {
+		return usagef("admin: want %s", adminUsage)
+	}
+	token := a.getenv("ROAM_ADMIN_TOKEN")
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return fmt.Errorf("admin %s: %w", op, err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if token == "" {
+		return usagef("admin %s: give the admin token with --token-file FILE or ROAM_ADMIN_TOKEN", op)
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, a.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+node+"/admin/"+op, nil)
+	if err != nil {
+		return fmt.Errorf("admin %s: %w", op, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin %s %s: %w", op, node, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("admin %s %s: %s: %s", op, node, resp.Status, strings.TrimSpace(string(body)))
+	}
+	fmt.Fprintf(a.stdout, "%s: %sed\n", node, op)
+	return nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -126,5 +128,48 @@ func TestAdminStatus_ThreeNodes(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "", nil, "admin", "status", "--http", "127.0.0.1:1"); code != 1 || !strings.Contains(errs, "no management endpoint answered") {
 		t.Fatalf("dead address: exit %d %q", code, errs)
+	}
+}
+
+// TestAdminDrain_ThreeNodes runs "roam admin drain NODE" and "roam admin
+// undrain NODE" against a real node's management endpoint: refused
+// without the token or with a wrong one, and with it the node drains
+// (/readyz not ready) and undrains.
+func TestAdminDrain_ThreeNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	c := clustertest.New(t, 3, clustertest.Options{})
+	const token = "an-admin-token-for-tests"
+	s, err := mgmt.New(mgmt.Config{Addr: "127.0.0.1:0", AdminToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.Attach(c.Node(1))
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := runCLI(t, "", nil, "admin", "drain", s.Addr()); code != 2 {
+		t.Fatalf("drain without a token: exit %d, want 2 (usage)", code)
+	}
+	if code, _, errs := runCLI(t, "", map[string]string{"ROAM_ADMIN_TOKEN": "wrong-token-wrong-token"}, "admin", "drain", s.Addr()); code != 1 || !strings.Contains(errs, "401") {
+		t.Fatalf("drain with a wrong token: exit %d: %s", code, errs)
+	}
+	if c.Node(1).Draining() {
+		t.Fatal("draining after a refused drain")
+	}
+	if code, out, errs := runCLI(t, "", nil, "admin", "drain", s.Addr(), "--token-file", file); code != 0 || !strings.Contains(out, "drained") {
+		t.Fatalf("drain: exit %d: %s %s", code, out, errs)
+	}
+	if !c.Node(1).Draining() || c.Node(1).Readiness().Ready {
+		t.Fatalf("after drain: draining %v, readiness %+v", c.Node(1).Draining(), c.Node(1).Readiness())
+	}
+	if code, out, errs := runCLI(t, "", map[string]string{"ROAM_ADMIN_TOKEN": token}, "admin", "undrain", s.Addr()); code != 0 || !strings.Contains(out, "undrained") {
+		t.Fatalf("undrain: exit %d: %s %s", code, out, errs)
+	}
+	if c.Node(1).Draining() {
+		t.Fatal("still draining after undrain")
 	}
 }

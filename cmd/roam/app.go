@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,6 +179,22 @@ func (a *app) addrs() []string {
 	return []string{defaultAddr}
 }
 
+// dialAddrs is addrs and then, unless --addr or ROAM_ADDR names other
+// nodes, the nodes the last session knew (State.Nodes), so that the
+// cluster is found even when the saved addresses are gone.
+func (a *app) dialAddrs() []string {
+	out := slices.Clone(a.addrs())
+	if len(splitList(a.addrFlag)) > 0 || len(splitList(a.getenv("ROAM_ADDR"))) > 0 {
+		return out
+	}
+	for _, n := range a.st.Nodes {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -222,7 +239,7 @@ func (a *app) dial(inbox bool) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := client.DefaultConfig(a.addrs()...)
+	cfg := client.DefaultConfig(a.dialAddrs()...)
 	cfg.Device = dev
 	cfg.ClientName = "roam-cli/" + client.Version
 	cfg.RequestTimeout = a.timeout

@@ -87,6 +87,9 @@ Commands:
   admin status --http ADDR[,ADDR...]  members, partitions and leaders from the
                                       nodes' management endpoints (roamd -http;
                                       env ROAM_HTTP); --json for JSON
+  admin drain|undrain NODE            drain a node (lame duck) or end it; NODE is
+                                      its -http address; the admin token from
+                                      --token-file FILE or ROAM_ADMIN_TOKEN
 
 Every command after login resumes the saved session and saves the new token.
 Errors: "roam: <code name> (<code>): <message>" on stderr, exit status 1;

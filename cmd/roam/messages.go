@@ -159,6 +159,7 @@ func (a *app) printMessage(m client.Message, layout string) {
 func (a *app) saveToken(c *client.Client) {
 	if tok := c.Token(); tok != nil {
 		a.st.Token = tok
+		a.st.Nodes = c.Nodes()
 		if err := a.save(); err != nil {
 			fmt.Fprintf(a.stderr, "roam: saving the session: %v\n", err)
 		}

@@ -15,6 +15,7 @@ import (
 // cursor (the last message printed) and the same per group.
 type State struct {
 	Addrs  []string          `json:"addrs,omitempty"`
+	Nodes  []string          `json:"nodes,omitempty"` // the nodes the last session knew (welcome, redirects), tried after Addrs
 	User   string            `json:"user,omitempty"`
 	Device string            `json:"device,omitempty"`
 	Token  []byte            `json:"token,omitempty"` // base64 in the file

@@ -29,6 +29,9 @@ type settings struct {
 	// profiler to it.
 	httpAddr  string
 	httpPprof bool
+	// adminTokenFile is -admin-token-file: the bearer token that enables
+	// POST /admin/drain and /admin/undrain on -http (empty = off).
+	adminTokenFile string
 
 	// Files, read once every source has been applied.
 	keyFile                               string // cluster key, base64
@@ -146,6 +149,9 @@ var options = []option{
 	{key: "http_pprof", flag: true, bool: true, env: "ROAM_HTTP_PPROF", usage: "also serve the Go profiler (net/http/pprof) under /debug/pprof/ on -http",
 		def: func(s *settings) string { return strconv.FormatBool(s.httpPprof) },
 		set: boolSetter(func(s *settings, b bool) { s.httpPprof = b })},
+	{key: "admin_token_file", flag: true, env: "ROAM_ADMIN_TOKEN_FILE", usage: "`FILE` holding the admin token (one line, at least 16 characters) that roam admin drain/undrain must present to -http; empty = those commands are off",
+		def: func(s *settings) string { return s.adminTokenFile },
+		set: func(s *settings, v string) error { s.adminTokenFile = v; return nil }},
 	// Fault injection for the simulator (faultctl.go).
 	{key: "fault_control", flag: true, usage: "loopback `ADDR` of the fault-control HTTP endpoint the simulator uses to drop gate items and reset gate connections; empty = off. Never on a production node",
 		def: func(s *settings) string { return s.faultControl },
@@ -169,6 +175,12 @@ var options = []option{
 		set: intSetter(func(s *settings, n int) { s.node.VLR.MaxFrame = n })},
 	{key: "message_ttl", usage: "default and largest message lifetime",
 		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.MessageTTL = d })},
+	{key: "drain_wait", usage: "how long a drain (roam admin drain) waits, after handing off its leaderships, before it moves its clients",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.Clients.DrainWait = d })},
+	{key: "drain_spread", usage: "the time a drain spreads its clients' moves over",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.Clients.DrainSpread = d })},
+	{key: "client_affinity", bool: true, usage: "send each session to the node leading its user's home partition, load permitting (off: no gain was measured)",
+		set: boolSetter(func(s *settings, b bool) { s.node.Clients.Affinity = b })},
 	{key: "heartbeat", usage: "client heartbeat interval",
 		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.HeartbeatInterval = d })},
 	{key: "heartbeat_misses", usage: "missed heartbeats before a session is logged out",

@@ -68,7 +68,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	log := logger.With("component", "roamd")
 	s.node.Logger = logger
 
-	mg, err := startManagement(s.httpAddr, s.httpPprof, logger)
+	mg, err := startManagement(s.httpAddr, s.httpPprof, s.adminTokenFile, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "roamd: %v\n", err)
 		return 1

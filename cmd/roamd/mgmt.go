@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 
 	"github.com/roamhq/roam/node"
 	"github.com/roamhq/roam/node/mgmt"
@@ -14,11 +17,21 @@ import (
 // *management is off and does nothing.
 type management struct{ srv *mgmt.Server }
 
-func startManagement(addr string, pprof bool, logger *slog.Logger) (*management, error) {
+func startManagement(addr string, pprof bool, tokenFile string, logger *slog.Logger) (*management, error) {
 	if addr == "" {
 		return nil, nil
 	}
-	srv, err := mgmt.New(mgmt.Config{Addr: addr, Pprof: pprof, Logger: logger})
+	token := ""
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("admin token: %w", err)
+		}
+		if token = strings.TrimSpace(string(b)); len(token) < 16 {
+			return nil, fmt.Errorf("admin token in %s: want at least 16 characters", tokenFile)
+		}
+	}
+	srv, err := mgmt.New(mgmt.Config{Addr: addr, Pprof: pprof, AdminToken: token, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -109,6 +109,7 @@ func (c *Cluster) config(i int) node.Config {
 	cfg.VLR.RegisterBurst = 1000
 	cfg.VLR.LoginFailures = 1000
 	cfg.DialInternal = c.faults.dialer(cfg.NodeID)
+	cfg.GossipCut = c.faults.gossipCutter(cfg.NodeID)
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	if c.opts.Logs {
 		cfg.Logger = slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", cfg.NodeID)
@@ -174,6 +175,7 @@ func (c *Cluster) launch(m *Member) *node.Node {
 		c.t.Fatalf("start %s: %v", m.Name, err)
 	}
 	c.faults.register(m.Name, n.InternalAddr())
+	c.faults.registerGossip(m.Name, n.GossipAddr())
 	c.mu.Lock()
 	m.Node = n
 	m.Cfg.ClientAddr, m.Cfg.InternalAddr, m.Cfg.GossipAddr = n.ClientAddr(), n.InternalAddr(), n.GossipAddr()

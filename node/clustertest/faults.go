@@ -40,10 +40,39 @@ type faults struct {
 	sinkHeld []net.Conn   // connections the sink holds
 	sinkWG   sync.WaitGroup
 	cleanup  sync.Once // registers close with the test
+
+	gossipCut   map[string]bool   // links (gossipPair) whose gossip is cut, both ways
+	gossipAddrs map[string]string // gossip address → node name
 }
 
 func newFaults() *faults {
-	return &faults{isolated: map[string]bool{}, frozen: map[string]bool{}, muted: map[string]bool{}, addrs: map[string]string{}, conns: map[*faultConn]struct{}{}}
+	return &faults{isolated: map[string]bool{}, frozen: map[string]bool{}, muted: map[string]bool{}, addrs: map[string]string{}, conns: map[*faultConn]struct{}{},
+		gossipCut: map[string]bool{}, gossipAddrs: map[string]string{}}
+}
+
+// registerGossip records the gossip address of node name.
+func (f *faults) registerGossip(name, gossipAddr string) {
+	f.mu.Lock()
+	f.gossipAddrs[gossipAddr] = name
+	f.mu.Unlock()
+}
+
+// gossipCutter returns the gossip fault hook of node name: gossip to a
+// node it is cut from vanishes.
+func (f *faults) gossipCutter(name string) func(addr string) bool {
+	return func(addr string) bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.gossipCut[gossipPair(name, f.gossipAddrs[addr])]
+	}
+}
+
+// gossipPair names the link between two nodes, whichever way round.
+func gossipPair(a, b string) string {
+	if a > b {
+		a, b = b, a
+	}
+	return a + "|" + b
 }
 
 var errIsolated = errors.New("clustertest: node isolated")
@@ -288,4 +317,13 @@ func (c *faultConn) Close() error {
 		c.f.mu.Unlock()
 	})
 	return c.Conn.Close()
+}
+
+// CutGossip cuts the gossip between nodes i and j, both ways, or
+// restores it. Their internal ports (Raft, gate, admin) still reach each
+// other, and each still gossips with the rest.
+func (c *Cluster) CutGossip(i, j int, cut bool) {
+	c.faults.mu.Lock()
+	c.faults.gossipCut[gossipPair(c.nodes[i].Name, c.nodes[j].Name)] = cut
+	c.faults.mu.Unlock()
 }

@@ -42,6 +42,10 @@ type Config struct {
 	// Fast selects test timing: a dead node is declared dead in about 1-2 s
 	// on loopback. false selects memberlist's LAN timing (several seconds).
 	Fast bool
+	// Cut, if set, is asked before every packet and connection to a peer
+	// ("ip:port" of its gossip port): true drops it, as a network that
+	// cuts this node off from that peer would (tests: fault injection).
+	Cut func(addr string) bool
 	// Logger receives this package's events; memberlist's own log lines are
 	// forwarded at Debug. nil discards.
 	Logger *slog.Logger

@@ -79,6 +79,7 @@ func New(cfg Config) (*Gossip, error) {
 		return nil, err
 	}
 	g.tr = tr
+	tr.cut = cfg.Cut
 	bound := tr.GetAutoBindPort()
 
 	mc := memberlistConfig(&cfg)
@@ -277,6 +278,23 @@ func (g *Gossip) SetLeaders(n int) {
 	g.self.Leaders = n
 	g.mu.Unlock()
 	g.log.Info("leader count", "leaders", n) // read by roamsim's report
+	g.pushMeta()
+}
+
+// SetDraining sets or clears the draining flag in this node's meta and
+// queues the update for gossip, like SetLoad: a draining node takes no
+// new clients and no leaderships, but stays a member and keeps its
+// replicas.
+func (g *Gossip) SetDraining(on bool) {
+	g.mu.Lock()
+	was := g.self.Flags&flagDraining != 0
+	if was == on {
+		g.mu.Unlock()
+		return
+	}
+	g.self.Flags ^= flagDraining
+	g.mu.Unlock()
+	g.log.Info("draining flag", "draining", on)
 	g.pushMeta()
 }
 

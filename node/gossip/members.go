@@ -50,6 +50,9 @@ type Member struct {
 	// Leaving: the node has announced that it is leaving (Leave) and is
 	// handing off its work; it is still Alive until its leave completes.
 	Leaving bool
+	// Draining: the node is draining (SetDraining): it moves its clients
+	// away and hands off its leaderships; send it neither.
+	Draining bool
 }
 
 // forgetAfter is how long a Dead or Left member is still listed.
@@ -69,7 +72,7 @@ func (g *Gossip) observe(n *memberlist.Node, st State) {
 		g.members[n.Name] = m
 	}
 	if err == nil {
-		m.Meta, m.Leaving = nm.Meta, nm.leaving()
+		m.Meta, m.Leaving, m.Draining = nm.Meta, nm.leaving(), nm.draining()
 	}
 	m.GossipAddr = n.Address()
 	changed := !ok || m.State != st
@@ -123,6 +126,10 @@ func (g *Gossip) Members() []Member {
 // when the cluster params become known. Several changes may coalesce into
 // one signal: on receipt, read Members.
 func (g *Gossip) Changes() <-chan struct{} { return g.changes }
+
+// Poke wakes the readers of Changes as a membership change would (the
+// node learned something about a member another way).
+func (g *Gossip) Poke() { g.signal() }
 
 func (g *Gossip) signal() {
 	select {

@@ -64,7 +64,8 @@ const (
 	metaVersion   = 1
 	paramsVersion = 1
 
-	flagLeaving = 1 << 0 // the node is leaving gracefully (set by Leave)
+	flagLeaving  = 1 << 0 // the node is leaving gracefully (set by Leave)
+	flagDraining = 1 << 1 // the node is draining (SetDraining): no new clients, no leaderships
 )
 
 // nodeMeta is what a node actually gossips: the public Meta plus the
@@ -76,6 +77,8 @@ type nodeMeta struct {
 }
 
 func (m nodeMeta) leaving() bool { return m.Flags&flagLeaving != 0 }
+
+func (m nodeMeta) draining() bool { return m.Flags&flagDraining != 0 }
 
 func (m nodeMeta) encode() []byte {
 	b := make([]byte, 0, 2+4*binary.MaxVarintLen32+len(m.ClusterID)+len(m.ClientAddr)+len(m.InternalAddr)+4)

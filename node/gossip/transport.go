@@ -26,6 +26,9 @@ type transport struct {
 	// dropPackets makes every outgoing UDP packet vanish (tests: a lossy
 	// network).
 	dropPackets atomic.Bool
+	// cut, if set, reports whether traffic to a peer ("ip:port") is cut:
+	// its packets vanish and dials to it fail (Config.Cut, tests).
+	cut func(addr string) bool
 
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
@@ -59,7 +62,7 @@ func newTransport(host string, port int, stdlog *log.Logger) (*transport, error)
 
 // WriteTo implements memberlist.Transport.
 func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
-	if t.dropPackets.Load() {
+	if t.dropPackets.Load() || t.isCut(addr) {
 		return time.Now(), nil
 	}
 	return t.NetTransport.WriteTo(b, addr)
@@ -67,7 +70,7 @@ func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
 
 // WriteToAddress implements memberlist.NodeAwareTransport.
 func (t *transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
-	if t.dropPackets.Load() {
+	if t.dropPackets.Load() || t.isCut(a.Addr) {
 		return time.Now(), nil
 	}
 	return t.NetTransport.WriteToAddress(b, a)
@@ -80,6 +83,9 @@ func (t *transport) DialTimeout(addr string, timeout time.Duration) (net.Conn, e
 
 // DialAddressTimeout implements memberlist.NodeAwareTransport.
 func (t *transport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	if t.isCut(a.Addr) {
+		return nil, fmt.Errorf("gossip: traffic to %s is cut", a.Addr)
+	}
 	d := net.Dialer{Timeout: timeout}
 	c, err := d.DialContext(t.ctx, "tcp", a.Addr)
 	if err != nil {
@@ -95,6 +101,8 @@ func (t *transport) DialAddressTimeout(a memberlist.Address, timeout time.Durati
 	t.conns[tc] = struct{}{}
 	return tc, nil
 }
+
+func (t *transport) isCut(addr string) bool { return t.cut != nil && t.cut(addr) }
 
 // abort cancels dials in progress and closes open outbound connections;
 // later dials fail. The listeners are closed by Shutdown (memberlist's).

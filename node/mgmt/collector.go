@@ -74,6 +74,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	m := src.Metrics()
 	e.value("roam_node_info", 1, m.Node, m.Cluster)
 	e.value("roam_ready", b2f(m.Readiness.Ready))
+	e.value("roam_draining", b2f(m.Draining))
 	c.client(e, m)
 	c.delivery(e, m)
 	c.partitions(e, m)
@@ -94,6 +95,7 @@ func (c *collector) client(e emitter, m node.Metrics) {
 	e.value("roam_output_queued_bytes", float64(cs.QueuedBytes))
 	e.value("roam_output_budget_bytes", float64(cs.OutputBudget))
 	e.value("roam_slow_consumer_disconnects_total", float64(cs.SlowConsumers))
+	e.value("roam_sessions_redirected_total", float64(cs.Redirected))
 
 	rq := m.Requests
 	var sent uint64

@@ -11,8 +11,8 @@ import (
 // Config configures a Server.
 type Config struct {
 	// Addr is the host:port to listen on ("127.0.0.1:0" picks a port).
-	// The endpoint has no credentials: bind it to loopback or a
-	// management network only.
+	// The read-only endpoints have no credentials, and the admin token
+	// crosses in clear: bind it to loopback or a management network only.
 	Addr string
 	// Pprof also serves the Go profiler (net/http/pprof) under
 	// /debug/pprof/. Profiles reveal memory contents' shapes and cost
@@ -23,6 +23,10 @@ type Config struct {
 	// asks for N seconds), so with Pprof it is raised to at least 2 minutes.
 	ReadHeaderTimeout time.Duration
 	WriteTimeout      time.Duration
+	// AdminToken, if set, enables POST /admin/drain and /admin/undrain
+	// for requests that carry it ("Authorization: Bearer TOKEN"). Empty:
+	// those endpoints answer 404 and the endpoint changes nothing.
+	AdminToken string
 	// Logger receives the server's few log lines (component=mgmt). Nil
 	// discards them.
 	Logger *slog.Logger

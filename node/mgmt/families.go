@@ -25,6 +25,7 @@ var families = []family{
 	// The node.
 	{"roam_node_info", gauge, []string{"node", "cluster"}, "Always 1; labels name this node and its cluster."},
 	{"roam_ready", gauge, nil, "1 when the node is serving (as /readyz answers 200), else 0."},
+	{"roam_draining", gauge, nil, "1 while the node drains (roam admin drain), else 0."},
 
 	// Client port (vlr).
 	{"roam_client_connections", gauge, []string{"state"}, "Client connections open, by state: pre_login or logged_in."},
@@ -43,6 +44,7 @@ var families = []family{
 	{"roam_output_queued_bytes", gauge, nil, "Output queued for all clients of this node."},
 	{"roam_output_budget_bytes", gauge, nil, "The bound on roam_output_queued_bytes (output_budget)."},
 	{"roam_slow_consumer_disconnects_total", counter, nil, "Clients disconnected for not reading their output."},
+	{"roam_sessions_redirected_total", counter, nil, "Sessions this node sent to another node (drain, leave or load balance)."},
 	{"roam_send_commit_seconds", histogram, nil, "From a send's arrival to its acknowledgement: throttles, lease and the quorum commit."},
 	{"roam_commit_delivery_seconds", histogram, nil, "From a message's proposal at its partition leader to its live push at this node (two nodes' clocks)."},
 

@@ -92,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.ln = ln
 	s.http = &http.Server{
-		Handler:           readOnly(mux),
+		Handler:           s.withAdmin(readOnly(mux)),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       time.Minute,
@@ -140,8 +140,8 @@ func (s *Server) Close() error {
 	return err
 }
 
-// readOnly refuses every method but GET and HEAD: nothing here changes
-// the node.
+// readOnly refuses every method but GET and HEAD: nothing behind it
+// changes the node (the admin endpoints are served before it, admin.go).
 func readOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
