@@ -329,7 +329,9 @@ func expect(s *SchedIntent) schedExpect {
 			e.versions[op.Version] = true
 		case op.Outcome != Acked && op.Kind == SchedNow:
 			e.exactMS = 0 // the fire time became a moment of the call, or not
-		case op.Kind == SchedCancel && op.Outcome == Acked && op.ServerV != 0 && op.DoneMS == 0:
+		case op.Kind == SchedCancel && op.Outcome == Acked && op.ServerV != 0 && op.MsgID == 0:
+			// Cancelled while pending (or a retry answered the cancelled
+			// one: the server keeps it, with its done time).
 			e.never = true
 		case op.Kind == SchedCancel && (op.Outcome == Unknown || op.Outcome == Acked && op.ServerV == 0):
 			cancelUnknown = true
@@ -380,8 +382,8 @@ func (res *SchedResult) check(s *SchedIntent, fs map[uint64]*schedFire, complete
 			name = op.ReplyErr
 		case op.Kind == SchedCancel && op.Outcome == Acked && op.ServerV == 0:
 			name = "ok_retried" // removed by an earlier attempt: the state it was in is unknown
-		case op.Kind == SchedCancel && op.Outcome == Acked && op.DoneMS != 0:
-			name = "ok_after_fire" // it had fired: the cancel forgot it
+		case op.Kind == SchedCancel && op.Outcome == Acked && op.MsgID != 0:
+			name = "ok_after_fire" // it had fired: the cancel forgot it (servers before cancels of fired ones were refused)
 		}
 		res.Ops[op.Kind+" "+name]++
 	}

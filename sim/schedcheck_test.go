@@ -38,7 +38,9 @@ func cleanScheds() History {
 	s1 := created("k1", 11, sec(3))
 	s1.Final = &SchedFinal{ID: 11, State: "fired", FireMS: wall(sec(3)), DoneMS: wall(sec(3.2)), MsgID: 501, Seq: 2}
 	s2 := created("k2", 12, sec(4))
-	s2.Ops = append(s2.Ops, SchedOp{Kind: SchedCancel, Start: sec(2), End: sec(2.05), Outcome: Acked, State: "cancelled", FireMS: wall(sec(4)), ServerV: 2})
+	// The server keeps a cancelled schedule, its done time the cancel's.
+	s2.Ops = append(s2.Ops, SchedOp{Kind: SchedCancel, Start: sec(2), End: sec(2.05), Outcome: Acked, State: "cancelled", FireMS: wall(sec(4)),
+		DoneMS: wall(sec(2.02)), ServerV: 2})
 	s3 := created("k3", 13, sec(5))
 	s3.Ops = append(s3.Ops, SchedOp{Kind: SchedEdit, Start: sec(2), End: sec(2.05), Outcome: Acked, Version: 1, AtMS: wall(sec(6)),
 		State: "pending", FireMS: wall(sec(6)), ServerV: 2, BodyKey: schedBodyKey("k3", 1)})
