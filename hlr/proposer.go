@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -33,6 +34,11 @@ type proposer struct {
 	stopped  chan struct{} // closed once collect and wait have returned
 
 	batches *hist.Histogram // commands per entry (batchstats.go); nil: not counted
+
+	// refusedSince is when raft began refusing this leader's entries
+	// because a leadership transfer is in progress (Unix ns; 0: it is
+	// not). See Partition.TransferStuck.
+	refusedSince atomic.Int64
 }
 
 // maxInflight bounds the entries proposed but not yet applied. Each may
@@ -193,6 +199,11 @@ func (p *proposer) wait() {
 	for pb := range p.inflight {
 		err := futureError(pb.f, p.done)
 		<-p.slots
+		if errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+			p.refusedSince.CompareAndSwap(0, p.now().UnixNano())
+		} else if err == nil {
+			p.refusedSince.Store(0)
+		}
 		if err != nil {
 			finish(pb.props, nil, mapRaftErr(err))
 			continue

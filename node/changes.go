@@ -11,11 +11,12 @@ import "sync/atomic"
 //	readdress     a voter's internal address updated
 //	transfer      a leadership handed to another voter (balance, leaving a partition, leaving the cluster)
 //	drop          this node's copy of a partition it is no longer placed on deleted
-var ChangeKinds = []string{"add-nonvoter", "promote", "remove", "readdress", "transfer", "drop"}
+//	restart       a partition whose leadership transfer never ended closed and opened again here (transfer_stuck.go)
+var ChangeKinds = []string{"add-nonvoter", "promote", "remove", "readdress", "transfer", "drop", "restart"}
 
 // changeCounts counts the changes that went through, by kind.
 type changeCounts struct {
-	n [6]atomic.Uint64 // indexed like ChangeKinds
+	n [7]atomic.Uint64 // indexed like ChangeKinds
 }
 
 func (c *changeCounts) count(kind string) {

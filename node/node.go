@@ -51,6 +51,10 @@ type Node struct {
 
 	partsMu sync.Mutex
 	trans   map[uint16]*raftnet.Transport // open partitions' transports
+	// transferAfter holds back a partition's next leadership transfer
+	// after one failed (transfer_stuck.go).
+	transferMu    sync.Mutex
+	transferAfter map[uint16]time.Time
 
 	view     clusterView  // membership and placement (cluster.go)
 	presence presenceBus  // presence fan-out (presence.go)
@@ -94,7 +98,7 @@ func New(cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), trans: make(map[uint16]*raftnet.Transport)}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), trans: make(map[uint16]*raftnet.Transport), transferAfter: make(map[uint16]time.Time)}
 	n.ctx, n.stop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {

@@ -104,6 +104,8 @@ func (n *Node) reconcileOnce() {
 			if err := n.openPartition(pid, nil); err != nil {
 				n.log.Warn("open placed partition", "partition", pid, "err", err)
 			}
+		case open && p.IsLeader() && p.TransferStuck(n.stuckTransferLimit()):
+			n.restartPartition(pid) // transfer_stuck.go
 		case open && p.IsLeader():
 			if n.reconcilePartition(pid, p.Raft(), pl) {
 				settled = append(settled, pid)
@@ -220,8 +222,12 @@ func (n *Node) transferTo(pid uint16, r *raft.Raft, to, why string) (started, tr
 	if err != nil || !st.Open || st.LastIndex+catchUpSlack < r.LastIndex() {
 		return false, false
 	}
+	if n.transferHeld(pid, why) {
+		return false, true
+	}
 	if err := r.LeadershipTransferToServer(raft.ServerID(to), raft.ServerAddress(addr)).Error(); err != nil {
 		n.log.Debug("leadership transfer failed", "partition", pid, "to", to, "why", why, "err", err)
+		n.transferFailed(pid)
 		return false, true
 	}
 	n.log.Info("leadership transferred", "partition", pid, "to", to, "why", why)
@@ -254,8 +260,12 @@ func (n *Node) handOff(pid uint16, r *raft.Raft, why string) bool {
 			return started
 		}
 	}
+	if n.transferHeld(pid, why) {
+		return false
+	}
 	if err := r.LeadershipTransfer().Error(); err != nil {
 		n.log.Debug("leadership transfer failed", "partition", pid, "why", why, "err", err)
+		n.transferFailed(pid)
 		return false
 	}
 	n.log.Info("leadership transferred", "partition", pid, "why", why)
@@ -487,7 +497,7 @@ func (n *Node) handOffAll(pids []uint16) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			n.handOff(pid, p.Raft(), "leaving the cluster")
+			n.handOff(pid, p.Raft(), whyLeavingCluster)
 		}()
 	}
 	wg.Wait()
