@@ -219,7 +219,7 @@ func TestScene_Hysteresis(t *testing.T) {
 		}
 	}
 	count(move(t, g, 2, 99, 0)) // enters
-	for i := 0; i < 20; i++ {    // pacing around the edge, within the band
+	for i := 0; i < 20; i++ {   // pacing around the edge, within the band
 		x := 95.0 + float64(i%2)*14 // 95, 109, 95, ...
 		count(move(t, g, 2, x, 0))
 	}
