@@ -474,5 +474,5 @@ func NewBody(t Type) any {
 	case TGroupMessage:
 		return new(GroupMessage)
 	}
-	return nil
+	return newSceneBody(t)
 }

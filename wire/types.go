@@ -93,6 +93,18 @@ const (
 	TScheduleCancel    Type = 62 // C→S → TScheduled (state "cancelled")
 	TScheduleNow       Type = 63 // C→S → TScheduled
 	TScheduleEvent     Type = 64 // S→C push: a schedule of the user changed
+
+	// Scenes (PROTOCOL.md §18; 65–70 are other features'). Volatile: never stored, never retried.
+	TSceneJoin   Type = 71 // C→S → TSceneJoined
+	TSceneJoined Type = 72 // S→C
+	TSceneLeave  Type = 73 // C→S → TOK
+	TSceneMove   Type = 74 // C→S, no reply: the player's position
+	TSceneSay    Type = 75 // C→S → TOK
+	TSceneAct    Type = 76 // C→S → TOK
+	TSceneEvent  Type = 77 // S→C push: a say or an action that reached this player
+	TSceneView   Type = 78 // S→C push: players entering and leaving this player's view
+	TSceneZone   Type = 79 // C→S → TOK
+	TSceneResend Type = 80 // S→C push: the scene's host changed; send the position again
 )
 
 // typeNames is indexed by Type.
@@ -110,17 +122,21 @@ var typeNames = [...]string{
 	"group_sync", "group_sync_reply", "group_ack", "group_message",
 	"schedule", "schedule_list", "schedule_list_reply", "schedule_get", "scheduled",
 	"schedule_edit", "schedule_cancel", "schedule_now", "schedule_event",
+	65: "", 66: "", 67: "", 68: "", 69: "", 70: "", // not this feature's
+	TSceneJoin: "scene_join", TSceneJoined: "scene_joined", TSceneLeave: "scene_leave", TSceneMove: "scene_move",
+	TSceneSay: "scene_say", TSceneAct: "scene_act", TSceneEvent: "scene_event", TSceneView: "scene_view",
+	TSceneZone: "scene_zone", TSceneResend: "scene_resend",
 }
 
 // MaxType is the highest type this version knows.
-const MaxType = TScheduleEvent
+const MaxType = TSceneResend
 
 func (t Type) String() string {
-	if int(t) < len(typeNames) {
+	if int(t) < len(typeNames) && typeNames[t] != "" {
 		return typeNames[t]
 	}
 	return "type(" + strconv.FormatUint(uint64(t), 10) + ")"
 }
 
 // Known reports whether t is a type this version understands.
-func (t Type) Known() bool { return t > TInvalid && t <= MaxType }
+func (t Type) Known() bool { return t > TInvalid && t <= MaxType && typeNames[t] != "" }
