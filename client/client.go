@@ -55,6 +55,7 @@ type Client struct {
 	avoid    string             // a node that said it is shutting down
 	in       inbox
 	grp      groupState
+	sc       sceneState // scene.go
 	ackTimer *time.Timer
 	ackArmed bool
 	// establishing counts Login/Resume calls in progress: the session
@@ -500,6 +501,8 @@ func (c *Client) handlePush(cn *conn, f wire.Frame) {
 			return
 		}
 		c.emit(Event{Kind: EventSchedule, Schedule: toScheduled(&se.Item), ScheduleEvent: se.Event})
+	case wire.TSceneEvent, wire.TSceneView, wire.TSceneResend:
+		c.onScenePush(cn, f)
 	case wire.TGoodbye:
 		var g wire.Goodbye
 		if err := wire.Decode(f.Body, &g); err != nil {
@@ -663,6 +666,7 @@ func (c *Client) reconnect() {
 			if err == nil {
 				c.log.Debug("reconnected", "addr", cn.addr)
 				c.emit(Event{Kind: EventReconnected, Addr: cn.addr})
+				c.goFunc(c.sceneRejoin)
 				return
 			}
 			cn.close(err)

@@ -159,6 +159,8 @@ type Config struct {
 	GroupOpBurst     int
 	// Schedule bounds scheduled messages (PROTOCOL.md §17).
 	Schedule ScheduleConfig
+	// Scene bounds each player's scene traffic (PROTOCOL.md §18).
+	Scene SceneConfig
 
 	// CursorFlushInterval is how often acknowledged cursors are written to
 	// the home register, many per Raft entry.
@@ -210,6 +212,7 @@ func DefaultConfig() Config {
 		GroupOpRate:         1,
 		GroupOpBurst:        30,
 		Schedule:            DefaultScheduleConfig(),
+		Scene:               DefaultSceneConfig(),
 		RegisterRate:        0.2,
 		RegisterBurst:       5,
 		LoginFailures:       5,
@@ -289,6 +292,8 @@ func (c *Config) ValidateTuning() error {
 		return errors.New("vlr: ResumeFailures must be positive")
 	case c.Schedule.validate() != nil:
 		return c.Schedule.validate()
+	case c.Scene.validate() != nil:
+		return c.Scene.validate()
 	case c.MaxDevices < 1 || c.MaxDevices > 256 || c.MaxBlocks < 1:
 		return errors.New("vlr: MaxDevices must be 1..256 and MaxBlocks positive")
 	case c.CursorFlushInterval <= 0 || c.OutQueueBytes < c.MaxFrame || c.MaxConnsPerIP < 1:

@@ -252,6 +252,10 @@ func (c *conn) handle(f wire.Frame) bool {
 		}
 		return true
 	}
+	if f.Type == wire.TSceneMove {
+		c.sceneMoveReq(f.RID, body.(*wire.SceneMove)) // no reply (conn_scene.go)
+		return true
+	}
 	if f.RID == 0 {
 		c.fatal(0, refusef(wire.CodeBadFrame, "requests need a non-zero request id"))
 		return false
@@ -359,7 +363,8 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		case wire.TWelcome, wire.TError, wire.TOK, wire.TLoginChallenge, wire.TLoginOK, wire.TWhoamiReply,
 			wire.TProfile, wire.TPong, wire.TFriends, wire.TPresence, wire.TFriendEvent, wire.TSendAck,
 			wire.TSyncReply, wire.TMessage, wire.TGoodbye, wire.TGroupListReply, wire.TGroupMembersReply,
-			wire.TGroupSyncReply, wire.TGroupMessage, wire.TScheduleListReply, wire.TScheduled, wire.TScheduleEvent:
+			wire.TGroupSyncReply, wire.TGroupMessage, wire.TScheduleListReply, wire.TScheduled, wire.TScheduleEvent,
+			wire.TSceneJoined, wire.TSceneEvent, wire.TSceneView, wire.TSceneResend:
 		default:
 			return 0, nil, refuse(wire.CodeNotLoggedIn)
 		}
@@ -414,6 +419,14 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		return c.scheduleEdit(body.(*wire.ScheduleEdit))
 	case wire.TScheduleCancel, wire.TScheduleNow:
 		return c.scheduleRef(t, body.(*wire.ScheduleRef))
+	case wire.TSceneJoin:
+		return c.sceneJoin(body.(*wire.SceneJoin))
+	case wire.TSceneLeave:
+		return c.sceneLeave()
+	case wire.TSceneSay, wire.TSceneAct:
+		return c.sceneSay(body)
+	case wire.TSceneZone:
+		return c.sceneZone(body.(*wire.SceneZoneReq))
 	}
 	return 0, nil, refusef(wire.CodeBadRequest, t.String()+" is not a request")
 }
@@ -532,6 +545,7 @@ func (c *conn) teardown() {
 	}
 	c.srv.beginEnding(s.user, s.device)
 	s.end()
+	c.srv.leaveScene(s)
 	c.srv.reg.detach(s)
 	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.RequestTimeout)
 	defer cancel()

@@ -118,7 +118,7 @@ func newFuzzServer(tb testing.TB, useTLS bool) *fuzzServer {
 		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{pki.ClientALPN}, Certificates: []tls.Certificate{cert}}
 		fs.tls = &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{pki.ClientALPN}, RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
 	}
-	srv, err := vlr.New(cfg, &fakeHome{}, nil, nil)
+	srv, err := vlr.New(cfg, &fakeHome{}, nil, nil, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -23,6 +23,8 @@ type requestCounts struct {
 	dedup     atomic.Uint64 // sends acknowledged as duplicates
 	delivered atomic.Uint64 // inbox messages pushed to local sessions (live and catch-up)
 
+	sceneDelivered atomic.Uint64 // scene says and actions pushed to local players
+
 	sendCommit     *hist.Histogram // send received → acknowledged, nanoseconds
 	commitDelivery *hist.Histogram // entry proposed at the leader → pushed here, nanoseconds
 }

@@ -12,7 +12,7 @@
 //	cfg := vlr.DefaultConfig()
 //	cfg.NodeID, cfg.Listener, cfg.FakeSaltSecret = id, ln, secret
 //	cfg.TLS = tlsConfig // optional: the client port speaks TLS
-//	srv, err := vlr.New(cfg, home, bus, groups)
+//	srv, err := vlr.New(cfg, home, bus, groups, scenes)
 //	...
 //	acks := srv.Deliver(user, locs, msg) // a committed message for local devices; acks for its leader
 //	acks = srv.Notice(notices)           // a leader's delivery repair

@@ -33,6 +33,7 @@ type limits struct {
 	profile  *buckets
 	gsend    *buckets // group sends per user
 	gop      *buckets // other group operations per user
+	say      *buckets // scene says and actions per user
 }
 
 func newLimits(c *Config) (*limits, error) {
@@ -48,6 +49,7 @@ func newLimits(c *Config) (*limits, error) {
 		profile:  newBuckets(c.ProfileRate, c.ProfileBurst),
 		gsend:    newBuckets(c.GroupSendRate, c.GroupSendBurst),
 		gop:      newBuckets(c.GroupOpRate, c.GroupOpBurst),
+		say:      newBuckets(c.Scene.SayRate, c.Scene.SayBurst),
 	}, nil
 }
 

@@ -48,7 +48,7 @@ func TestLoginStart_ReadsCredentialsLinearizably(t *testing.T) {
 	cfg.FakeSaltSecret = bytes.Repeat([]byte{1}, 32)
 	cfg.TokenSecret = bytes.Repeat([]byte{2}, 32)
 	home := &linearHome{}
-	srv, err := vlr.New(cfg, home, nil, nil)
+	srv, err := vlr.New(cfg, home, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

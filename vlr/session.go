@@ -54,6 +54,7 @@ type session struct {
 	lease   lease
 	held    heldPushes
 	groups  map[string]*groupStream // by group name (group_stream.go)
+	seat    *seat                   // the scene the session is in, if any (scene.go)
 }
 
 // heldPushes are presence changes and friend events that arrived while
