@@ -23,3 +23,7 @@ func (n *Node) ScenePositions(id string) map[uint64][2]float64 {
 
 // SceneGrid is the grid type, for tests.
 type SceneGrid = scene.Grid
+
+// SlowConsumers returns how many clients this node disconnected for not
+// reading.
+func (n *Node) SlowConsumers() uint64 { return n.vlr.Stats().SlowConsumers }
