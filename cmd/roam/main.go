@@ -44,6 +44,7 @@ var commands = map[string]func(*app, []string) error{
 	"chat":      cmdChat,
 	"group":     cmdGroup,     // group.go
 	"scheduled": cmdScheduled, // scheduled.go
+	"scene":     cmdScene,     // scene.go
 }
 
 const usageText = `usage: roam [flags] COMMAND [ARGS]
@@ -81,6 +82,7 @@ Commands:
   group SUBCOMMAND NAME [USER|TEXT]   groups: roam group help
   send --at TIME|--in D USER TEXT...  schedule a message (also: group send --at|--in)
   scheduled list|get|cancel|edit|now  scheduled messages: roam scheduled help
+  scene join|move|say|act|watch|leave game scenes: roam scene help
   admin status --http ADDR[,ADDR...]  members, partitions and leaders from the
                                       nodes' management endpoints (roamd -http;
                                       env ROAM_HTTP); --json for JSON

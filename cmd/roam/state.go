@@ -20,6 +20,7 @@ type State struct {
 	Token  []byte            `json:"token,omitempty"` // base64 in the file
 	Cursor uint64            `json:"cursor,omitempty"`
 	Groups map[string]uint64 `json:"groups,omitempty"` // group → the last entry printed (group.go)
+	Scene  *SceneState       `json:"scene,omitempty"`  // the scene and position (scene.go)
 }
 
 // loadState reads the state file; a missing file is an empty state.
