@@ -119,10 +119,12 @@ type hostedScene struct {
 	id  string
 	pid uint16
 
-	mu      sync.Mutex
-	grid    *scene.Grid
-	players map[scene.ID]*hostedPlayer
-	views   map[scene.ID]map[scene.ID]bool // pending view changes: recipient → peer → entered
+	mu       sync.Mutex
+	grid     *scene.Grid
+	players  map[scene.ID]*hostedPlayer
+	views    map[scene.ID]map[scene.ID]bool // pending view changes: recipient → peer → entered
+	apiZones bool                           // zones were changed through the API
+	dead     bool                           // dropped from the host's map (empty): get it again
 }
 
 type hostedPlayer struct {
@@ -169,6 +171,22 @@ func (h *sceneHost) get(id string, create bool) *hostedScene {
 	return hs
 }
 
+// lock returns hosted scene id locked (see get), never one dropped
+// meanwhile.
+func (h *sceneHost) lock(id string, create bool) *hostedScene {
+	for {
+		hs := h.get(id, create)
+		if hs == nil {
+			return nil
+		}
+		hs.mu.Lock()
+		if !hs.dead {
+			return hs
+		}
+		hs.mu.Unlock()
+	}
+}
+
 // all returns the hosted scenes.
 func (h *sceneHost) all() []*hostedScene {
 	h.mu.Lock()
@@ -209,11 +227,10 @@ func (h *sceneHost) onLeader(pid uint16, leader bool) {
 
 // join seats p (at node) in scene id and returns the scene's settings.
 func (h *sceneHost) join(node, id string, p vlr.ScenePlayer) (*sceneRequestResp, error) {
-	hs := h.get(id, true)
+	hs := h.lock(id, true)
 	if hs == nil {
 		return nil, h.n.notLeader(h.n.rt.partitionOf(sceneKey(id)))
 	}
-	hs.mu.Lock()
 	err := hs.place(h, node, p, time.Now())
 	cfg := hs.grid.Config()
 	zones := hs.grid.Zones()
@@ -288,12 +305,11 @@ func (hs *hostedScene) note(ch []scene.Change) {
 
 // update applies a node's moves and leaves.
 func (h *sceneHost) update(node string, b *sceneUpdateBody) {
-	hs := h.get(b.Scene, len(b.Moves) > 0)
+	hs := h.lock(b.Scene, len(b.Moves) > 0)
 	if hs == nil {
 		return
 	}
 	now := time.Now()
-	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	for _, id := range b.Leaves {
 		if hp := hs.players[scene.ID(id)]; hp != nil && hp.node == node {
@@ -314,14 +330,13 @@ func (h *sceneHost) say(node string, b *sceneSayBody) {
 	if ev == nil {
 		return
 	}
-	hs := h.get(b.Scene, true)
+	hs := h.lock(b.Scene, true)
 	if hs == nil {
 		return
 	}
 	id := scene.ID(ev.ID)
 	byNode := map[string][]uint64{}
 	var order []string
-	hs.mu.Lock()
 	hp := hs.players[id]
 	if hp == nil {
 		// Not heard of yet (a new host before the positions came back):
@@ -360,12 +375,12 @@ func (h *sceneHost) say(node string, b *sceneSayBody) {
 
 // zone sets or removes a zone of scene id.
 func (h *sceneHost) zone(id string, z wire.SceneZone, remove bool) (*sceneRequestResp, error) {
-	hs := h.get(id, true)
+	hs := h.lock(id, true)
 	if hs == nil {
 		return nil, h.n.notLeader(h.n.rt.partitionOf(sceneKey(id)))
 	}
-	hs.mu.Lock()
 	defer hs.mu.Unlock()
+	hs.apiZones = true
 	if remove {
 		hs.note(hs.grid.RemoveZone(z.ID))
 		return &sceneRequestResp{Status: "ok"}, nil
@@ -435,9 +450,25 @@ func (h *sceneHost) flush(hs *hostedScene, now time.Time) {
 		b.Views = append(b.Views, v)
 	}
 	clear(hs.views)
+	empty := hs.grid.Len() == 0 && !hs.apiZones
 	hs.mu.Unlock()
 	for node, b := range byNode {
 		h.n.sceneDeliver(node, b)
+	}
+	if empty {
+		// An empty scene costs nothing to make again (its zones come from
+		// the configuration), and a client joining scene after scene must
+		// not grow the host.
+		h.mu.Lock()
+		if h.scenes[hs.id] == hs {
+			hs.mu.Lock()
+			if hs.grid.Len() == 0 && !hs.apiZones {
+				delete(h.scenes, hs.id)
+				hs.dead = true
+			}
+			hs.mu.Unlock()
+		}
+		h.mu.Unlock()
 	}
 }
 

@@ -209,3 +209,22 @@ func TestScene_SlowClientDisconnected(t *testing.T) {
 	}
 	t.Logf("disconnected after %d says", k)
 }
+
+// TestScene_ManyJoinsDropEmptyScenes: a client joining scene after scene
+// leaves no empty scenes behind at the hosts.
+func TestScene_ManyJoinsDropEmptyScenes(t *testing.T) {
+	c := sceneCluster(t)
+	a := newPlayer(t, account(t, c, 0, "alice"))
+	for i := 0; i < 40; i++ {
+		a.join(fmt.Sprintf("room%03d", i), 0, 0)
+	}
+	waitInterest(t, "only the last scene hosted", func() bool {
+		hosted, players := 0, 0
+		for i := 0; i < 3; i++ {
+			st := c.Node(i).SceneStats()
+			hosted += st.Hosted
+			players += st.Players
+		}
+		return hosted == 1 && players == 1
+	})
+}

@@ -378,16 +378,21 @@ func TestScene_HostFailoverResendsPositions(t *testing.T) {
 	x, y := (host+1)%3, (host+2)%3
 	a := newPlayer(t, account(t, c, x, "alice"))
 	b := newPlayer(t, account(t, c, y, "bob"))
+	h := newPlayer(t, account(t, c, host, "hal")) // on the node that dies
 	a.join(sc, 0, 0)
 	b.join(sc, 20, 0)
+	h.join(sc, 10, 10)
 	a.seesPlayer(b)
+	a.seesPlayer(h)
 	a.say("before")
 	b.hears("before")
+	h.hears("before")
+	oldHal := h.id()
 	c.Kill(host)
 	var newHost int
 	waitInterest(t, "a new host with both positions", func() bool {
 		for _, i := range []int{x, y} {
-			if ps := c.Node(i).ScenePositions(sc); len(ps) == 2 {
+			if ps := c.Node(i).ScenePositions(sc); len(ps) >= 2 {
 				newHost = i
 				return true
 			}
@@ -422,6 +427,17 @@ func TestScene_HostFailoverResendsPositions(t *testing.T) {
 	waitInterest(t, "bob's move at the new host", func() bool {
 		return c.Node(newHost).ScenePositions(sc)[b.id()] == [2]float64{30, 0}
 	})
+	// The player whose node died reconnects elsewhere, joins again where
+	// it was (a new id) and hears again.
+	h.await("hal back in the scene", func() bool { return h.info.ID != oldHal && h.info.ID != 0 })
+	waitInterest(t, "hal at the new host", func() bool {
+		return c.Node(newHost).ScenePositions(sc)[h.id()] == [2]float64{10, 10}
+	})
+	a.say("welcome back")
+	h.hears("welcome back")
+	if _, ok := c.Node(newHost).ScenePositions(sc)[oldHal]; ok {
+		t.Fatal("hal's old id is still at the new host")
+	}
 }
 
 // TestScene_TwoDevicesOfOneAccount: two sessions of one account, on two

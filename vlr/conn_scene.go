@@ -47,6 +47,10 @@ func (c *conn) sceneJoin(b *wire.SceneJoin) (wire.Type, any, error) {
 		return 0, nil, refuse(wire.CodeSceneBadPosition)
 	}
 	srv, sess := c.srv, c.sess
+	// Joins share the says' bucket: each is a request at the host.
+	if ok, wait := srv.limits.say.take(sess.user, srv.cfg.Now()); !ok {
+		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "too many scene requests", retry: wait}
+	}
 	srv.leaveScene(sess)
 	st := &seat{scene: scene, id: newSceneID(), x: b.X, y: b.Y}
 	// Seated before the host hears of it, so that the view events its
