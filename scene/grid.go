@@ -3,7 +3,6 @@ package scene
 import (
 	"math"
 	"slices"
-	"sort"
 )
 
 // ID identifies a player in a scene.
@@ -24,6 +23,9 @@ type Grid struct {
 	cells map[cellKey][]*entity
 	ents  map[ID]*entity
 	zones []Zone // sorted by id
+
+	gone []ID   // evaluate's scratch
+	near []near // evaluate's scratch
 }
 
 type cellKey struct{ cx, cy int32 }
@@ -224,11 +226,18 @@ func (g *Grid) Listeners(id ID, r float64, dst []ID) []ID {
 }
 
 func sortNear(ns []near) {
-	sort.Slice(ns, func(i, j int) bool {
-		if ns[i].d2 != ns[j].d2 {
-			return ns[i].d2 < ns[j].d2
+	slices.SortFunc(ns, func(a, b near) int {
+		switch {
+		case a.d2 < b.d2:
+			return -1
+		case a.d2 > b.d2:
+			return 1
+		case a.e.id < b.e.id:
+			return -1
+		case a.e.id > b.e.id:
+			return 1
 		}
-		return ns[i].e.id < ns[j].e.id
+		return 0
 	})
 }
 
@@ -238,25 +247,32 @@ func sortNear(ns []near) {
 // zone become visible while both sides have room.
 func (g *Grid) evaluate(e *entity, out []Change) []Change {
 	e.ex, e.ey = e.x, e.y
-	for _, p := range sortedIDs(e.sees) {
+	gone := g.gone[:0]
+	for p := range e.sees {
 		o := g.ents[p]
 		dx, dy := o.x-e.x, o.y-e.y
 		if o.zone != e.zone || dx*dx+dy*dy > g.leave*g.leave {
-			delete(e.sees, p)
-			delete(o.sees, e.id)
-			out = append(out, Change{To: e.id, Peer: p}, Change{To: p, Peer: e.id})
+			gone = append(gone, p)
 		}
 	}
+	slices.Sort(gone) // the changes in id order, whatever the map's
+	for _, p := range gone {
+		delete(e.sees, p)
+		delete(g.ents[p].sees, e.id)
+		out = append(out, Change{To: e.id, Peer: p}, Change{To: p, Peer: e.id})
+	}
+	g.gone = gone
 	if len(e.sees) >= g.cfg.MaxListeners {
 		return out
 	}
-	var ns []near
+	ns := g.near[:0]
 	g.around(e, g.cfg.View, func(o *entity, d2 float64) {
 		if _, ok := e.sees[o.id]; !ok {
 			ns = append(ns, near{o, d2})
 		}
 	})
 	sortNear(ns)
+	defer func() { clear(ns); g.near = ns[:0] }()
 	for _, n := range ns {
 		if len(e.sees) >= g.cfg.MaxListeners {
 			break

@@ -24,6 +24,7 @@ var (
 	flagScenePlayers  = flag.Int("scene-players", 2000, "players in the scene, spread over the nodes")
 	flagSceneMoveHz   = flag.Float64("scene-move-hz", 5, "moves a second of each player")
 	flagSceneSide     = flag.Float64("scene-side", 1000, "side of the square the players walk in (2,000 in 1,000×1,000: about 16 within hearing, 63 within view)")
+	flagSceneProfile  = flag.Bool("scene-profile", false, "log a 3 s CPU profile of every node during the moves-only step of the scene phase")
 	flagSceneSayRates = flag.String("scene-say-rates", "20,50,100,200,400,800", "offered says a second (and half as many actions); it stops at the first rate not sustained")
 )
 
@@ -161,7 +162,24 @@ func benchScenes(n int, sayRates []int) (*SceneResult, error) {
 	idleUsPerS := float64(clusterTicks(cl)-c0) * 1e4 / time.Since(i0).Seconds()
 	res.IdleCPUPct = idleUsPerS / 1e4
 	// Moves alone.
+	var profiles sync.WaitGroup
+	if *flagSceneProfile {
+		for i, p := range cl.nodes {
+			profiles.Add(1)
+			go func(i int, addr string) {
+				defer profiles.Done()
+				time.Sleep(*flagWarm)
+				path := filepath.Join(dir, fmt.Sprintf("profile-node%d.pb.gz", i+1))
+				if err := fetchProfile(addr, path, 3); err != nil {
+					logf("  profile of node%d: %v", i+1, err)
+					return
+				}
+				logf("  CPU profile of node%d during moves (%s):\n%s", i+1, path, pprofTop(path))
+			}(i, p.debug)
+		}
+	}
 	st := runSceneStep(cl, players, cnt, 0, 0)
+	profiles.Wait()
 	res.MovesPerS = st.MovesPerS
 	if st.MovesPerS > 0 {
 		res.CPUUsPerMove = st.cpuUs / (st.MovesPerS * flagStep.Seconds())
