@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -174,7 +176,14 @@ func benchScenes(n int, sayRates []int) (*SceneResult, error) {
 					logf("  profile of node%d: %v", i+1, err)
 					return
 				}
-				logf("  CPU profile of node%d during moves (%s):\n%s", i+1, path, pprofTop(path))
+				out, _ := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount=300", *flagBin, path).Output()
+				var keep []string
+				for _, l := range strings.Split(string(out), "\n") {
+					if strings.Contains(l, "Total samples") || strings.Contains(l, "roamhq") && len(keep) < 30 {
+						keep = append(keep, l)
+					}
+				}
+				logf("  CPU profile of node%d during moves (cumulative, roam's own functions):\n%s", i+1, strings.Join(keep, "\n"))
 			}(i, p.debug)
 		}
 	}
