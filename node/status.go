@@ -275,6 +275,8 @@ type Metrics struct {
 	Changes map[string]uint64
 	// Storage is Pebble's metrics; nil once the node is shut down.
 	Storage *pebble.Metrics
+	// Scenes is what this node's scene hosting did (scene_host.go).
+	Scenes SceneStats
 }
 
 // Metrics reads the node's counters (roamd -http /metrics).
@@ -290,6 +292,9 @@ func (n *Node) Metrics() Metrics {
 	}
 	if n.dl != nil {
 		m.Delivery = n.DeliveryStats()
+	}
+	if n.scenes != nil {
+		m.Scenes = n.SceneStats()
 	}
 	if n.gate != nil {
 		m.Gate = n.gate.Stats()
