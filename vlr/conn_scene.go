@@ -57,7 +57,7 @@ func (c *conn) sceneJoin(b *wire.SceneJoin) (wire.Type, any, error) {
 	// answer causes find the session.
 	sess.mu.Lock()
 	sess.seat = st
-	st.sentAt = srv.cfg.Now()
+	st.sentAt = time.Now()
 	sess.mu.Unlock()
 	srv.scenes.add(scene, st.id, sess)
 	ctx, cancel := context.WithTimeout(srv.ctx, srv.cfg.RequestTimeout)
