@@ -27,7 +27,7 @@ var (
 	flagSceneMoveHz   = flag.Float64("scene-move-hz", 5, "moves a second of each player")
 	flagSceneSide     = flag.Float64("scene-side", 1000, "side of the square the players walk in (2,000 in 1,000×1,000: about 16 within hearing, 63 within view)")
 	flagSceneProfile  = flag.Bool("scene-profile", false, "log a 3 s CPU profile of every node during the moves-only step of the scene phase")
-	flagSceneSayRates = flag.String("scene-say-rates", "20,50,100,200,400,800", "offered says a second (and half as many actions); it stops at the first rate not sustained")
+	flagSceneSayRates = flag.String("scene-say-rates", "20,50,100,200,400,800,1600,3200,6400", "offered says a second (and half as many actions); it stops at the first rate not sustained")
 )
 
 // sceneConfig lifts the scene limits as benchConfig lifts the others.
