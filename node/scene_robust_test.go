@@ -228,3 +228,32 @@ func TestScene_ManyJoinsDropEmptyScenes(t *testing.T) {
 		return hosted == 1 && players == 1
 	})
 }
+
+// TestScene_JoinFromEveryNode: players of one scene joining at all three
+// nodes — two of which do not lead the scene's partition — end up in one
+// grid, at the host, and no other node hosts the scene.
+func TestScene_JoinFromEveryNode(t *testing.T) {
+	c := sceneCluster(t)
+	const sc = "commons"
+	host := stableLeader(t, c, "s/"+sc)
+	var ps []*player
+	for i := 0; i < 6; i++ {
+		p := newPlayer(t, account(t, c, i%3, fmt.Sprintf("walker%d", i)))
+		p.join(sc, float64(i), 0)
+		ps = append(ps, p)
+	}
+	if n := len(c.Node(host).ScenePositions(sc)); n != 6 {
+		t.Fatalf("the host has %d players, want 6", n)
+	}
+	for i := 0; i < 3; i++ {
+		if i != host && c.Node(i).ScenePositions(sc) != nil {
+			t.Fatalf("node %d, which does not lead the scene's partition, hosts it", i)
+		}
+	}
+	ps[1].say("all here")
+	for i, p := range ps {
+		if i != 1 {
+			p.hears("all here")
+		}
+	}
+}
