@@ -89,7 +89,10 @@ bench: ## benchmark suite: writes bench/results.json and BENCHMARKS.md (not part
 # duplicated, unexpected, out-of-order or corrupted message, a delivery
 # to an online device later than 2 s, a revoked session active after 5 s,
 # a session_invalid of an unrevoked session, a backlog that does not
-# sync, a non-linearizable account history or unconverged presence.
+# sync, a non-linearizable account history, unconverged presence, or a
+# scheduled message (about 5 a second, 1.5-4 s ahead, some cancelled,
+# edited or sent now; roamd schedule_min_ahead 1s) that fires twice, is
+# lost, fires although cancelled, early, or with a body it no longer had.
 # Report in bin/sim-report.{json,svg,html}.
 SIM_SEED  ?= 1
 SIM_FLAGS ?=
@@ -99,6 +102,7 @@ sim: ## churn simulator with fault injection and history checkers (see sim/)
 	$(BIN)/roamsim -mode spawn -roamd $(BIN)/roamd -nodes 3 -duration 95s -quiet 20s -seed $(SIM_SEED) \
 	  -rate 200 -users 32 -devices 2 -devices-max 6 -backlog-users 1 -backlog 1500 -password-every 20s -delete-every 30s \
 	  -groups 6 -group-members 8 -group-share 0.05 -member-every 1s \
+	  -sched-every 200ms -sched-group-share 0.2 -sched-min-ahead 1s -sched-max-ahead 4s \
 	  -faults kill,pause,leave,join,partition,disconnect,gatedrop,gatereset,clientreset \
 	  -json $(BIN)/sim-report.json -svg $(BIN)/sim-report.svg -html $(BIN)/sim-report.html $(SIM_FLAGS)
 

@@ -14,6 +14,9 @@ type Whoami struct {
 	Node   string // id of the node the client is connected to
 	Auth   string // "scram" (password login) or "resume"
 	Since  time.Time
+	// The role the session picked (PickRole); empty when none.
+	RoleNS string
+	Role   string
 }
 
 // Whoami asks the server who the session belongs to.
@@ -22,7 +25,7 @@ func (c *Client) Whoami(ctx context.Context) (Whoami, error) {
 	if err := c.call(ctx, wire.TWhoami, &wire.Empty{}, wire.TWhoamiReply, &r); err != nil {
 		return Whoami{}, err
 	}
-	return Whoami{User: r.User, Device: r.Device, Node: r.Node, Auth: r.Auth, Since: time.UnixMilli(r.SinceMS)}, nil
+	return Whoami{User: r.User, Device: r.Device, Node: r.Node, Auth: r.Auth, Since: time.UnixMilli(r.SinceMS), RoleNS: r.RoleNS, Role: r.Role}, nil
 }
 
 // Profile is a user's public profile.

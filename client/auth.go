@@ -281,10 +281,14 @@ func (c *Client) adopt(cn *conn, lok *wire.LoginOK, auth string, expectGen uint6
 	if user == "" && c.sess != nil {
 		user = c.sess.user
 	}
+	var role wire.RoleRef
+	if auth == "resume" && c.sess != nil {
+		role = c.sess.role // picked again on cn (resumeSession)
+	}
 	c.gen++
 	c.sess = &session{
 		user: user, device: c.cfg.Device, token: append([]byte(nil), lok.Token...),
-		heartbeat: hb, epoch: lok.Epoch, auth: auth, authAt: time.Now(), gen: c.gen,
+		heartbeat: hb, epoch: lok.Epoch, auth: auth, authAt: time.Now(), gen: c.gen, role: role,
 	}
 	c.in.start(user, lok.Cursor, !c.cfg.SkipInbox)
 	c.startGroupsLocked(!c.cfg.SkipInbox && !c.cfg.SkipGroups)

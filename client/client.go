@@ -76,6 +76,7 @@ type session struct {
 	auth      string // "scram" or "resume"
 	authAt    time.Time
 	gen       uint64
+	role      wire.RoleRef // the picked role (roles.go), picked again on resume
 }
 
 // Dial connects to the first reachable address of cfg.Addrs and exchanges
@@ -703,6 +704,16 @@ func (c *Client) resumeSession(cn *conn, s *session) error {
 	defer cancel()
 	sent := time.Now()
 	lok, err := c.resumeOn(ctx, cn, s.user, s.token)
+	if err == nil {
+		c.mu.Lock()
+		role := s.role
+		c.mu.Unlock()
+		if role, err = c.repickRole(ctx, cn, role); err == nil {
+			c.mu.Lock()
+			s.role = role
+			c.mu.Unlock()
+		}
+	}
 	if err != nil {
 		err = timeoutCause(c.ctx, ctx, err)
 		if errors.Is(err, ErrTimeout) && cn.lastRecv.Load() < sent.UnixNano() {

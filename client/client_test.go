@@ -612,3 +612,25 @@ func TestReconnect_RevokedResumeEndsTheSession(t *testing.T) {
 		})
 	}
 }
+
+// TestEventAt_IsWhenTheFrameArrived: an event the application reads late
+// carries when the client took its frame from the connection, not when it
+// was read (the simulator judges the server by it: a revoked session's
+// reader parked for seconds must not make an early push look late).
+func TestEventAt_IsWhenTheFrameArrived(t *testing.T) {
+	cl := newFakeCluster(t, 1)
+	cl.addUser(t, "alice", "pw")
+	c := dialT(t, testConfig(t, cl.addr(0)))
+	if err := c.Login(ctxT(t), "alice", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, c, EventSynced)
+	before := time.Now()
+	cl.deliver("alice", "late reader")
+	time.Sleep(300 * time.Millisecond) // the push arrives; nobody reads
+	read := time.Now()
+	ev := nextEvent(t, c, EventMessage)
+	if ev.At.Before(before) || !ev.At.Before(read) {
+		t.Fatalf("At %v: want after %v and before the read at %v", ev.At, before, read)
+	}
+}

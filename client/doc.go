@@ -130,6 +130,16 @@
 // on another device is picked up at the next login, or by SyncGroups.
 // Config.SkipGroups turns groups off; Config.SkipInbox turns off both.
 //
+// # Roles
+//
+// RoleCreate, RoleRename, RoleDelete and Roles manage the account's roles
+// (up to 8 by default): names unique in their game namespace across the
+// cluster (ErrRoleTaken, ErrRoleLimit, ErrRoleNotFound). PickRole makes
+// one the session's role, the identity shown in scenes; Whoami reports it
+// and PickedRole returns it. 1:1 and group chat stay per account. The
+// server keeps a pick per connection only: the client picks it again
+// after it resumes on a new connection.
+//
 // # Connection loss and redirects
 //
 // When the connection breaks, or a node says goodbye with a redirect or

@@ -78,6 +78,10 @@ var (
 	// ErrGroupFull: the group has as many members (or pending invites)
 	// as it may, or the caller is in as many groups as it may be.
 	ErrGroupFull = codeErr(wire.CodeGroupFull)
+	// Roles (roles.go).
+	ErrRoleTaken    = codeErr(wire.CodeRoleTaken)
+	ErrRoleLimit    = codeErr(wire.CodeRoleLimit)
+	ErrRoleNotFound = codeErr(wire.CodeRoleNotFound)
 
 	ErrSessionReplaced = codeErr(wire.CodeSessionReplaced)
 	ErrPasswordChanged = codeErr(wire.CodePasswordChanged)

@@ -96,9 +96,13 @@ type Event struct {
 	Err           error        // EventGoodbye, EventDisconnected, EventSessionEnded, EventError
 	Schedule      Scheduled    // EventSchedule
 	ScheduleEvent string       // EventSchedule
-	SceneEvent    SceneEvent   // EventScene
-	SceneView     SceneView    // EventSceneView
-	SceneInfo     SceneInfo    // EventSceneJoined
+	// At is when the client took the frame that produced the event from
+	// the connection: the event may reach the application much later,
+	// when it reads Events slowly or not at all for a while.
+	At         time.Time
+	SceneEvent SceneEvent // EventScene
+	SceneView  SceneView  // EventSceneView
+	SceneInfo  SceneInfo  // EventSceneJoined
 }
 
 // Message is one message of the user's inbox.
@@ -140,6 +144,9 @@ type queued struct {
 func streamed(k EventKind) bool { return k == EventMessage || k == EventGroupMessage }
 
 func (q *eventQueue) push(it queued) bool {
+	if it.ev.At.IsZero() {
+		it.ev.At = time.Now()
+	}
 	q.mu.Lock()
 	if !streamed(it.ev.Kind) {
 		if q.others >= maxQueuedOther {

@@ -7,7 +7,7 @@ import (
 	"github.com/roamhq/roam/wire"
 )
 
-// Scenes (game mode, PROTOCOL.md §18). A session is in at most one
+// Scenes (game mode, PROTOCOL.md §19). A session is in at most one
 // scene. Everything is volatile: says, actions and view events reach the
 // players in range who are connected at that moment, are not stored and
 // are not retried. The client remembers the scene and the last position

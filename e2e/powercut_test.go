@@ -91,35 +91,7 @@ func TestPowerCut_FirstSendFast(t *testing.T) {
 	procs := startCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := clientAt(ctx, procs[0].client, "a1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := clientAt(ctx, procs[1].client, "b1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	for _, r := range []struct {
-		c    *client.Client
-		user string
-	}{{a, "alice"}, {b, "bob"}} {
-		if err := r.c.Register(ctx, r.user, "pw-"+r.user); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.c.Login(ctx, r.user, "pw-"+r.user); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := a.FriendRequest(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	waitFriendEvent(t, b, "request")
-	if err := b.FriendAccept(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	waitFriendEvent(t, a, "accepted")
+	a, b := friendsAt(t, ctx, procs)
 	if _, err := a.Send(ctx, "bob", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +176,42 @@ func (p *proc) respawn() <-chan struct{} {
 	cfg.Log = &roamdproc.LineWriter{TimeLayout: "15:04:05.000", Out: func(line string) { p.logs.Write([]byte(line + "\n")) }}
 	p.spawn(cfg)
 	return p.rp.WhenReady()
+}
+
+// friendsAt registers alice at procs[0] and bob at procs[1] (devices a1
+// and b1, logged in) and makes them friends.
+func friendsAt(t *testing.T, ctx context.Context, procs []*proc) (a, b *client.Client) {
+	t.Helper()
+	var cls [2]*client.Client
+	for i, u := range []string{"alice", "bob"} {
+		c, err := clientAt(ctx, procs[i].client, u[:1]+"1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if err := c.Register(ctx, u, "pw-"+u); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Login(ctx, u, "pw-"+u); err != nil {
+			t.Fatal(err)
+		}
+		cls[i] = c
+	}
+	befriendClients(t, ctx, cls[0], cls[1])
+	return cls[0], cls[1]
+}
+
+// befriendClients makes a's and b's users friends: a asks, b accepts.
+func befriendClients(t *testing.T, ctx context.Context, a, b *client.Client) {
+	t.Helper()
+	if err := a.FriendRequest(ctx, b.User()); err != nil {
+		t.Fatal(err)
+	}
+	waitFriendEvent(t, b, "request")
+	if err := b.FriendAccept(ctx, a.User()); err != nil {
+		t.Fatal(err)
+	}
+	waitFriendEvent(t, a, "accepted")
 }
 
 func waitFriendEvent(t *testing.T, c *client.Client, kind string) {

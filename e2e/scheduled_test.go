@@ -45,14 +45,7 @@ func TestScheduled_KillNineOfEveryNode(t *testing.T) {
 	}
 	a := dialUser(0, "alice", "a1", true)
 	b := dialUser(1, "bob", "b1", true)
-	if err := a.FriendRequest(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	waitFriendEvent(t, b, "request")
-	if err := b.FriendAccept(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	waitFriendEvent(t, a, "accepted")
+	befriendClients(t, ctx, a, b)
 	// The server's minimum is 10 s ahead.
 	s, err := a.ScheduleIn(ctx, "bob", []byte("through the power cut"), 11*time.Second)
 	if err != nil {

@@ -10,7 +10,8 @@ import (
 func apply(t *txn, c *Cmd) (Result, error) {
 	// User names and device ids are parts of keys separated by 0x00; one
 	// containing 0x00 could reach another user's keys.
-	if hasNul(c.User) || hasNul(c.Peer) || hasNul(c.Device) || hasNul(c.Group) {
+	if hasNul(c.User) || hasNul(c.Peer) || hasNul(c.Device) || hasNul(c.Group) ||
+		hasNul(c.NS) || hasNul(c.RoleName) || hasNul(c.OldName) {
 		return Result{Status: StatusInvalid}, nil
 	}
 	switch c.Op {
@@ -62,6 +63,9 @@ func apply(t *txn, c *Cmd) (Result, error) {
 	}
 	if c.Op >= OpSchedCreate && c.Op <= OpSchedDone {
 		return applySchedOp(t, c)
+	}
+	if c.Op >= OpRoleClaim && c.Op <= OpRoleUnlink {
+		return applyRoleOp(t, c)
 	}
 	return Result{Status: StatusInvalid}, nil
 }
@@ -238,11 +242,16 @@ func applyDeleteAccount(t *txn, c *Cmd) (Result, error) {
 	if err := t.dropSchedules(c.User); err != nil {
 		return Result{}, err
 	}
+	// And every role's claim to be released (role.go).
+	roles, err := t.releaseAllRoles(c.User)
+	if err != nil {
+		return Result{}, err
+	}
 	// Inbox: drop the messages and their expiry index entries.
 	if err := t.dropInbox(c.User); err != nil {
 		return Result{}, err
 	}
-	for _, kind := range []byte{skEdge, skCursor, skDedup, skUserGroup} {
+	for _, kind := range []byte{skEdge, skCursor, skDedup, skUserGroup, skRole, skRoleFence} {
 		if err := t.delPrefix(skUserPrefix(kind, c.User)); err != nil {
 			return Result{}, err
 		}
@@ -255,7 +264,7 @@ func applyDeleteAccount(t *txn, c *Cmd) (Result, error) {
 	if err := t.del(accountKey(c.User)); err != nil {
 		return Result{}, err
 	}
-	return Result{Effects: cancels(nil, c.User, cancel, reasonAccountDeleted), Outbox: len(peers)+groups > 0}, nil
+	return Result{Effects: cancels(nil, c.User, cancel, reasonAccountDeleted), Outbox: len(peers)+groups+roles > 0}, nil
 }
 
 func (t *txn) addOutbox(c Cmd) error {

@@ -108,10 +108,7 @@ func applyFriendAccept(t *txn, c *Cmd) (Result, error) {
 	if err := t.setEdge(c.User, c.Peer, EdgeFriend); err != nil {
 		return Result{}, err
 	}
-	if err := t.addOutbox(Cmd{Op: OpFriendConfirm, User: c.Peer, Peer: c.User}); err != nil {
-		return Result{}, err
-	}
-	return Result{Outbox: true}, nil
+	return t.tell(Cmd{Op: OpFriendConfirm, User: c.Peer, Peer: c.User})
 }
 
 // applyFriendConfirm: Peer accepted User's request (delivered from Peer's
@@ -145,10 +142,7 @@ func applyFriendDecline(t *txn, c *Cmd) (Result, error) {
 	if err := t.del(edgeKey(c.User, c.Peer)); err != nil {
 		return Result{}, err
 	}
-	if err := t.addOutbox(Cmd{Op: OpFriendDrop, User: c.Peer, Peer: c.User, Reason: "declined"}); err != nil {
-		return Result{}, err
-	}
-	return Result{Outbox: true}, nil
+	return t.tell(Cmd{Op: OpFriendDrop, User: c.Peer, Peer: c.User, Reason: "declined"})
 }
 
 // applyFriendRemove: User ends the friendship (or withdraws a request).
@@ -163,10 +157,7 @@ func applyFriendRemove(t *txn, c *Cmd) (Result, error) {
 	if err := t.del(edgeKey(c.User, c.Peer)); err != nil {
 		return Result{}, err
 	}
-	if err := t.addOutbox(Cmd{Op: OpFriendDrop, User: c.Peer, Peer: c.User}); err != nil {
-		return Result{}, err
-	}
-	return Result{Outbox: true}, nil
+	return t.tell(Cmd{Op: OpFriendDrop, User: c.Peer, Peer: c.User})
 }
 
 // applyFriendDrop removes User's edge to Peer unless it is a block. The
@@ -225,10 +216,7 @@ func applyBlock(t *txn, c *Cmd) (Result, error) {
 	if st != EdgeFriend && st != EdgeOutgoing {
 		return Result{}, nil
 	}
-	if err := t.addOutbox(Cmd{Op: OpFriendDrop, User: c.Peer, Peer: c.User}); err != nil {
-		return Result{}, err
-	}
-	return Result{Outbox: true}, nil
+	return t.tell(Cmd{Op: OpFriendDrop, User: c.Peer, Peer: c.User})
 }
 
 // applyUnblock removes a block; without one (a name never blocked, or
@@ -252,4 +240,13 @@ func applyUnblock(t *txn, c *Cmd) (Result, error) {
 		return Result{}, t.del(blockCountKey(c.User))
 	}
 	return Result{}, t.setUint(blockCountKey(c.User), n-1)
+}
+
+// tell queues cmd for the other user's partition (the outbox delivers it
+// at least once) and says so in the result.
+func (t *txn) tell(cmd Cmd) (Result, error) {
+	if err := t.addOutbox(cmd); err != nil {
+		return Result{}, err
+	}
+	return Result{Outbox: true}, nil
 }

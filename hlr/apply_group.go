@@ -32,6 +32,30 @@ func (t *txn) member(g, user string) (*Member, error) {
 	return &m, nil
 }
 
+// groupActor reads group g and user's membership of it: the member is
+// nil when the group is (or the user is not in it).
+func (t *txn) groupActor(g, user string) (*Group, *Member, error) {
+	gr, err := t.group(g)
+	if err != nil || gr == nil {
+		return nil, nil, err
+	}
+	m, err := t.member(g, user)
+	return gr, m, err
+}
+
+// settings applies the settings c carries (title, topic, open) to gr.
+func (gr *Group) settings(c *Cmd) {
+	if c.Name != nil {
+		gr.Title = *c.Name
+	}
+	if c.About != nil {
+		gr.Topic = *c.About
+	}
+	if c.Open != nil {
+		gr.Open = *c.Open
+	}
+}
+
 // members reads every member record of g.
 func (s *state) members(g string) ([]Member, error) {
 	var out []Member
@@ -83,7 +107,7 @@ func (t *txn) appendGroup(g string, m Message, ttlMS int64, dedup []byte) (*Mess
 		return nil, err
 	}
 	if dedup != nil {
-		if err := t.setRec(dedupKey(g, dedup), &dedupRecord{ID: m.ID, Seq: m.Seq}); err != nil {
+		if err := t.dedupSet(dedupKey(g, dedup), &dedupRecord{ID: m.ID, Seq: m.Seq}); err != nil {
 			return nil, err
 		}
 	}
@@ -130,15 +154,7 @@ func applyGroupCreate(t *txn, c *Cmd) (Result, error) {
 		return Result{}, err
 	}
 	gr = &Group{Name: c.Group, Owner: c.User, CreatedMS: t.now, Members: 1}
-	if c.Name != nil {
-		gr.Title = *c.Name
-	}
-	if c.About != nil {
-		gr.Topic = *c.About
-	}
-	if c.Open != nil {
-		gr.Open = *c.Open
-	}
+	gr.settings(c)
 	if err := t.setRec(groupKey(g), gr); err != nil {
 		return Result{}, err
 	}
@@ -157,11 +173,7 @@ func applyGroupCreate(t *txn, c *Cmd) (Result, error) {
 
 func applyGroupInvite(t *txn, c *Cmd) (Result, error) {
 	g := GroupKey(c.Group)
-	gr, err := t.group(g)
-	if err != nil || gr == nil {
-		return Result{Status: StatusRefused}, err
-	}
-	actor, err := t.member(g, c.User)
+	gr, actor, err := t.groupActor(g, c.User)
 	if err != nil || actor == nil || c.Peer == "" || c.Peer == c.User {
 		return Result{Status: StatusRefused}, err
 	}
@@ -292,38 +304,13 @@ func applyGroupLeave(t *txn, c *Cmd) (Result, error) {
 		return Result{}, err
 	}
 	if m == nil {
-		ok, err := t.has(inviteKey(g, c.User))
-		if err != nil || !ok {
-			return Result{Dup: true}, err // not in it: a retry, or nothing to do
-		}
-		if err := t.del(inviteKey(g, c.User)); err != nil {
-			return Result{}, err
-		}
-		last, err := t.head(g)
-		if err != nil {
-			return Result{}, err
-		}
-		return t.link(Result{Seq: last}, OpGroupUnlink, c.User, c.Group, "")
+		return t.dropInvite(g, c.Group, c.User)
 	}
 	if gr.Members <= 1 {
 		return deleteGroup(t, c, gr)
 	}
-	before, err := t.memberSet(g)
+	r, before, err := t.takeOut(gr, c.Group, m, EventLeft, c.User, "")
 	if err != nil {
-		return Result{}, err
-	}
-	if err := t.removeMember(g, c.User); err != nil {
-		return Result{}, err
-	}
-	gr.Members--
-	r, err := t.event(g, EventLeft, c.User, "", "", before)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := t.former(g, c.User, m.JoinSeq, r.Seq); err != nil {
-		return Result{}, err
-	}
-	if r, err = t.link(r, OpGroupUnlink, c.User, c.Group, ""); err != nil {
 		return Result{}, err
 	}
 	if m.Role == RoleOwner {
@@ -344,6 +331,49 @@ func applyGroupLeave(t *txn, c *Cmd) (Result, error) {
 		r.Effects = append(r.Effects, r2.Effects...)
 	}
 	return r, t.setRec(groupKey(g), gr)
+}
+
+// dropInvite removes user's pending invite to group name (key g) and
+// unlinks it from user's index; Dup when there is none (a retry, or
+// nothing to do).
+func (t *txn) dropInvite(g, name, user string) (Result, error) {
+	ok, err := t.has(inviteKey(g, user))
+	if err != nil || !ok {
+		return Result{Dup: true}, err
+	}
+	if err := t.del(inviteKey(g, user)); err != nil {
+		return Result{}, err
+	}
+	last, err := t.head(g)
+	if err != nil {
+		return Result{}, err
+	}
+	return t.link(Result{Seq: last}, OpGroupUnlink, user, name, "")
+}
+
+// takeOut removes member m from group name (record gr, whose count it
+// lowers; the caller writes it): the event (kind, by from, about subject:
+// "" for a leave), the former-member record and the unlink from m's index.
+// It returns the member set before the removal too.
+func (t *txn) takeOut(gr *Group, name string, m *Member, kind, from, subject string) (Result, *MemberSet, error) {
+	g := GroupKey(name)
+	before, err := t.memberSet(g)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	if err := t.removeMember(g, m.User); err != nil {
+		return Result{}, nil, err
+	}
+	gr.Members--
+	r, err := t.event(g, kind, from, subject, "", before)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	if err := t.former(g, m.User, m.JoinSeq, r.Seq); err != nil {
+		return Result{}, nil, err
+	}
+	r, err = t.link(r, OpGroupUnlink, m.User, name, "")
+	return r, before, err
 }
 
 // heir is the member who takes over from a leaving owner.
@@ -379,11 +409,7 @@ func (t *txn) heir(g string) (*Member, error) {
 // remove anyone but itself; an admin may remove members only.
 func applyGroupKick(t *txn, c *Cmd) (Result, error) {
 	g := GroupKey(c.Group)
-	gr, err := t.group(g)
-	if err != nil || gr == nil {
-		return Result{Status: StatusRefused}, err
-	}
-	actor, err := t.member(g, c.User)
+	gr, actor, err := t.groupActor(g, c.User)
 	if err != nil || actor == nil || !canManage(actor.Role) || c.Peer == c.User {
 		return Result{Status: StatusRefused}, err
 	}
@@ -392,41 +418,16 @@ func applyGroupKick(t *txn, c *Cmd) (Result, error) {
 		return Result{}, err
 	}
 	if peer == nil {
-		ok, err := t.has(inviteKey(g, c.Peer))
-		if err != nil || !ok {
-			return Result{Dup: true}, err // not in it: a retry, or nothing to do
-		}
-		if err := t.del(inviteKey(g, c.Peer)); err != nil {
-			return Result{}, err
-		}
-		last, err := t.head(g)
-		if err != nil {
-			return Result{}, err
-		}
-		return t.link(Result{Seq: last}, OpGroupUnlink, c.Peer, c.Group, "")
+		return t.dropInvite(g, c.Group, c.Peer)
 	}
 	if peer.Role == RoleOwner || (peer.Role == RoleAdmin && actor.Role != RoleOwner) {
 		return Result{Status: StatusRefused}, nil
 	}
-	before, err := t.memberSet(g)
+	r, _, err := t.takeOut(gr, c.Group, peer, EventKicked, c.User, c.Peer)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := t.removeMember(g, c.Peer); err != nil {
-		return Result{}, err
-	}
-	gr.Members--
-	if err := t.setRec(groupKey(g), gr); err != nil {
-		return Result{}, err
-	}
-	r, err := t.event(g, EventKicked, c.User, c.Peer, "", before)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := t.former(g, c.Peer, peer.JoinSeq, r.Seq); err != nil {
-		return Result{}, err
-	}
-	return t.link(r, OpGroupUnlink, c.Peer, c.Group, "")
+	return r, t.setRec(groupKey(g), gr)
 }
 
 // applyGroupRole sets Peer's role to Reason: "admin" or "member" (the
@@ -434,11 +435,7 @@ func applyGroupKick(t *txn, c *Cmd) (Result, error) {
 // owner an admin.
 func applyGroupRole(t *txn, c *Cmd) (Result, error) {
 	g := GroupKey(c.Group)
-	gr, err := t.group(g)
-	if err != nil || gr == nil {
-		return Result{Status: StatusRefused}, err
-	}
-	actor, err := t.member(g, c.User)
+	gr, actor, err := t.groupActor(g, c.User)
 	if err != nil || actor == nil || actor.Role != RoleOwner || c.Peer == c.User {
 		return Result{Status: StatusRefused}, err
 	}
@@ -479,23 +476,11 @@ func applyGroupRole(t *txn, c *Cmd) (Result, error) {
 // of the group; owner and admins only.
 func applyGroupSet(t *txn, c *Cmd) (Result, error) {
 	g := GroupKey(c.Group)
-	gr, err := t.group(g)
-	if err != nil || gr == nil {
-		return Result{Status: StatusRefused}, err
-	}
-	actor, err := t.member(g, c.User)
+	gr, actor, err := t.groupActor(g, c.User)
 	if err != nil || actor == nil || !canManage(actor.Role) {
 		return Result{Status: StatusRefused}, err
 	}
-	if c.Name != nil {
-		gr.Title = *c.Name
-	}
-	if c.About != nil {
-		gr.Topic = *c.About
-	}
-	if c.Open != nil {
-		gr.Open = *c.Open
-	}
+	gr.settings(c)
 	if err := t.setRec(groupKey(g), gr); err != nil {
 		return Result{}, err
 	}
@@ -508,13 +493,12 @@ func applyGroupSet(t *txn, c *Cmd) (Result, error) {
 
 func applyGroupDelete(t *txn, c *Cmd) (Result, error) {
 	g := GroupKey(c.Group)
-	gr, err := t.group(g)
+	gr, actor, err := t.groupActor(g, c.User)
 	if err != nil || gr == nil {
 		return Result{Dup: true}, err // gone already: a retry, or nothing to do
 	}
-	actor, err := t.member(g, c.User)
-	if err != nil || actor == nil || actor.Role != RoleOwner {
-		return Result{Status: StatusRefused}, err
+	if actor == nil || actor.Role != RoleOwner {
+		return Result{Status: StatusRefused}, nil
 	}
 	return deleteGroup(t, c, gr)
 }
@@ -581,7 +565,7 @@ func applyGroupSend(t *txn, c *Cmd) (Result, error) {
 	g := GroupKey(c.Group)
 	suffix := dedupSuffix(c.User, c.Device, c.CMID)
 	var d dedupRecord
-	ok, err := t.getRec(dedupKey(g, suffix), &d)
+	ok, err := t.dedupGet(dedupKey(g, suffix), &d)
 	if err != nil {
 		return Result{}, err
 	}

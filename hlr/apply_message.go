@@ -33,7 +33,7 @@ func applySend(t *txn, c *Cmd) (Result, error) {
 	}
 	suffix := dedupSuffix(c.Peer, c.Device, c.CMID)
 	var d dedupRecord
-	ok, err := t.getRec(dedupKey(c.User, suffix), &d)
+	ok, err := t.dedupGet(dedupKey(c.User, suffix), &d)
 	if err != nil {
 		return Result{}, err
 	}
@@ -62,7 +62,7 @@ func applySend(t *txn, c *Cmd) (Result, error) {
 	if err := t.setRec(headKey(c.User), &h); err != nil {
 		return Result{}, err
 	}
-	if err := t.setRec(dedupKey(c.User, suffix), &dedupRecord{ID: id, Seq: m.Seq}); err != nil {
+	if err := t.dedupSet(dedupKey(c.User, suffix), &dedupRecord{ID: id, Seq: m.Seq}); err != nil {
 		return Result{}, err
 	}
 	if err := t.set(expiryKey(exp, c.User, m.Seq), suffix); err != nil {

@@ -249,11 +249,17 @@ func applySchedEdit(t *txn, c *Cmd) (Result, error) {
 		}
 		s.FireMS = c.AtMS
 	}
+	return t.rescheduled(&s, old, c.Device)
+}
+
+// rescheduled stores s, the edited copy of pending schedule old, with its
+// version moved on, and arms the leader's timer for its fire time.
+func (t *txn) rescheduled(s, old *Schedule, device string) (Result, error) {
 	s.Version++
-	if err := t.putSchedule(&s, old); err != nil {
+	if err := t.putSchedule(s, old); err != nil {
 		return Result{}, err
 	}
-	r, err := t.schedResult(&s, SchedEventEdited, c.Device)
+	r, err := t.schedResult(s, SchedEventEdited, device)
 	r.Effects = append(r.Effects, ScheduleArmEffect{AtMS: s.FireMS})
 	return r, err
 }
@@ -297,13 +303,7 @@ func applySchedNow(t *txn, c *Cmd) (Result, error) {
 	}
 	s := *old
 	s.FireMS = t.now
-	s.Version++
-	if err := t.putSchedule(&s, old); err != nil {
-		return Result{}, err
-	}
-	r, err := t.schedResult(&s, SchedEventEdited, c.Device)
-	r.Effects = append(r.Effects, ScheduleArmEffect{AtMS: s.FireMS})
-	return r, err
+	return t.rescheduled(&s, old, c.Device)
 }
 
 // applySchedFire claims a due schedule for its fire. A pending one

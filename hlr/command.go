@@ -54,6 +54,13 @@ const (
 	OpSchedNow    Op = 37 // User asks pending schedule ID to fire now
 	OpSchedFire   Op = 38 // the leader claims due schedule ID; late by more than Sched.MaxLateMS fails it
 	OpSchedDone   Op = 39 // the fire of ID ended: Reason "" (sent: MsgID in CMID, Seq) or the failure's
+	// Roles (role.go, apply_role.go): role RoleName in namespace NS of
+	// account User. Claim and Release apply in the partition of
+	// RoleKey(NS, RoleName), Link and Unlink in User's (see Key).
+	OpRoleClaim   Op = 40 // User claims the name; a claim User holds is renewed under a new id
+	OpRoleRelease Op = 41 // User's claim ID of the name ends (if it is still User's and still ID)
+	OpRoleLink    Op = 42 // User lists the role under claim ID (in place of OldName, a rename); Limit bounds the roles
+	OpRoleUnlink  Op = 43 // User deletes the role; Reason RoleReclaim: fence claim ID unless User lists the role
 )
 
 var opNames = [...]string{
@@ -63,7 +70,7 @@ var opNames = [...]string{
 	"expire", "outbox_done", "group_create", "group_invite", "group_join", "group_leave",
 	"group_kick", "group_role", "group_set", "group_delete", "group_send", "group_cursor",
 	"group_link", "group_unlink", "sched_create", "sched_edit", "sched_cancel", "sched_now",
-	"sched_fire", "sched_done",
+	"sched_fire", "sched_done", "role_claim", "role_release", "role_link", "role_unlink",
 }
 
 func (o Op) String() string {
@@ -110,13 +117,25 @@ type Cmd struct {
 	// Scheduled messages: the fire time (Unix ms) and the limits.
 	AtMS  int64        `msgpack:"at,omitempty"`
 	Sched *SchedLimits `msgpack:"sl,omitempty"`
+	// Roles: the role's namespace and name, and for a rename (OpRoleLink)
+	// the name it replaces.
+	NS       string `msgpack:"rs,omitempty"`
+	RoleName string `msgpack:"rn,omitempty"`
+	OldName  string `msgpack:"ro,omitempty"`
 }
 
 // Key is the partition key of the command: the name whose home partition
 // applies it. A group's key is "g/" + its name; a user's is the user name,
 // which never contains '/', so the two namespaces cannot collide and every
 // user keeps the partition it always had. Routers hash Key, never User.
-func (c Cmd) Key() string { return partitionKey(c.User, c.Group) }
+// A role claim's key is RoleKey(NS, RoleName) (OpRoleClaim and
+// OpRoleRelease only), which contains '/' too.
+func (c Cmd) Key() string {
+	if c.Op == OpRoleClaim || c.Op == OpRoleRelease {
+		return RoleKey(c.NS, c.RoleName)
+	}
+	return partitionKey(c.User, c.Group)
+}
 
 // partitionKey is the key of a group when group is set, else of user.
 func partitionKey(user, group string) string {
@@ -151,6 +170,16 @@ type Result struct {
 	// Sched is the schedule a schedule command made or changed (as it is
 	// after the command).
 	Sched *Schedule `msgpack:"S,omitempty"`
+	// Login is what a login or resume answered OK needs next: the friend
+	// list and the device's cursor, read at the leader right after the
+	// command (login_view.go); nil if that read failed.
+	Login *LoginView `msgpack:"-"`
+	// Claim is the role claim OpRoleClaim made or renewed, or (with
+	// StatusExists) the other account's that it found.
+	Claim *RoleClaim `msgpack:"rc,omitempty"`
+	// Role is the role record OpRoleUnlink deleted, or the one a rename
+	// (OpRoleLink with OldName) replaced.
+	Role *Role `msgpack:"ro,omitempty"`
 }
 
 // entry is the payload of one Raft log entry: a batch of commands stamped

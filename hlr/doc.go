@@ -19,8 +19,9 @@
 //   - Cmd is a write (Op says which; the comments on the Op constants list
 //     the fields each uses). Partition.Exec proposes it and returns its
 //     Result once it is committed by a quorum and applied.
-//     A command belongs to the partition of its key (Cmd.Key: the user, or
-//     "g/" + a group's name), ring.PartitionOf(key, P).
+//     A command belongs to the partition of its key (Cmd.Key: the user,
+//     "g/" + a group's name, or "r/" ns "/" name for a role's claim),
+//     ring.PartitionOf(key, P).
 //   - Query is a read of one user's data; Partition.Query answers it with an
 //     Answer, and Partition.View gives direct read access.
 //   - Effects is implemented by the node: the apply code decides, as

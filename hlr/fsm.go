@@ -36,6 +36,8 @@ type FSM struct {
 	broken error
 	// cache holds committed values the apply path reads often.
 	cache *valueCache
+	// dedup answers the dedup lookups of new sends (dedup_filter.go).
+	dedup *dedupFilter
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
@@ -51,6 +53,7 @@ func NewFSM(db *pebble.DB, pid uint16, logger *slog.Logger) (*FSM, error) {
 		prefix: keyspace.Partition(pid, keyspace.KindFSM),
 		log:    logger.With("component", "fsm", "partition", pid),
 		cache:  newValueCache(cacheEntries),
+		dedup:  newDedupFilter(0),
 	}
 	f.applied.init()
 	if err := f.loadMeta(); err != nil {
@@ -96,6 +99,10 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		// Applying onto an unknown state would make this replica diverge.
 		panic(fmt.Sprintf("hlr: partition %d: apply after failed restore: %v", f.pid, f.broken))
 	}
+	if err := f.dedup.step(f.db, f.prefix, dedupScanStep); err != nil { // nil: no filter
+		f.log.Warn("dedup filter: scan failed; lookups read the store", "err", err)
+		f.dedup = newDedupFilter(0)
+	}
 	failed := map[int]error{}
 	for {
 		out, retry := f.applyBatch(logs, failed)
@@ -117,7 +124,7 @@ func (f *FSM) applyBatch(logs []*raft.Log, failed map[int]error) (out []interfac
 	if f.cache != nil {
 		tc = &txnCache{c: f.cache, overlay: make(map[string]write)}
 	}
-	t := &txn{state: state{r: b, prefix: f.prefix, tc: tc, db: f.db}, b: b, meta: &meta, pid: f.pid}
+	t := &txn{state: state{r: b, prefix: f.prefix, tc: tc, db: f.db}, b: b, meta: &meta, pid: f.pid, dedup: f.dedup}
 	last := meta.Applied
 	for i, l := range logs {
 		if l.Index <= meta.Applied {
@@ -157,6 +164,9 @@ func (f *FSM) applyBatch(logs []*raft.Log, failed map[int]error) (out []interfac
 	}
 	f.meta = meta
 	f.applied.set(last)
+	if f.dedup != nil && f.dedup.ready && f.dedup.full() {
+		f.dedup = newDedupFilter(2 * f.dedup.n)
+	}
 	return out, false
 }
 
@@ -201,6 +211,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.cache.reset()
+	f.dedup = newDedupFilter(0)
 	partial, err := restoreSnapshot(f.db, f.prefix, rc)
 	if err != nil {
 		if partial {
@@ -251,6 +262,7 @@ func (f *FSM) drop() error {
 	}
 	f.meta = partMeta{}
 	f.broken = nil
+	f.dedup = newDedupFilter(0)
 	f.applied.set(0)
 	return nil
 }

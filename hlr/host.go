@@ -218,8 +218,9 @@ func (h *Host) openPartition(pid uint16, trans raft.Transport, bootstrap []raft.
 	}
 	h.observe(r)
 	p := &Partition{
-		id: pid, raft: r, fsm: fsm, drop: store.Drop, trans: trans, snapDir: snapDir,
+		id: pid, raft: r, fsm: fsm, drop: store.Drop, trans: trans, snapDir: snapDir, snaps: snaps,
 		effects: h.effects, kick: h.kick, log: log, now: h.cfg.Now,
+		restored: func() { h.markRestored(pid) },
 	}
 	p.prop = newProposer(r, h.cfg.MaxBatchCmds, h.cfg.MaxBatchBytes, h.cfg.Now)
 	p.prop.batches = h.batches

@@ -39,6 +39,17 @@ const leaderRecheck = time.Second
 type leaderHooks struct {
 	mu    sync.Mutex // leaf lock
 	added []func(pid uint16, leader bool)
+	// restored lists partitions whose state a restore replaced: their
+	// subscribers hear (pid, false) and, if still led, (pid, true) again.
+	restored []uint16
+}
+
+// markRestored makes the loop report partition pid as lost and led again.
+func (h *Host) markRestored(pid uint16) {
+	h.hooks.mu.Lock()
+	h.hooks.restored = append(h.hooks.restored, pid)
+	h.hooks.mu.Unlock()
+	h.kickLeaders()
 }
 
 // OnLeader subscribes fn to the leadership hook (see above). It returns at
@@ -112,9 +123,15 @@ func (h *Host) leaderLoop() {
 		// New subscribers first hear what is led now, then every change
 		// with the others.
 		h.hooks.mu.Lock()
-		added := h.hooks.added
-		h.hooks.added = nil
+		added, restored := h.hooks.added, h.hooks.restored
+		h.hooks.added, h.hooks.restored = nil, nil
 		h.hooks.mu.Unlock()
+		for _, pid := range restored {
+			if leading[pid] {
+				delete(leading, pid)
+				tell(pid, false)
+			}
+		}
 		for _, fn := range added {
 			for pid := range leading {
 				fn(pid, true)

@@ -20,13 +20,17 @@ type Partition struct {
 	fsm     *FSM
 	drop    func() error // deletes the Raft log and stable store
 	snapDir string
+	snaps   raft.SnapshotStore
 	trans   raft.Transport
 	prop    *proposer
 	ver     verifier
 	effects Effects
 	kick    func() // wakes the host's maintenance loop
-	log     *slog.Logger
-	now     func() time.Time
+	// restored tells the host's leadership loop that the state was
+	// replaced by a restore (backup.go).
+	restored func()
+	log      *slog.Logger
+	now      func() time.Time
 
 	barrierMu   sync.Mutex
 	barrierTerm uint64
@@ -63,6 +67,9 @@ func (p *Partition) Exec(ctx context.Context, cmd Cmd) (Result, error) {
 	res, err := p.prop.propose(ctx, cmd)
 	if err != nil {
 		return Result{}, err
+	}
+	if res.Status == StatusOK && (cmd.Op == OpLogin || cmd.Op == OpResume) {
+		res.Login = p.loginView(cmd, res)
 	}
 	if len(res.Effects) > 0 {
 		p.effects.Run(p.id, res.Effects)

@@ -72,6 +72,8 @@ type Query struct {
 	Group string `msgpack:"G,omitempty"`
 	// AfterMS is the fire time part of a QuerySchedules position.
 	AfterMS int64 `msgpack:"am,omitempty"`
+	// Roles asks QueryAccount for User's roles too (Answer.Roles).
+	Roles bool `msgpack:"ro,omitempty"`
 }
 
 // Key is the partition key of the query, as Cmd.Key.
@@ -110,6 +112,9 @@ type Answer struct {
 	Schedules []Schedule `msgpack:"sc,omitempty"`
 	Schedule  *Schedule  `msgpack:"sd,omitempty"`
 	More      bool       `msgpack:"mo,omitempty"`
+	// Roles of User (QueryAccount with Query.Roles), in (namespace, name)
+	// order.
+	Roles []Role `msgpack:"ro,omitempty"`
 }
 
 // MaxInboxPage bounds one inbox read.
@@ -147,6 +152,9 @@ func (p *Partition) Query(ctx context.Context, q Query) (*Answer, error) {
 	switch q.Kind {
 	case QueryAccount:
 		a.Account, err = v.Account(q.User)
+		if err == nil && q.Roles {
+			a.Roles, err = v.Roles(q.User)
+		}
 	case QueryFriends:
 		a.Friends, err = v.Friends(q.User)
 	case QueryInbox:

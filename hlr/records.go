@@ -117,6 +117,7 @@ type partMeta struct {
 	NextBoxID uint64 `msgpack:"o"`           // counter for outbox ids
 	Attaches  uint64 `msgpack:"A,omitempty"` // counter of device attachments (deviceRec.Attached)
 	NextSched uint64 `msgpack:"k,omitempty"` // counter for schedule ids
+	NextClaim uint64 `msgpack:"r,omitempty"` // counter for role claim ids
 }
 
 // outboxItem is a command this partition must get applied in another

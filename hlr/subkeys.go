@@ -36,6 +36,11 @@ const (
 	skSchedConv   byte = 'n' // 'n' user 0 conv → count(8) of pending schedules to conv
 	skSchedUser   byte = 'N' // 'N' user → count(8) of pending schedules
 	skSchedDedup  byte = 'z' // 'z' user 0 device 0 cmid(8) → id(8): the create of a schedule
+	// Roles (role.go): the role records and fences in the account's
+	// partition, the claims in the partition of the role's key.
+	skRole      byte = 'r' // 'r' user 0 ns 0 name → Role
+	skRoleFence byte = 'f' // 'f' user 0 ns 0 name → id(8): no link of a claim up to id applies (a reclaim)
+	skRoleClaim byte = 'R' // 'R' ns 0 name → RoleClaim
 )
 
 func sk(kind byte, parts ...string) []byte {

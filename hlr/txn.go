@@ -115,6 +115,25 @@ type txn struct {
 	pid  uint16
 	now  int64
 	enc  []byte
+	// dedup is the FSM's filter of dedup keys; nil in reads outside apply.
+	dedup *dedupFilter
+}
+
+// dedupGet reads the dedup record under sub, without a read when the
+// filter knows it cannot exist (a new message: nearly every send).
+func (t *txn) dedupGet(sub []byte, d *dedupRecord) (bool, error) {
+	if t.dedup != nil && t.dedup.absent(sub) {
+		return false, nil
+	}
+	return t.getRec(sub, d)
+}
+
+// dedupSet writes the dedup record under sub and adds it to the filter.
+func (t *txn) dedupSet(sub []byte, d *dedupRecord) error {
+	if t.dedup != nil {
+		t.dedup.add(sub)
+	}
+	return t.setRec(sub, d)
 }
 
 // note records a write in the txn's overlay (val nil: a deletion).

@@ -1,7 +1,5 @@
 package node
 
-import "github.com/roamhq/roam/scene"
-
 // ScenePositions returns where the host here has the players of scene
 // (nil if it does not host it), for the tests of package node_test.
 func (n *Node) ScenePositions(id string) map[uint64][2]float64 {
@@ -20,9 +18,6 @@ func (n *Node) ScenePositions(id string) map[uint64][2]float64 {
 	}
 	return out
 }
-
-// SceneGrid is the grid type, for tests.
-type SceneGrid = scene.Grid
 
 // SlowConsumers returns how many clients this node disconnected for not
 // reading.

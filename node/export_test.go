@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -42,3 +43,9 @@ func (n *Node) ForgetMembers() {
 // QuietHeartbeat is the heartbeat timeout leaders run with (quiet.go),
 // and false when the timing leaves no room for one.
 func QuietHeartbeat(t hlr.RaftTiming) (time.Duration, bool) { return quietTiming(t) }
+
+// ExecCmd runs cmd at the leader of its partition, as the vlr does (the
+// tests that need a step of a multi-partition request to stop halfway).
+func (n *Node) ExecCmd(ctx context.Context, cmd hlr.Cmd) (hlr.Result, error) {
+	return n.rt.Exec(ctx, cmd)
+}

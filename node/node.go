@@ -234,6 +234,8 @@ func New(cfg Config) (_ *Node, err error) {
 	// node's through the gate (the node is its remoteCaller, remote.go).
 	n.rt = newRouter(n.host, n.meta.Partitions, n)
 	n.mux.Handle(mux.KindAdmin, n.serveAdmin)
+	n.mux.Handle(mux.KindBackup, n.serveBackup)   // backup_serve.go
+	n.mux.Handle(mux.KindRestore, n.serveRestore) // backup_serve.go
 	if err := n.startRaftNet(); err != nil {
 		return nil, err
 	}

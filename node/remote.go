@@ -230,14 +230,21 @@ type execResp struct {
 	More    bool       `msgpack:"M,omitempty"`
 	// Sched is the schedule of a schedule command (scheduled messages).
 	Sched *hlr.Schedule `msgpack:"S,omitempty"`
+	// Login is what a login or resume needs next (hlr.LoginView).
+	Login *hlr.LoginView `msgpack:"l,omitempty"`
+	// Claim and Role of a role command (roles).
+	Claim *hlr.RoleClaim `msgpack:"rc,omitempty"`
+	Role  *hlr.Role      `msgpack:"ro,omitempty"`
 }
 
 func newExecResp(r hlr.Result) *execResp {
-	return &execResp{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More, Sched: r.Sched}
+	return &execResp{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More, Sched: r.Sched,
+		Login: r.Login, Claim: r.Claim, Role: r.Role}
 }
 
 func (r *execResp) result() hlr.Result {
-	return hlr.Result{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More, Sched: r.Sched}
+	return hlr.Result{Status: r.Status, MsgID: r.MsgID, Seq: r.Seq, Dup: r.Dup, Epoch: r.Epoch, CredGen: r.CredGen, More: r.More, Sched: r.Sched,
+		Login: r.Login, Claim: r.Claim, Role: r.Role}
 }
 
 // queryReq is the request of kindQuery; the reply is an *hlr.Answer.

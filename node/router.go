@@ -111,6 +111,9 @@ func (r *router) Exec(ctx context.Context, cmd hlr.Cmd) (hlr.Result, error) {
 //   - sched_cancel: not_found means an earlier attempt removed the
 //     schedule (the caller's request; the scheduler's forget is left as
 //     answered);
+//   - role_unlink (a deletion): not_found means an earlier attempt
+//     deleted the role; its claim id went with that attempt's answer, so
+//     the claim stays, an orphan another account may reclaim (hlr/role.go);
 //
 // (A retried resume needs nothing here: the home register itself grants a
 // resume whose token an earlier attempt of the same resume rotated, see
@@ -125,7 +128,8 @@ func (r *router) settle(ctx context.Context, cmd hlr.Cmd, res hlr.Result) (hlr.R
 	case cmd.Op == hlr.OpDeleteAccount && res.Status == hlr.StatusNotFound,
 		cmd.Op == hlr.OpFriendDecline && res.Status == hlr.StatusNoRequest,
 		(cmd.Op == hlr.OpGroupLeave || cmd.Op == hlr.OpGroupKick || cmd.Op == hlr.OpGroupDelete) && res.Status == hlr.StatusRefused,
-		cmd.Op == hlr.OpSchedCancel && cmd.Reason == "" && res.Status == hlr.StatusNotFound:
+		cmd.Op == hlr.OpSchedCancel && cmd.Reason == "" && res.Status == hlr.StatusNotFound,
+		cmd.Op == hlr.OpRoleUnlink && cmd.Reason == "" && res.Status == hlr.StatusNotFound:
 		return hlr.Result{}, nil
 	}
 	return res, nil

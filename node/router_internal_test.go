@@ -29,6 +29,10 @@ func TestRouterSettle(t *testing.T) {
 		// A resume already in the second form stands.
 		{hlr.Cmd{Op: hlr.OpResume, Token: []byte("t1"), NewToken: []byte("t1")}, hlr.Result{Status: hlr.StatusNotFound}, hlr.StatusNotFound},
 		{hlr.Cmd{Op: hlr.OpSend}, hlr.Result{Dup: true}, hlr.StatusOK},
+		// Roles: a retried deletion's not_found is the first attempt's
+		// work; a reclaim fence's refusal stands.
+		{hlr.Cmd{Op: hlr.OpRoleUnlink}, hlr.Result{Status: hlr.StatusNotFound}, hlr.StatusOK},
+		{hlr.Cmd{Op: hlr.OpRoleUnlink, Reason: hlr.RoleReclaim}, hlr.Result{Status: hlr.StatusRefused}, hlr.StatusRefused},
 	} {
 		got, err := r.settle(ctx, c.cmd, c.res)
 		if err != nil || got.Status != c.want {
@@ -88,5 +92,19 @@ func TestRouter_RoutesByPartitionKey(t *testing.T) {
 	}
 	if k := (hlr.Cmd{User: user, Group: group}).Key(); k != "g/"+group {
 		t.Fatalf("group command key %q", k)
+	}
+	// A role's claim goes to the partition of its own key, its link to
+	// the account's.
+	role := ""
+	for i := 0; role == ""; i++ {
+		if n := fmt.Sprint("hero", i); ring.PartitionOf(hlr.RoleKey("europe", n), P) != u {
+			role = n
+		}
+	}
+	rec.pids = nil
+	r.Exec(ctx, hlr.Cmd{Op: hlr.OpRoleClaim, User: user, NS: "europe", RoleName: role})
+	r.Exec(ctx, hlr.Cmd{Op: hlr.OpRoleLink, User: user, NS: "europe", RoleName: role, ID: 1})
+	if want := []uint16{ring.PartitionOf("r/europe/"+role, P), u}; !reflect.DeepEqual(rec.pids, want) {
+		t.Fatalf("role commands routed to %v, want %v", rec.pids, want)
 	}
 }

@@ -441,7 +441,8 @@ func TestScene_HostFailoverResendsPositions(t *testing.T) {
 }
 
 // TestScene_TwoDevicesOfOneAccount: two sessions of one account, on two
-// nodes, are two players in the same scene with the same name.
+// nodes, are two players in the same scene: with the same name, the
+// user's, or each with the role it picked.
 func TestScene_TwoDevicesOfOneAccount(t *testing.T) {
 	c := sceneCluster(t)
 	const sc = "hall"
@@ -452,6 +453,9 @@ func TestScene_TwoDevicesOfOneAccount(t *testing.T) {
 	}
 	t1, t2 := newPlayer(t, cl1), newPlayer(t, cl2)
 	o := newPlayer(t, account(t, c, 2, "other"))
+	if err := cl2.RoleCreate(ctx30(), "europe", "knight"); err != nil {
+		t.Fatal(err)
+	}
 	t1.join(sc, 0, 0)
 	t2.join(sc, 10, 0)
 	o.join(sc, 5, 5)
@@ -469,8 +473,25 @@ func TestScene_TwoDevicesOfOneAccount(t *testing.T) {
 	o.hears("one")
 	o.hears("two")
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.sees[t1.id()] != "twin" || o.sees[t2.id()] != "twin" {
 		t.Fatalf("other sees %v", o.sees)
+	}
+	o.mu.Unlock()
+	// The second device picks a role: it shows as the role from its next
+	// move and say on; the first device stays the user.
+	if err := cl2.PickRole(ctx30(), "europe", "knight"); err != nil {
+		t.Fatal(err)
+	}
+	t2.move(11, 0)
+	t2.say("as a knight")
+	o.hears("as a knight")
+	t1.say("as myself")
+	o.hears("as myself")
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, e := range o.events {
+		if e.Text == "as a knight" && (e.From != "knight" || e.ID != t2.id()) || e.Text == "as myself" && e.From != "twin" {
+			t.Fatalf("other got %+v", e)
+		}
 	}
 }

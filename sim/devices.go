@@ -308,8 +308,9 @@ func (r *runner) read(d *device, cl *client.Client, cs *clientSession, done chan
 			m := ev.Message
 			key, ok := parseBody(m.Body)
 			rc.mu.Lock()
-			at := rc.now()
-			rc.devices[cs.rec].Delivered = append(rc.devices[cs.rec].Delivered, Delivery{Seq: m.Seq, ID: m.ID, From: m.From, Body: key, At: at, Corrupt: !ok})
+			at := rc.at(ev.At)
+			rc.devices[cs.rec].Delivered = append(rc.devices[cs.rec].Delivered, Delivery{Seq: m.Seq, ID: m.ID, From: m.From, Body: key, At: at, Corrupt: !ok,
+				Sched: m.FromDevice == SchedDevice, SentMS: m.Sent.UnixMilli()})
 			if cs.primary {
 				// Under recorder.mu, so that a revocation (ghost.go) reads a
 				// cursor that matches the record.

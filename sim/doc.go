@@ -40,6 +40,13 @@
 //     coming back) is invited and joins and syncs from its joined entry
 //     on, all through the faults. Each device continues its group
 //     streams across logins from the seqs it recorded.
+//   - Scheduled messages (schedule.go): every SchedEvery a user schedules
+//     a message to a friend (or, a SchedGroupShare of them, a member to a
+//     group) SchedMinAhead plus half a second to SchedMaxAhead ahead (a
+//     spawned cluster runs with schedule_min_ahead SchedMinAhead, 1 s in
+//     `make sim`); a share are cancelled, edited (new body and time) or
+//     sent now, some racing the fire. The end phase reads the senders'
+//     lists until nothing of the run is pending or firing.
 //
 // # Faults (faults.go, nodefaults.go)
 //
@@ -60,7 +67,10 @@
 // the Deliveries, the online Stretches (logged in, synced, connected to
 // one node) and, per client object, the Session with its revocation and
 // the session-ended events; the Cutoffs of each node (paused,
-// partitioned, down). For the groups: the GroupSends, the MemberOps
+// partitioned, down). The scheduled messages: per schedule its requests
+// and replies (SchedIntent) and its state in the sender's list at the
+// end; fires are the deliveries and group entries from device " sched".
+// For the groups: the GroupSends, the MemberOps
 // (join, leave, kick; their seqs are found in the stream), per device
 // the group entries received and the GroupOnline stretches (following
 // a group: from its group_synced event to group_gone or the end of the
@@ -86,6 +96,13 @@
 //     membership change has its entry and no entry lacks one; bounded
 //     delivery of group messages to the devices following the group
 //     (CheckDelivery over per-group stretches, cut-offs included);
+//   - CheckSchedules (schedcheck.go): every acknowledged schedule not
+//     cancelled while pending fires exactly once (one message in the
+//     recipient's inbox, or the group's final read), a cancelled one
+//     never, an edited one with its edited body at or after its edited
+//     time, none before its time (SchedSlack), the sender's list agrees;
+//     outcomes unknown allow either state, once at most; lateness after
+//     the fire time (server time and first receipt) is reported;
 //   - CheckAccounts (linear.go): linearizability with porcupine;
 //   - Impacts (impact.go): what each node fault did to the sends.
 //
@@ -98,7 +115,9 @@
 // goroutine; the fault timelines, the account, backlog, password and
 // deletion workloads run until the run's context ends (Run waits for
 // them); each send (1:1 or group) runs in its own goroutine (at most
-// 2,048 in flight, awaited before the end phase); the membership
+// 2,048 in flight, awaited before the end phase); each scheduled
+// message's requests run in a goroutine of their own, awaited after the
+// heal; the membership
 // changes run in goroutines of their own, awaited with the workloads; devices going away and back, re-logins
 // and ghosts run in the runner's task group, awaited before the quiet
 // phase and again at the end; each client has a reader goroutine that

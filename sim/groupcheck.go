@@ -41,6 +41,11 @@ type GroupEntry struct {
 	Body    string
 	At      time.Duration
 	Corrupt bool
+	// Sched marks a fired scheduled message (from device SchedDevice):
+	// CheckGroups holds it to the stream's rules but leaves matching it
+	// to CheckSchedules. SentMS is the message's server time (Unix ms).
+	Sched  bool
+	SentMS int64
 }
 
 // GroupStretch is a time in which a device followed group Group at one
@@ -190,7 +195,8 @@ func in(ms []membership, seq uint64) int {
 //   - unexpected: a message of a final read that no send made, or whose
 //     send was refused or went to another group; recovered counts the
 //     sends of unknown outcome found there; duplicated counts a send
-//     found at two seqs;
+//     found at two seqs (fired scheduled messages, GroupEntry.Sched, are
+//     CheckSchedules' to match);
 //   - seq_conflicts and realtime_violations: as Check, per group, from
 //     the acks alone;
 //   - per device record (revoked sessions' records apart) and group, in
@@ -248,7 +254,7 @@ func CheckGroups(h History, bound time.Duration) GroupResult {
 			e := &f.Entries[i]
 			m[e.Seq] = e
 			head[g] = max(head[g], e.Seq)
-			if e.Kind == "" {
+			if e.Kind == "" && !e.Sched {
 				bodySeqs[e.Body] = append(bodySeqs[e.Body], e)
 			}
 		}
@@ -292,8 +298,8 @@ func CheckGroups(h History, bound time.Duration) GroupResult {
 	for _, g := range groups {
 		for i := range final[g].Entries {
 			e := &final[g].Entries[i]
-			if e.Kind != "" {
-				continue
+			if e.Kind != "" || e.Sched {
+				continue // an event, or a fired scheduled message (CheckSchedules)
 			}
 			s := byBody[e.Body]
 			if first := bodySeqs[e.Body][0]; first != e {

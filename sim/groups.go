@@ -426,14 +426,15 @@ func (r *runner) readGroup(d *device, cl *client.Client, cs *clientSession, ev c
 	switch ev.Kind {
 	case client.EventGroupMessage:
 		m := ev.GroupMessage
-		e := GroupEntry{Group: m.Group, Seq: m.Seq, ID: m.ID, Kind: m.Kind, From: m.From, Subject: m.Subject}
+		e := GroupEntry{Group: m.Group, Seq: m.Seq, ID: m.ID, Kind: m.Kind, From: m.From, Subject: m.Subject,
+			Sched: m.FromDevice == SchedDevice, SentMS: m.Sent.UnixMilli()}
 		if m.Kind == "" {
 			var ok bool
 			e.Body, ok = parseBody(m.Body)
 			e.Corrupt = !ok
 		}
 		rc.mu.Lock()
-		e.At = rc.now()
+		e.At = rc.at(ev.At)
 		rc.devices[cs.rec].Groups = append(rc.devices[cs.rec].Groups, e)
 		if cs.primary {
 			d.mu.Lock()

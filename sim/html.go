@@ -41,6 +41,8 @@ func (rep *Report) RenderHTML(w io.Writer) error {
 		{"bounded delivery", fmt.Sprintf("bound %.0f ms, %d pairs checked; p99 %.1f ms; late %d, never %d", d.BoundMs, d.Checked, d.P99ms, d.Late, d.Missing), d.Held()},
 		{"groups", fmt.Sprintf("%d groups, %d acked sends, %d deliveries; violations %d; delivery p99 %.1f ms, late %d, never %d",
 			rep.Groups.Groups, rep.Groups.Acked, rep.Groups.Delivered, rep.Groups.Violations(), rep.Groups.Delivery.P99ms, rep.Groups.Delivery.Late, rep.Groups.Delivery.Missing), rep.Groups.OK()},
+		{"scheduled messages", fmt.Sprintf("%d scheduled, %d owed, %d fired, %d cancelled while pending; violations %d; lateness p50 %.0f ms, p99 %.0f ms",
+			rep.Schedules.Schedules, rep.Schedules.Owed, rep.Schedules.Fired, rep.Schedules.Cancelled, rep.Schedules.Violations(), rep.Schedules.LateP50ms, rep.Schedules.LateP99ms), rep.Schedules.OK()},
 		{"bounded revocation", fmt.Sprintf("bound %.0f ms, %d revoked; violating %d", v.BoundMs, v.Revoked, v.Violating), v.Violating == 0},
 		{"session ends", fmt.Sprintf("session_invalid of unrevoked sessions %d", e.Invalid), e.Invalid == 0},
 		{"accounts", fmt.Sprintf("%d operations, linearizable: %s", rep.Accounts.Ops, rep.Accounts.Linearizable), rep.Accounts.Linearizable != "illegal"},

@@ -13,11 +13,11 @@ import (
 // OK reports whether the run found no violation: the message invariants
 // hold, the account operations are not shown to be non-linearizable (a
 // check that ran out of time is reported as undecided, not failed), and
-// presence converged once the faults were over; the group invariants
-// hold.
+// presence converged once the faults were over; the group and the
+// scheduled-message invariants hold.
 func (rep *Report) OK() bool {
 	return rep.Result.OK() && rep.Accounts.Linearizable != "illegal" && rep.Presence.Unconverged == 0 &&
-		rep.Delivery.Held() && rep.Groups.OK() && rep.Revocation.Violating == 0 && rep.SessionEnds.Invalid == 0 &&
+		rep.Delivery.Held() && rep.Groups.OK() && rep.Schedules.OK() && rep.Revocation.Violating == 0 && rep.SessionEnds.Invalid == 0 &&
 		rep.backlogsOK() && rep.pauseOK()
 }
 
@@ -123,6 +123,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 		d.P50ms, d.P90ms, d.P99ms, d.Maxms, d.Violations(), d.Late, d.Missing)
 	writeFindings(w, d.Findings, 10)
 	rep.writeGroups(w)
+	rep.writeSchedules(w)
 	v := rep.Revocation
 	fmt.Fprintf(w, "  revocation   bound %.0f ms: %d sessions revoked %v; ended in time %d, late %d, never %d; violating %d (acked sends after %d, received after %d; attempts after %d)\n",
 		v.BoundMs, v.Revoked, v.ByCause, v.EndedInTime, v.EndedLate, v.NeverEnded, v.Violating, v.AckedAfter, v.ReceivedAfter, v.AttemptsAfter)
@@ -173,7 +174,7 @@ func (rep *Report) WriteJSON(path string) error {
 		OK       bool     `json:"ok"`
 	}
 	o := out{Report: rep, OK: rep.OK(), Findings: []string{}}
-	for _, fs := range [][]Finding{rep.Findings, rep.Delivery.Findings, rep.Revocation.Findings, rep.SessionEnds.Findings, rep.Groups.Findings, rep.Groups.Delivery.Findings} {
+	for _, fs := range [][]Finding{rep.Findings, rep.Delivery.Findings, rep.Revocation.Findings, rep.SessionEnds.Findings, rep.Groups.Findings, rep.Groups.Delivery.Findings, rep.Schedules.Findings} {
 		for _, f := range fs {
 			o.Findings = append(o.Findings, f.String())
 		}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"time"
 )
 
 // clusterSettings are the roamd config-file keys of spawned clusters: the
@@ -15,8 +16,8 @@ import (
 // of messages a second, many logins and resumes) are never throttled.
 // Keys the given roamd does not know are left out (roamd refuses unknown
 // keys), so the simulator runs against older and newer builds alike.
-func clusterSettings(sendRate float64) map[string]any {
-	return map[string]any{
+func clusterSettings(sendRate float64, schedMinAhead time.Duration) map[string]any {
+	m := map[string]any{
 		"send_rate": sendRate, "send_burst": int(sendRate),
 		"register_rate": 1000, "register_burst": 1000,
 		"max_conns_per_ip": 100000, "max_prelogin_per_ip": 100000,
@@ -26,6 +27,10 @@ func clusterSettings(sendRate float64) map[string]any {
 		"max_devices":     64,
 		"group_send_rate": 1000, "group_send_burst": 1000, "group_op_rate": 1000, "group_op_burst": 1000,
 	}
+	if schedMinAhead > 0 {
+		m["schedule_min_ahead"] = schedMinAhead.String() // scheduled messages a second or two ahead (schedule.go)
+	}
+	return m
 }
 
 // roamdConfig renders settings as a roamd JSON config file, keeping only

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRoamdConfigKeepsKnownKeys builds roamd and checks that the spawned
@@ -31,11 +32,14 @@ func TestRoamdConfigKeepsKnownKeys(t *testing.T) {
 	}
 	conf := filepath.Join(dir, "c.json")
 	os.WriteFile(conf, b, 0o644)
-	all, _, _ := roamdConfig(bin, clusterSettings(1000))
+	all, left, _ := roamdConfig(bin, clusterSettings(1000, time.Second))
+	if len(left) > 0 || !strings.Contains(string(all), `"schedule_min_ahead":"1s"`) {
+		t.Fatalf("this roamd does not know the cluster settings %v: %s", left, all)
+	}
 	os.WriteFile(conf, all, 0o644)
 	// roamd accepts the file (it fails later, on the missing -data).
 	out, _ := exec.Command(bin, "-config", conf).CombinedOutput()
-	if strings.Contains(string(out), "unknown key") {
+	if strings.Contains(string(out), "unknown key") || strings.Contains(string(out), "MinAhead") {
 		t.Fatalf("roamd refused the cluster settings: %s", out)
 	}
 }

@@ -77,6 +77,17 @@ type Config struct {
 	GroupMembers int
 	GroupShare   float64
 	MemberEvery  time.Duration
+	// Scheduled messages (schedule.go): one every SchedEvery on average
+	// (0: none), SchedMinAhead plus half a second to SchedMaxAhead ahead;
+	// a spawned cluster takes SchedMinAhead as its schedule_min_ahead (at
+	// least 1 s). SchedSlack is the clock slack CheckSchedules allows
+	// between the simulator and the nodes. SchedGroupShare of them go to
+	// a group (when there are groups).
+	SchedEvery      time.Duration
+	SchedGroupShare float64
+	SchedMinAhead   time.Duration
+	SchedMaxAhead   time.Duration
+	SchedSlack      time.Duration
 	// The bounds the checkers hold the history to (delivery.go,
 	// revoke.go). PauseWaitLimit, if set, fails a run whose worst send
 	// wait during a pause exceeds it (0: reported only).
@@ -112,6 +123,7 @@ func DefaultConfig() Config {
 		BacklogUsers: 1, Backlog: 1500, BacklogShare: 0.5,
 		Ghosts: 2, PasswordEvery: 20 * time.Second, DeleteEvery: 30 * time.Second, GhostLife: 15 * time.Second,
 		Groups: 6, GroupMembers: 8, GroupShare: 0.05, MemberEvery: time.Second,
+		SchedEvery: 200 * time.Millisecond, SchedGroupShare: 0.2, SchedMinAhead: time.Second, SchedMaxAhead: 4 * time.Second, SchedSlack: 50 * time.Millisecond,
 		DeliveryBound: DefaultDeliveryBound, RevocationBound: DefaultRevocationBound,
 	}
 }
@@ -160,6 +172,7 @@ type Report struct {
 	Delivery    DeliveryResult   `json:"bounded_delivery"`
 	Revocation  RevocationResult `json:"revocation"`
 	Groups      GroupResult      `json:"groups"`
+	Schedules   SchedResult      `json:"schedules"`
 	SessionEnds SessionEndResult `json:"session_ends"`
 	Backlogs    []BacklogSync    `json:"backlogs,omitempty"`
 	Leaders     *LeaderBalance   `json:"leaders,omitempty"`
@@ -200,9 +213,22 @@ type recorder struct {
 	gsends    []GroupSend
 	gmaxSeq   map[string]uint64
 	memberOps []MemberOp
+	// The scheduled messages (schedule.go).
+	scheds []SchedIntent
 }
 
 func (r *recorder) now() time.Duration { return time.Since(r.start) }
+
+// at is when t was, on the run's clock: the client stamps each event with
+// when it took the frame from the connection (client.Event.At), which is
+// what the checkers judge the server by, not when the simulator's reader
+// got to it (a revoked session's reader is parked for seconds: ghost.go).
+func (r *recorder) at(t time.Time) time.Duration {
+	if t.IsZero() {
+		return r.now()
+	}
+	return t.Sub(r.start)
+}
 
 type runner struct {
 	cfg     Config
@@ -226,6 +252,8 @@ type runner struct {
 	byName      map[string]*user
 	backlogUser backlogTarget
 	grp         *groupLoad // nil: no groups
+	// scheds are the scheduled messages' goroutines (schedule.go).
+	scheds sync.WaitGroup
 }
 
 func (r *runner) logf(format string, a ...any) {
@@ -287,7 +315,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}
 		conf := filepath.Join(root, "roamd.json")
-		b, skipped, err := roamdConfig(bin, clusterSettings(cfg.SendRate))
+		b, skipped, err := roamdConfig(bin, clusterSettings(cfg.SendRate, cfg.SchedMinAhead))
 		if err != nil {
 			return nil, err
 		}
@@ -379,6 +407,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	background(func() { r.runBacklogs(runCtx, runStart) })
 	background(func() { r.runMembers(runCtx) })
+	background(func() { r.runSchedules(runCtx) })
 	// No revocation starts in the last GhostLife of the run, so that the
 	// ghosts are over when the run ends.
 	revokeCtx, revokeCancel := context.WithTimeout(runCtx, max(cfg.Duration-cfg.GhostLife, 0))
@@ -398,10 +427,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.phase.Store("heal")
 	r.heal()
 	r.sendsWG.Wait()
+	r.scheds.Wait()
 	r.phase.Store("quiet")
 	r.tasks.Wait() // ghosts end GhostLife after their revocation
 	r.bringAllOnline()
 	r.tasks.Wait()
+	r.waitSchedules(cfg.Quiet)
 	rep.Incomplete = r.waitCaughtUp(cfg.Quiet)
 	r.waitGroupsCaughtUp(cfg.Quiet)
 	r.phase.Store("presence")
@@ -421,7 +452,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.rec.mu.Lock()
 	h := History{Sends: append([]Send(nil), r.rec.sends...), Devices: append([]Device(nil), r.rec.devices...),
 		Sessions: append([]Session(nil), r.rec.sessions...), Cutoffs: append([]Cutoff(nil), r.rec.cutoffs...),
-		GroupSends: append([]GroupSend(nil), r.rec.gsends...), MemberOps: append([]MemberOp(nil), r.rec.memberOps...), GroupFinals: finals}
+		GroupSends: append([]GroupSend(nil), r.rec.gsends...), MemberOps: append([]MemberOp(nil), r.rec.memberOps...), GroupFinals: finals,
+		Scheds: append([]SchedIntent(nil), r.rec.scheds...)}
 	rep.Errors = r.rec.errs
 	rep.Backlogs = append([]BacklogSync(nil), r.rec.backlogs...)
 	accounts := append([]AccountOp(nil), r.rec.accounts...)
@@ -437,6 +469,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				r.logf("group history: %v", err)
 			}
 		}
+	}
+	if cfg.SchedEvery > 0 {
+		rep.Schedules = CheckSchedules(h, r.rec.start.UnixMilli(), cfg.SchedSlack)
 	}
 	rep.describeLoad(r, h)
 	if len(accounts) > 0 {

@@ -159,7 +159,9 @@ type Config struct {
 	GroupOpBurst     int
 	// Schedule bounds scheduled messages (PROTOCOL.md §17).
 	Schedule ScheduleConfig
-	// Scene bounds each player's scene traffic (PROTOCOL.md §18).
+	// Roles bounds the roles of an account (PROTOCOL.md §18).
+	Roles RoleConfig
+	// Scene bounds each player's scene traffic (PROTOCOL.md §19).
 	Scene SceneConfig
 
 	// CursorFlushInterval is how often acknowledged cursors are written to
@@ -212,6 +214,7 @@ func DefaultConfig() Config {
 		GroupOpRate:         1,
 		GroupOpBurst:        30,
 		Schedule:            DefaultScheduleConfig(),
+		Roles:               DefaultRoleConfig(),
 		Scene:               DefaultSceneConfig(),
 		RegisterRate:        0.2,
 		RegisterBurst:       5,
@@ -292,6 +295,8 @@ func (c *Config) ValidateTuning() error {
 		return errors.New("vlr: ResumeFailures must be positive")
 	case c.Schedule.validate() != nil:
 		return c.Schedule.validate()
+	case c.Roles.validate() != nil:
+		return c.Roles.validate()
 	case c.Scene.validate() != nil:
 		return c.Scene.validate()
 	case c.MaxDevices < 1 || c.MaxDevices > 256 || c.MaxBlocks < 1:

@@ -364,7 +364,7 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 			wire.TProfile, wire.TPong, wire.TFriends, wire.TPresence, wire.TFriendEvent, wire.TSendAck,
 			wire.TSyncReply, wire.TMessage, wire.TGoodbye, wire.TGroupListReply, wire.TGroupMembersReply,
 			wire.TGroupSyncReply, wire.TGroupMessage, wire.TScheduleListReply, wire.TScheduled, wire.TScheduleEvent,
-			wire.TSceneJoined, wire.TSceneEvent, wire.TSceneView, wire.TSceneResend:
+			wire.TRoleListReply, wire.TSceneJoined, wire.TSceneEvent, wire.TSceneView, wire.TSceneResend:
 		default:
 			return 0, nil, refuse(wire.CodeNotLoggedIn)
 		}
@@ -374,7 +374,9 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		return c.logout()
 	case wire.TWhoami:
 		s := c.sess
-		return wire.TWhoamiReply, &wire.WhoamiReply{User: s.user, Device: s.device, Node: c.srv.cfg.NodeID, Auth: s.auth, SinceMS: s.since.UnixMilli()}, nil
+		ns, role := s.role.get()
+		return wire.TWhoamiReply, &wire.WhoamiReply{User: s.user, Device: s.device, Node: c.srv.cfg.NodeID, Auth: s.auth, SinceMS: s.since.UnixMilli(),
+			RoleNS: ns, Role: role}, nil
 	case wire.TGetProfile:
 		return c.getProfile(body.(*wire.GetProfile))
 	case wire.TSetProfile:
@@ -419,6 +421,8 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		return c.scheduleEdit(body.(*wire.ScheduleEdit))
 	case wire.TScheduleCancel, wire.TScheduleNow:
 		return c.scheduleRef(t, body.(*wire.ScheduleRef))
+	case wire.TRoleCreate, wire.TRoleRename, wire.TRoleDelete, wire.TRoleList, wire.TRolePick:
+		return c.roleOp(t, body)
 	case wire.TSceneJoin:
 		return c.sceneJoin(body.(*wire.SceneJoin))
 	case wire.TSceneLeave:

@@ -160,6 +160,7 @@ func (c *conn) loginFinish(r *wire.LoginFinish) (wire.Type, any, error) {
 		return 0, nil, err
 	}
 	token, hash := newToken()
+	here, sent := c.srv.deviceHere(ls.user, ls.device), c.srv.cfg.Now()
 	res, err := c.exec(hlr.Cmd{
 		Op: hlr.OpLogin, User: ls.user, Device: ls.device, Node: c.srv.cfg.NodeID,
 		Token: hash, TTLMS: c.srv.cfg.SessionTTL.Milliseconds(), CredGen: ls.credGen,
@@ -174,7 +175,7 @@ func (c *conn) loginFinish(r *wire.LoginFinish) (wire.Type, any, error) {
 		return 0, nil, refuse(wire.CodeAuthFailed)
 	}
 	c.srv.limits.logins.success("user:" + ls.user)
-	ok, err := c.attach(ls.user, ls.device, res.Epoch, res.CredGen, hash, "scram")
+	ok, err := c.attach(ls.user, ls.device, res, hash, "scram", sent, here)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -205,6 +206,7 @@ func (c *conn) resume(r *wire.Resume) (wire.Type, any, error) {
 		return 0, nil, &reqError{code: wire.CodeRateLimited, msg: "too many resumes for this user; try later", retry: wait}
 	}
 	token, hash := rotateToken(c.srv.cfg.TokenSecret, r.Token)
+	here, sent := c.srv.deviceHere(user, r.Device), c.srv.cfg.Now()
 	res, err := c.exec(hlr.Cmd{
 		Op: hlr.OpResume, User: user, Device: r.Device, Node: c.srv.cfg.NodeID,
 		Token: hashToken(r.Token), NewToken: hash, TTLMS: c.srv.cfg.SessionTTL.Milliseconds(),
@@ -218,7 +220,7 @@ func (c *conn) resume(r *wire.Resume) (wire.Type, any, error) {
 		return 0, nil, refuse(wire.CodeSessionInvalid)
 	}
 	c.srv.limits.resume.spend(user, c.srv.cfg.Now())
-	lok, err := c.attach(user, r.Device, res.Epoch, res.CredGen, hash, "resume")
+	lok, err := c.attach(user, r.Device, res, hash, "resume", sent, here)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -226,30 +228,47 @@ func (c *conn) resume(r *wire.Resume) (wire.Type, any, error) {
 	return wire.TLoginOK, lok, nil
 }
 
-// attach makes the connection's session live: it reads the friend list and
-// the device's cursor and enters the session into the register. The cursor
-// read is session-bound (the leader checks the session first), which
-// starts the session's lease; a login cancelled before it attaches (its
-// Cancel Location already here, or the leader's records already moved
-// on) is refused with the cancellation's code.
-func (c *conn) attach(user, device string, epoch, credGen uint64, tokenHash []byte, auth string) (*wire.LoginOK, error) {
-	fr, err := c.query(hlr.Query{Kind: hlr.QueryFriends, User: user})
-	if err != nil {
-		return nil, err
-	}
-	// An old session of this device that is still writing its last
-	// cursor here goes first (see ending.go).
-	c.srv.waitEnding(user, device, c.srv.cfg.RequestTimeout)
+// attach makes the connection's session live, for the login or resume
+// that res answered (its command sent at sent): it needs the friend list
+// and the device's cursor, and the session's lease starts from a contact
+// with the home register that saw the session valid. The leader's answer
+// carries all of that (res.Login, read right after the command), unless
+// another session of this device is on this node (here): its last cursor
+// write may land after the command, so the cursor is read after that
+// session's teardown (ending.go), as is the friend list, with a
+// session-bound read (the leader checks the session first). A login
+// cancelled before it attaches (its Cancel Location already here, or the
+// leader's records already moved on) is refused with the cancellation's
+// code.
+func (c *conn) attach(user, device string, res hlr.Result, tokenHash []byte, auth string, sent time.Time, here bool) (*wire.LoginOK, error) {
 	now := c.srv.cfg.Now()
-	s := &session{c: c, user: user, device: device, epoch: epoch, credGen: credGen, token: tokenHash, auth: auth, authAt: now, since: now}
-	cur, err := c.attachCursor(s)
-	if err != nil {
-		return nil, err
+	s := &session{c: c, user: user, device: device, epoch: res.Epoch, credGen: res.CredGen, token: tokenHash, auth: auth, authAt: now, since: now}
+	var fs *hlr.FriendSet
+	var cursor uint64
+	if lv := res.Login; lv != nil && !here && lv.Revoked != hlr.NotYet {
+		if lv.Revoked != "" {
+			return nil, refusef(reasonCode(lv.Revoked), "session ended: "+lv.Revoked)
+		}
+		s.lease.grant(sent)
+		fs, cursor = lv.Friends, lv.Cursor
+	} else {
+		fr, err := c.query(hlr.Query{Kind: hlr.QueryFriends, User: user})
+		if err != nil {
+			return nil, err
+		}
+		// An old session of this device that is still writing its last
+		// cursor here goes first (see ending.go).
+		c.srv.waitEnding(user, device, c.srv.cfg.RequestTimeout)
+		cur, err := c.attachCursor(s)
+		if err != nil {
+			return nil, err
+		}
+		fs, cursor = fr.Friends, cur.Cursor
 	}
-	s.acked, s.flushed = cur.Cursor, cur.Cursor
+	s.acked, s.flushed = cursor, cursor
 	var friends []string
-	if fr.Friends != nil {
-		friends = fr.Friends.Friends
+	if fs != nil {
+		friends = fs.Friends
 	}
 	if reason := c.srv.reg.attach(s, friends, c.srv.cfg.Now()); reason != "" {
 		return nil, refusef(reasonCode(reason), "session ended: "+reason)
@@ -257,7 +276,7 @@ func (c *conn) attach(user, device string, epoch, credGen uint64, tokenHash []by
 	c.sess = s
 	c.loggedIn = true
 	return &wire.LoginOK{
-		User: user, Device: device, Epoch: epoch, Cursor: cur.Cursor,
+		User: user, Device: device, Epoch: res.Epoch, Cursor: cursor,
 		HeartbeatMS: uint32(c.srv.cfg.HeartbeatInterval / time.Millisecond),
 	}, nil
 }

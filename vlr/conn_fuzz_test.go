@@ -178,6 +178,7 @@ var serverTypes = map[wire.Type]bool{
 	wire.TWelcome: true, wire.TError: true, wire.TOK: true, wire.TLoginChallenge: true, wire.TLoginOK: true,
 	wire.TWhoamiReply: true, wire.TProfile: true, wire.TPong: true, wire.TFriends: true, wire.TPresence: true,
 	wire.TFriendEvent: true, wire.TSendAck: true, wire.TSyncReply: true, wire.TMessage: true, wire.TGoodbye: true,
+	wire.TRoleListReply: true,
 }
 
 // knownCodes are the documented error codes.
@@ -363,6 +364,11 @@ func connSeeds(tb testing.TB) [][]byte {
 		frame(wire.TChangePassword, 17, &wire.ChangePassword{Credentials: wire.Credentials{Salt: make([]byte, 16), Iters: 4096, StoredKey: make([]byte, 32), ServerKey: make([]byte, 32)}}),
 		frame(wire.TLogout, 18, &wire.Empty{}),
 		frame(wire.TDeleteAccount, 19, &wire.Empty{}),
+		frame(wire.TRoleCreate, 21, &wire.RoleRef{NS: "eu", Name: "knight"}),
+		frame(wire.TRoleRename, 22, &wire.RoleRename{Name: "knight", NewName: "paladin"}),
+		frame(wire.TRoleList, 23, &wire.Empty{}),
+		frame(wire.TRolePick, 24, &wire.RoleRef{NS: "eu", Name: "knight"}),
+		frame(wire.TRoleDelete, 25, &wire.RoleRef{Name: "x/y"}),
 	}
 	seeds := [][]byte{hello, bytes.Join(append([][]byte{hello}, reqs...), nil), bytes.Join(reqs, nil)}
 	seeds = append(seeds, reqs...)

@@ -4,7 +4,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/roamhq/roam/hlr"
 	"github.com/roamhq/roam/wire"
@@ -141,18 +140,9 @@ func (c *conn) groupOp(t wire.Type, body any) (wire.Type, any, error) {
 // its own goroutine, as send does).
 func (c *conn) groupSend(s *session, m *wire.GroupSend) (wire.Type, any, error) {
 	cfg := &c.srv.cfg
-	if len(m.Body) > cfg.MaxBody {
-		return 0, nil, refusef(wire.CodeTooLarge, "message body is limited to "+strconv.Itoa(cfg.MaxBody)+" bytes")
-	}
-	if len(m.Body) == 0 || m.CMID == 0 {
-		return 0, nil, refusef(wire.CodeBadRequest, "a message needs a body and a non-zero cmid")
-	}
-	ttl := time.Duration(m.TTLMS) * time.Millisecond
-	if ttl == 0 {
-		ttl = cfg.MessageTTL
-	}
-	if ttl < time.Second || ttl > cfg.MessageTTL {
-		return 0, nil, refusef(wire.CodeBadTTL, "ttl_ms must be between 1000 and "+strconv.FormatInt(cfg.MessageTTL.Milliseconds(), 10))
+	ttl, err := c.checkMessage(m.Body, m.CMID, m.TTLMS)
+	if err != nil {
+		return 0, nil, err
 	}
 	g, ok := canonicalName(m.Group)
 	if !ok {

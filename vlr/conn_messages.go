@@ -114,22 +114,33 @@ func (c *conn) friendList() (wire.Type, any, error) {
 	return wire.TFriends, out, nil
 }
 
-// send commits a message from session s (it may run on its own goroutine:
-// it reads only s's fixed fields and the server's thread-safe parts).
-func (c *conn) send(s *session, m *wire.Send) (wire.Type, any, error) {
+// checkMessage checks a message's body, cmid and TTL (ttlMS 0: the
+// default) and returns the TTL, or the refusal.
+func (c *conn) checkMessage(body []byte, cmid uint64, ttlMS uint32) (time.Duration, error) {
 	cfg := &c.srv.cfg
-	if len(m.Body) > cfg.MaxBody {
-		return 0, nil, refusef(wire.CodeTooLarge, "message body is limited to "+strconv.Itoa(cfg.MaxBody)+" bytes")
+	if len(body) > cfg.MaxBody {
+		return 0, refusef(wire.CodeTooLarge, "message body is limited to "+strconv.Itoa(cfg.MaxBody)+" bytes")
 	}
-	if len(m.Body) == 0 || m.CMID == 0 {
-		return 0, nil, refusef(wire.CodeBadRequest, "a message needs a body and a non-zero cmid")
+	if len(body) == 0 || cmid == 0 {
+		return 0, refusef(wire.CodeBadRequest, "a message needs a body and a non-zero cmid")
 	}
-	ttl := time.Duration(m.TTLMS) * time.Millisecond
+	ttl := time.Duration(ttlMS) * time.Millisecond
 	if ttl == 0 {
 		ttl = cfg.MessageTTL
 	}
 	if ttl < time.Second || ttl > cfg.MessageTTL {
-		return 0, nil, refusef(wire.CodeBadTTL, "ttl_ms must be between 1000 and "+strconv.FormatInt(cfg.MessageTTL.Milliseconds(), 10))
+		return 0, refusef(wire.CodeBadTTL, "ttl_ms must be between 1000 and "+strconv.FormatInt(cfg.MessageTTL.Milliseconds(), 10))
+	}
+	return ttl, nil
+}
+
+// send commits a message from session s (it may run on its own goroutine:
+// it reads only s's fixed fields and the server's thread-safe parts).
+func (c *conn) send(s *session, m *wire.Send) (wire.Type, any, error) {
+	cfg := &c.srv.cfg
+	ttl, err := c.checkMessage(m.Body, m.CMID, m.TTLMS)
+	if err != nil {
+		return 0, nil, err
 	}
 	to, ok := canonicalName(m.To)
 	if !ok {

@@ -11,7 +11,7 @@ import (
 	"github.com/roamhq/roam/wire"
 )
 
-// Scene requests on the client connection (PROTOCOL.md §18; scene.go has
+// Scene requests on the client connection (PROTOCOL.md §19; scene.go has
 // the seat and the bus). Scene ids follow the user-name rules.
 
 func (c *conn) validPos(x, y float64) bool {

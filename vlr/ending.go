@@ -43,6 +43,17 @@ func (s *Server) finishEnding(user, device string) {
 	s.endingMu.Unlock()
 }
 
+// deviceHere reports whether (user, device) has a session on this node,
+// live or being torn down.
+func (s *Server) deviceHere(user, device string) bool {
+	if s.reg.session(user, device) != nil {
+		return true
+	}
+	s.endingMu.Lock()
+	defer s.endingMu.Unlock()
+	return s.ending[endingKey(user, device)] != nil
+}
+
 // waitEnding waits, at most max, until no session of (user, device) on
 // this node is being torn down.
 func (s *Server) waitEnding(user, device string, max time.Duration) {

@@ -50,6 +50,9 @@ func (h *fakeHome) Exec(ctx context.Context, cmd hlr.Cmd) (hlr.Result, error) {
 		return hlr.Result{Status: hlr.StatusOK, MsgID: h.seq, Seq: h.seq}, nil
 	case hlr.OpFriendAccept, hlr.OpFriendDecline:
 		return hlr.Result{Status: hlr.StatusNoRequest}, nil
+	case hlr.OpRoleClaim:
+		h.seq++
+		return hlr.Result{Claim: &hlr.RoleClaim{NS: cmd.NS, Name: cmd.RoleName, Owner: cmd.User, ID: h.seq}}, nil
 	}
 	return hlr.Result{Status: hlr.StatusOK}, nil
 }

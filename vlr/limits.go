@@ -33,6 +33,7 @@ type limits struct {
 	profile  *buckets
 	gsend    *buckets // group sends per user
 	gop      *buckets // other group operations per user
+	role     *buckets // role operations per user (conn_roles.go)
 	say      *buckets // scene says and actions per user
 }
 
@@ -49,6 +50,7 @@ func newLimits(c *Config) (*limits, error) {
 		profile:  newBuckets(c.ProfileRate, c.ProfileBurst),
 		gsend:    newBuckets(c.GroupSendRate, c.GroupSendBurst),
 		gop:      newBuckets(c.GroupOpRate, c.GroupOpBurst),
+		role:     newBuckets(c.Roles.Rate, c.Roles.Burst),
 		say:      newBuckets(c.Scene.SayRate, c.Scene.SayBurst),
 	}, nil
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/roamhq/roam/wire"
 )
 
-// Scenes (game mode, PROTOCOL.md §18): the visitor register's half. A
+// Scenes (game mode, PROTOCOL.md §19): the visitor register's half. A
 // session joins at most one scene; the scene lives at its host (the
 // leader of the scene's partition, node/scene_host.go), which the
 // SceneBus reaches. This side keeps, per session, the seat: the scene,
@@ -104,9 +104,14 @@ func (c SceneConfig) validate() error {
 	return nil
 }
 
-// sceneName is the name other players see for this session: the user
-// until characters (roles) exist, then the picked one.
-func (s *session) sceneName() string { return s.user }
+// sceneName is the name other players see for this session: the role it
+// picked (conn_roles.go), or the user when none.
+func (s *session) sceneName() string {
+	if name := s.roleName(); name != "" {
+		return name
+	}
+	return s.user
+}
 
 // seat is a session's place in a scene. Guarded by session.mu.
 type seat struct {

@@ -54,6 +54,7 @@ type session struct {
 	lease   lease
 	held    heldPushes
 	groups  map[string]*groupStream // by group name (group_stream.go)
+	role    pickedRole              // the role the session picked (conn_roles.go)
 	seat    *seat                   // the scene the session is in, if any (scene.go)
 }
 

@@ -45,8 +45,12 @@ const (
 	CodeSchedUserFull   Code = 220 // the user has as many pending scheduled messages as they may (1,000)
 	CodeSchedNotFound   Code = 221 // no such scheduled message
 	CodeSchedNotPending Code = 222 // the scheduled message has fired, failed, or is being sent
+	// Roles (PROTOCOL.md §18).
+	CodeRoleTaken    Code = 223 // another account owns a role of that name in that namespace
+	CodeRoleLimit    Code = 224 // the account owns as many roles as it may (8 by default)
+	CodeRoleNotFound Code = 225 // the account owns no role of that name in that namespace
 
-	// Scenes (PROTOCOL.md §18; 223–226 are other features').
+	// Scenes (PROTOCOL.md §19).
 	CodeSceneBadPosition Code = 227 // a coordinate is NaN, infinite or out of the scene's bounds
 	CodeNotInScene       Code = 228 // move, say, act or leave without having joined a scene
 	CodeSceneFull        Code = 229 // the scene has as many players as it may
@@ -111,6 +115,9 @@ var codeTable = map[Code]codeInfo{
 	CodeSchedUserFull:    {"schedule_user_full", "too many scheduled messages"},
 	CodeSchedNotFound:    {"schedule_not_found", "no such scheduled message"},
 	CodeSchedNotPending:  {"schedule_not_pending", "the scheduled message is no longer pending"},
+	CodeRoleTaken:        {"role_taken", "that role name is taken"},
+	CodeRoleLimit:        {"role_limit", "too many roles"},
+	CodeRoleNotFound:     {"role_not_found", "no such role"},
 	CodeUnavailable:      {"unavailable", "service unavailable; try again"},
 	CodeInternal:         {"internal", "internal error"},
 	CodeShutdown:         {"shutdown", "node is shutting down"},

@@ -47,7 +47,7 @@ type Error struct {
 }
 
 // Empty is the body of frames that carry nothing (TOK, TLogout, TWhoami,
-// TDeleteAccount, TPing, TFriendList). An empty map or an empty body are
+// TDeleteAccount, TPing, TFriendList, TRoleList). An empty map or an empty body are
 // both accepted.
 type Empty struct{}
 
@@ -113,6 +113,9 @@ type WhoamiReply struct {
 	Node    string `msgpack:"node"`
 	Auth    string `msgpack:"auth"` // "scram" or "resume"
 	SinceMS int64  `msgpack:"since_ms"`
+	// The role the session picked (TRolePick), absent when none.
+	RoleNS string `msgpack:"role_ns,omitempty"`
+	Role   string `msgpack:"role,omitempty"`
 }
 
 // GetProfile asks for a profile (C→S, TGetProfile → TProfile). An empty
@@ -383,7 +386,7 @@ func NewBody(t Type) any {
 		return new(Welcome)
 	case TError:
 		return new(Error)
-	case TOK, TLogout, TWhoami, TDeleteAccount, TPing, TFriendList:
+	case TOK, TLogout, TWhoami, TDeleteAccount, TPing, TFriendList, TRoleList:
 		return new(Empty)
 	case TRegister:
 		return new(Register)
@@ -473,6 +476,13 @@ func NewBody(t Type) any {
 		return new(GroupAck)
 	case TGroupMessage:
 		return new(GroupMessage)
+	// Roles (roles.go).
+	case TRoleCreate, TRoleDelete, TRolePick:
+		return new(RoleRef)
+	case TRoleRename:
+		return new(RoleRename)
+	case TRoleListReply:
+		return new(RoleListReply)
 	}
 	return newSceneBody(t)
 }

@@ -1,6 +1,6 @@
 package wire
 
-// Scenes (game mode, PROTOCOL.md §18). Everything here is volatile: the
+// Scenes (game mode, PROTOCOL.md §19). Everything here is volatile: the
 // server stores none of it and retries none of it.
 
 // SceneJoin enters a scene at a position (C→S, TSceneJoin →

@@ -94,7 +94,15 @@ const (
 	TScheduleNow       Type = 63 // C→S → TScheduled
 	TScheduleEvent     Type = 64 // S→C push: a schedule of the user changed
 
-	// Scenes (PROTOCOL.md §18; 65–70 are other features'). Volatile: never stored, never retried.
+	// Roles (PROTOCOL.md §18).
+	TRoleCreate    Type = 65 // C→S → TOK
+	TRoleRename    Type = 66 // C→S → TOK
+	TRoleDelete    Type = 67 // C→S → TOK
+	TRoleList      Type = 68 // C→S → TRoleListReply
+	TRoleListReply Type = 69 // S→C
+	TRolePick      Type = 70 // C→S → TOK
+
+	// Scenes (PROTOCOL.md §19). Volatile: never stored, never retried.
 	TSceneJoin   Type = 71 // C→S → TSceneJoined
 	TSceneJoined Type = 72 // S→C
 	TSceneLeave  Type = 73 // C→S → TOK
@@ -122,7 +130,7 @@ var typeNames = [...]string{
 	"group_sync", "group_sync_reply", "group_ack", "group_message",
 	"schedule", "schedule_list", "schedule_list_reply", "schedule_get", "scheduled",
 	"schedule_edit", "schedule_cancel", "schedule_now", "schedule_event",
-	65: "", 66: "", 67: "", 68: "", 69: "", 70: "", // not this feature's
+	"role_create", "role_rename", "role_delete", "role_list", "role_list_reply", "role_pick",
 	TSceneJoin: "scene_join", TSceneJoined: "scene_joined", TSceneLeave: "scene_leave", TSceneMove: "scene_move",
 	TSceneSay: "scene_say", TSceneAct: "scene_act", TSceneEvent: "scene_event", TSceneView: "scene_view",
 	TSceneZone: "scene_zone", TSceneResend: "scene_resend",

@@ -15,8 +15,12 @@ import (
 
 // userCommand parses "CMD USER", reads USER's password and dials a node
 // without resuming the saved session (register and login).
-func userCommand(a *app, cmd string, argv []string) (user, pw string, c *client.Client, err error) {
+// extra adds the command's own flags.
+func userCommand(a *app, cmd string, argv []string, extra ...func(*flag.FlagSet)) (user, pw string, c *client.Client, err error) {
 	fs := a.subFlags(cmd)
+	for _, f := range extra {
+		f(fs)
+	}
 	if err = parseSub(fs, argv); err != nil {
 		return
 	}
@@ -44,7 +48,8 @@ func cmdRegister(a *app, argv []string) error {
 }
 
 func cmdLogin(a *app, argv []string) error {
-	user, pw, c, err := userCommand(a, "login", argv)
+	var ns, role *string
+	user, pw, c, err := userCommand(a, "login", argv, func(fs *flag.FlagSet) { ns, role = loginRole(fs) })
 	if err != nil {
 		return err
 	}
@@ -59,11 +64,25 @@ func cmdLogin(a *app, argv []string) error {
 	a.st.Addrs = a.addrs()
 	a.st.Token = c.Token()
 	a.st.Cursor = max(a.st.Cursor, c.Cursor()) // the server's cursor for this device
+	a.st.RoleNS, a.st.Role = "", ""            // a new session picks anew
 	if err := a.save(); err != nil {
 		return err
 	}
-	a.emit(fmt.Sprintf("logged in as %s (device %s)", c.User(), c.Device()),
-		map[string]any{"type": "logged_in", "user": c.User(), "device": c.Device(), "addr": c.Addr()})
+	obj := map[string]any{"type": "logged_in", "user": c.User(), "device": c.Device(), "addr": c.Addr()}
+	text := fmt.Sprintf("logged in as %s (device %s)", c.User(), c.Device())
+	if *role != "" {
+		n, r := roleNS(*ns), strings.ToLower(*role)
+		if err := c.PickRole(a.ctx, n, r); err != nil {
+			return fmt.Errorf("logged in, but the role was not picked: %w", err)
+		}
+		a.st.RoleNS, a.st.Role = n, r
+		if err := a.save(); err != nil {
+			return err
+		}
+		obj["ns"], obj["role"] = n, r
+		text += fmt.Sprintf(" as role %s/%s", n, r)
+	}
+	a.emit(text, obj)
 	return nil
 }
 
@@ -106,8 +125,13 @@ func cmdWhoami(a *app, argv []string) error {
 	if err != nil {
 		return err
 	}
-	a.emit(fmt.Sprintf("%s (device %s) at node %s since %s", w.User, w.Device, w.Node, w.Since.Format(time.DateTime)),
-		map[string]any{"type": "whoami", "user": w.User, "device": w.Device, "node": w.Node, "auth": w.Auth, "since": ts(w.Since), "addr": c.Addr()})
+	text := fmt.Sprintf("%s (device %s) at node %s since %s", w.User, w.Device, w.Node, w.Since.Format(time.DateTime))
+	obj := map[string]any{"type": "whoami", "user": w.User, "device": w.Device, "node": w.Node, "auth": w.Auth, "since": ts(w.Since), "addr": c.Addr()}
+	if w.Role != "" {
+		text += fmt.Sprintf(" as role %s/%s", w.RoleNS, w.Role)
+		obj["ns"], obj["role"] = w.RoleNS, w.Role
+	}
+	a.emit(text, obj)
 	return nil
 }
 

@@ -270,6 +270,9 @@ func (a *app) session(inbox bool) (*client.Client, error) {
 	if err := a.save(); err != nil {
 		return nil, err
 	}
+	if err := a.repickRole(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

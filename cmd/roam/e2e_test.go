@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/roamhq/roam/node"
 )
 
 // TestE2E_CLI drives the CLI (the same run function main calls) against a
@@ -19,29 +14,8 @@ func TestE2E_CLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real node")
 	}
-	cfg := node.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.ClientAddr = "127.0.0.1:0"
-	cfg.InternalAddr = "127.0.0.1:0"
-	cfg.GossipAddr = "127.0.0.1:0"
-	cfg.Partitions = 4
-	cfg.VLR.RegisterBurst = 1000
-	cfg.VLR.LoginFailures = 1000
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	n, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	environ := cliNode(t, nil)
 	dir := t.TempDir()
-	// The test node's client port is plaintext (loopback): say so, as
-	// the CLI speaks TLS by default.
-	environ := map[string]string{"ROAM_ADDR": n.ClientAddr(), "ROAM_PLAINTEXT": "1"}
 	alice := filepath.Join(dir, "alice.json")
 	bob := filepath.Join(dir, "bob.json")
 
@@ -64,7 +38,7 @@ func TestE2E_CLI(t *testing.T) {
 	}
 
 	// Without it, the CLI insists on TLS and says why it failed.
-	code, _, errs := runCLI(t, "pw\n", map[string]string{"ROAM_ADDR": n.ClientAddr()}, "--state", alice, "--password-stdin", "register", "nobody")
+	code, _, errs := runCLI(t, "pw\n", map[string]string{"ROAM_ADDR": environ["ROAM_ADDR"]}, "--state", alice, "--password-stdin", "register", "nobody")
 	if code != 1 || !strings.Contains(errs, "does not speak TLS; use --plaintext") {
 		t.Fatalf("TLS to a plaintext node: exit %d, %q", code, errs)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"unicode/utf8"
 
@@ -214,42 +213,9 @@ func groupMembers(a *app, argv []string) error {
 }
 
 func groupSend(a *app, argv []string) error {
-	if isScheduled(argv) {
-		return cmdScheduleSend(a, "group send", argv, true) // scheduled.go
-	}
-	if len(argv) > 0 && argv[0] == "--" {
-		argv = argv[1:]
-	}
-	if err := args("group send NAME TEXT...", argv, 1, -1); err != nil {
-		return err
-	}
-	name := strings.ToLower(argv[0])
-	text := strings.Join(argv[1:], " ")
-	if len(argv) == 1 {
-		b, err := io.ReadAll(a.stdin)
-		if err != nil {
-			return err
-		}
-		text = strings.TrimRight(string(b), "\r\n")
-	}
-	if text == "" {
-		return usagef("group send: empty message")
-	}
-	c, err := a.session(false)
-	if err != nil {
-		return err
-	}
-	ack, err := c.GroupSend(a.ctx, name, []byte(text))
-	if err != nil {
-		return err
-	}
-	dup := ""
-	if ack.Dup {
-		dup = " (duplicate)"
-	}
-	a.emit(fmt.Sprintf("sent to %s: id %d, seq %d%s", name, ack.ID, ack.Seq, dup),
-		map[string]any{"type": "sent", "group": name, "id": ack.ID, "seq": ack.Seq, "dup": ack.Dup, "cmid": ack.CMID})
-	return nil
+	return sendText(a, "group send", "group send NAME TEXT...", true, argv, func(c *client.Client, name string, text []byte) (client.Ack, error) {
+		return c.GroupSend(a.ctx, name, text)
+	})
 }
 
 // printGroupMessage prints a group entry (recv, chat): a message as

@@ -44,6 +44,7 @@ var commands = map[string]func(*app, []string) error{
 	"chat":      cmdChat,
 	"group":     cmdGroup,     // group.go
 	"scheduled": cmdScheduled, // scheduled.go
+	"role":      cmdRole,      // role.go
 	"scene":     cmdScene,     // scene.go
 }
 
@@ -66,6 +67,7 @@ Flags (before the command):
 Commands:
   register USER                       create an account (does not log in)
   login USER                          log in; the session is saved
+  login --role NAME [--ns NS] USER    log in and pick a role (roam role help)
   logout                              end the session
   whoami                              show the session
   profile [USER]                      show your profile, or a friend's
@@ -82,6 +84,7 @@ Commands:
   group SUBCOMMAND NAME [USER|TEXT]   groups: roam group help
   send --at TIME|--in D USER TEXT...  schedule a message (also: group send --at|--in)
   scheduled list|get|cancel|edit|now  scheduled messages: roam scheduled help
+  role create|rename|delete|list|pick  roles (the identity shown in scenes): roam role help
   scene join|move|say|act|watch|leave game scenes: roam scene help
   admin status --http ADDR[,ADDR...]  members, partitions and leaders from the
                                       nodes' management endpoints (roamd -http;

@@ -14,13 +14,22 @@ import (
 // Message commands: send, recv, chat.
 
 func cmdSend(a *app, argv []string) error {
+	return sendText(a, "send", "send USER TEXT...", false, argv, func(c *client.Client, to string, text []byte) (client.Ack, error) {
+		return c.Send(a.ctx, to, text)
+	})
+}
+
+// sendText is send and group send: the recipient (a user or a group) and
+// the text from argv or, with the recipient alone, from stdin; the ack
+// printed. A scheduled send (--at, --in) goes to cmdScheduleSend.
+func sendText(a *app, cmd, usage string, group bool, argv []string, send func(c *client.Client, to string, text []byte) (client.Ack, error)) error {
 	if isScheduled(argv) {
-		return cmdScheduleSend(a, "send", argv, false) // scheduled.go
+		return cmdScheduleSend(a, cmd, argv, group) // scheduled.go
 	}
 	if len(argv) > 0 && argv[0] == "--" {
 		argv = argv[1:]
 	}
-	if err := args("send USER TEXT...", argv, 1, -1); err != nil {
+	if err := args(usage, argv, 1, -1); err != nil {
 		return err
 	}
 	to := strings.ToLower(argv[0])
@@ -33,13 +42,13 @@ func cmdSend(a *app, argv []string) error {
 		text = strings.TrimRight(string(b), "\r\n")
 	}
 	if text == "" {
-		return usagef("send: empty message")
+		return usagef("%s: empty message", cmd)
 	}
 	c, err := a.session(false)
 	if err != nil {
 		return err
 	}
-	ack, err := c.Send(a.ctx, to, []byte(text))
+	ack, err := send(c, to, []byte(text))
 	if err != nil {
 		return err
 	}
@@ -47,8 +56,12 @@ func cmdSend(a *app, argv []string) error {
 	if ack.Dup {
 		dup = " (duplicate)"
 	}
+	key := "to"
+	if group {
+		key = "group"
+	}
 	a.emit(fmt.Sprintf("sent to %s: id %d, seq %d%s", to, ack.ID, ack.Seq, dup),
-		map[string]any{"type": "sent", "to": to, "id": ack.ID, "seq": ack.Seq, "dup": ack.Dup, "cmid": ack.CMID})
+		map[string]any{"type": "sent", key: to, "id": ack.ID, "seq": ack.Seq, "dup": ack.Dup, "cmid": ack.CMID})
 	return nil
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/roamhq/roam/client"
 )
 
-// Scene commands (PROTOCOL.md §18): roam scene SUBCOMMAND [ARGS].
+// Scene commands (PROTOCOL.md §19): roam scene SUBCOMMAND [ARGS].
 //
 // The server keeps nothing of a scene between connections (positions are
 // volatile, a seat ends with its connection), and every CLI command is a

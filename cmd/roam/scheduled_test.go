@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,29 +18,11 @@ func TestE2E_CLIScheduled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real node")
 	}
-	cfg := node.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.ClientAddr = "127.0.0.1:0"
-	cfg.InternalAddr = "127.0.0.1:0"
-	cfg.GossipAddr = "127.0.0.1:0"
-	cfg.Partitions = 4
-	cfg.VLR.RegisterBurst = 1000
-	cfg.VLR.LoginFailures = 1000
-	cfg.VLR.SendRate, cfg.VLR.SendBurst = 1000, 10000
-	cfg.VLR.GroupOpRate, cfg.VLR.GroupOpBurst = 1000, 10000
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	n, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	environ := cliNode(t, func(cfg *node.Config) {
+		cfg.VLR.SendRate, cfg.VLR.SendBurst = 1000, 10000
+		cfg.VLR.GroupOpRate, cfg.VLR.GroupOpBurst = 1000, 10000
+	})
 	dir := t.TempDir()
-	environ := map[string]string{"ROAM_ADDR": n.ClientAddr(), "ROAM_PLAINTEXT": "1"}
 	alice := filepath.Join(dir, "alice.json")
 	bob := filepath.Join(dir, "bob.json")
 	ok := func(state string, argv ...string) string {

@@ -20,7 +20,10 @@ type State struct {
 	Token  []byte            `json:"token,omitempty"` // base64 in the file
 	Cursor uint64            `json:"cursor,omitempty"`
 	Groups map[string]uint64 `json:"groups,omitempty"` // group → the last entry printed (group.go)
-	Scene  *SceneState       `json:"scene,omitempty"`  // the scene and position (scene.go)
+	// The role the session picked (role.go), picked again after each resume.
+	RoleNS string      `json:"role_ns,omitempty"`
+	Role   string      `json:"role,omitempty"`
+	Scene  *SceneState `json:"scene,omitempty"` // the scene and position (scene.go)
 }
 
 // loadState reads the state file; a missing file is an empty state.

@@ -16,7 +16,7 @@ import (
 	"github.com/roamhq/roam/wire"
 )
 
-// The scene phase (PROTOCOL.md §18): many players in one scene, each
+// The scene phase (PROTOCOL.md §19): many players in one scene, each
 // moving a few times a second, with say and act traffic stepped up.
 
 var (

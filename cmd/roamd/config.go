@@ -335,7 +335,19 @@ var options = []option{
 		set: floatSetter(func(s *settings, f float64) { s.node.VLR.GroupOpRate = f })},
 	{key: "group_op_burst", usage: "other group operations a user may make at once",
 		set: intSetter(func(s *settings, n int) { s.node.VLR.GroupOpBurst = n })},
-	// Scenes (node.SceneConfig, vlr.SceneConfig; PROTOCOL.md §18). Every
+	// Scheduled messages (vlr.Config.Schedule; PROTOCOL.md §17).
+	{key: "schedule_min_ahead", usage: "how far ahead a scheduled message's fire time must be at least (default 10s, at least 1s)",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.Schedule.MinAhead = d })},
+	// Roles (vlr.Config.Roles; PROTOCOL.md §18).
+	{key: "max_roles", usage: "roles one account may own (all namespaces together)",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.Roles.Max = n })},
+	{key: "role_reclaim_after", usage: "age after which another account's orphaned claim of a role name may be taken over",
+		set: durationSetter(func(s *settings, d time.Duration) { s.node.VLR.Roles.ReclaimAfter = d })},
+	{key: "role_rate", usage: "role requests per second per user",
+		set: floatSetter(func(s *settings, f float64) { s.node.VLR.Roles.Rate = f })},
+	{key: "role_burst", usage: "role requests a user may make at once",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.Roles.Burst = n })},
+	// Scenes (node.SceneConfig, vlr.SceneConfig; PROTOCOL.md §19). Every
 	// node of a cluster should have the same.
 	{key: "scene_hear", usage: "hearing radius of a say in every scene (and the side of a grid cell)",
 		set: floatSetter(func(s *settings, f float64) { s.node.Scenes.Default.Hear = f })},

@@ -154,3 +154,17 @@ func TestRun_ReadyThenSIGTERM(t *testing.T) {
 		t.Fatalf("restart with other partitions: exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+func TestLoadSettings_Roles(t *testing.T) {
+	file := writeFile(t, `{"data": "/d", "max_roles": 4, "role_reclaim_after": "1m", "role_rate": 2.5, "role_burst": 7}`)
+	s, err := loadSettings([]string{"-config", file}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.node.VLR.Roles; r.Max != 4 || r.ReclaimAfter != time.Minute || r.Rate != 2.5 || r.Burst != 7 {
+		t.Fatalf("roles: %+v", r)
+	}
+	if s, err = loadSettings([]string{"-data", "/d"}, env(nil), io.Discard); err != nil || s.node.VLR.Roles.Max != 8 {
+		t.Fatalf("default max_roles: %+v, %v", s.node.VLR.Roles, err)
+	}
+}

@@ -15,6 +15,9 @@
 //
 // roamd cert makes the certificates of operator mode and of the client
 // port (see cert.go): create-ca, create-node, list.
+//
+// roamd backup and roamd restore write every partition's snapshot to a
+// directory and load one into a new cluster (see backup.go).
 package main
 
 import (
@@ -38,8 +41,13 @@ func main() {
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "cert" {
-		return runCert(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "cert":
+			return runCert(args[1:], stdout, stderr)
+		case "backup", "restore":
+			return runBackup(args[0] == "restore", args[1:], stdout, stderr)
+		}
 	}
 	s, err := loadSettings(args, getenv, stderr)
 	switch {

@@ -2,7 +2,8 @@
 // a randomized messaging workload while injecting faults drawn from a
 // seed, then checks the recorded history (lost, duplicated, unexpected,
 // out-of-order messages, bounded delivery, bounded revocation, session
-// ends, account linearizability, presence, and the same for groups). It exits with status 1 when
+// ends, account linearizability, presence, the same for groups, and
+// scheduled messages firing once). It exits with status 1 when
 // an invariant is violated and 2 when the run itself failed.
 //
 //	roamsim -mode spawn -nodes 3 -duration 95s -seed 1 -json out.json -svg out.svg -html out.html
@@ -20,6 +21,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/roamhq/roam/sim"
 )
@@ -60,6 +62,11 @@ func main() {
 	flag.IntVar(&cfg.GroupMembers, "group-members", cfg.GroupMembers, "users per group, about (the membership changes keep it near)")
 	flag.Float64Var(&cfg.GroupShare, "group-share", cfg.GroupShare, "share of the sends that go to a group")
 	flag.DurationVar(&cfg.MemberEvery, "member-every", cfg.MemberEvery, "mean spacing of membership changes (join, leave, kick) during the run (0: none)")
+	flag.DurationVar(&cfg.SchedEvery, "sched-every", cfg.SchedEvery, "mean spacing of scheduled messages (some cancelled, edited or sent now during the run; 0: none)")
+	flag.Float64Var(&cfg.SchedGroupShare, "sched-group-share", cfg.SchedGroupShare, "share of the scheduled messages that go to a group (from a member)")
+	flag.DurationVar(&cfg.SchedMinAhead, "sched-min-ahead", cfg.SchedMinAhead, "the cluster's shortest time ahead of a scheduled message (spawn mode: roamd schedule_min_ahead; at least 1s; target mode: the cluster's, 10s by default); schedules are half a second more to -sched-max-ahead ahead")
+	flag.DurationVar(&cfg.SchedMaxAhead, "sched-max-ahead", cfg.SchedMaxAhead, "the longest time ahead of a scheduled message")
+	flag.DurationVar(&cfg.SchedSlack, "sched-slack", cfg.SchedSlack, "clock slack between the simulator and the nodes allowed before a fire counts as early")
 	flag.DurationVar(&cfg.DeliveryBound, "delivery-bound", cfg.DeliveryBound, "bounded delivery: an online device has every message within this of its ack")
 	flag.DurationVar(&cfg.RevocationBound, "revocation-bound", cfg.RevocationBound, "bounded revocation: a revoked session neither sends nor receives after this")
 	flag.DurationVar(&cfg.PauseWaitLimit, "pause-wait-limit", 0, "fail the run if a send waited longer than this in a pause window (0: report only; the target is 4s)")
@@ -92,8 +99,9 @@ func main() {
 	}
 	if cfg.MaxBody < 1 || cfg.SendRate <= 0 || cfg.DeliveryBound <= 0 || cfg.RevocationBound <= 0 || cfg.GhostLife <= 0 ||
 		cfg.PasswordEvery < 0 || cfg.DeleteEvery < 0 || cfg.BacklogUsers < 0 || cfg.Backlog < 0 || cfg.Ghosts < 0 ||
-		cfg.Groups < 0 || cfg.GroupMembers < 0 || cfg.GroupShare < 0 || cfg.GroupShare > 1 || cfg.MemberEvery < 0 {
-		fmt.Fprintln(os.Stderr, "roamsim: want -max-body >= 1, -send-rate, -delivery-bound, -revocation-bound and -ghost-life > 0, -group-share in [0, 1], and no negative counts or spacings")
+		cfg.Groups < 0 || cfg.GroupMembers < 0 || cfg.GroupShare < 0 || cfg.GroupShare > 1 || cfg.MemberEvery < 0 ||
+		cfg.SchedEvery < 0 || cfg.SchedEvery > 0 && cfg.SchedMinAhead < time.Second || cfg.SchedSlack < 0 || cfg.SchedGroupShare < 0 || cfg.SchedGroupShare > 1 {
+		fmt.Fprintln(os.Stderr, "roamsim: want -max-body >= 1, -send-rate, -delivery-bound, -revocation-bound and -ghost-life > 0, -group-share and -sched-group-share in [0, 1], -sched-min-ahead >= 1s, and no negative counts or spacings")
 		os.Exit(2)
 	}
 	if *planOnly {

@@ -22,6 +22,11 @@ const (
 	// KindRaftNet carries every partition's Raft RPCs between two nodes
 	// (package raftnet); arg = raftnet stream.
 	KindRaftNet byte = 'M'
+	// KindBackup streams a partition's backup from its leader, and
+	// KindRestore restores one into its leader (package node/backup);
+	// arg = partition id.
+	KindBackup  byte = 'B'
+	KindRestore byte = 'U'
 )
 
 // HeaderLen is the length of the connection header: kind, then a uint16
