@@ -66,8 +66,11 @@ tidy-check: ## go.mod/go.sum are tidy
 # it, -only-tls-cost runs it alone), then the group phase (fan-out of a
 # 1,000-member group over 3 nodes in rate steps, and the RSS of 1,000
 # groups of 100; about 3 minutes; -groups=false skips it, -only-groups
-# runs it alone), and writes bench/results.json and BENCHMARKS.md.
-BENCH_PKGS  ?= ./wire ./ring ./hlr ./node/gate
+# runs it alone), then the scene phase (2,000 players of one scene on 3
+# nodes moving 5 times a second, says and actions in rate steps; about 2
+# minutes; -scenes=false skips it, -only-scenes runs it alone), and writes
+# bench/results.json and BENCHMARKS.md.
+BENCH_PKGS  ?= ./wire ./ring ./hlr ./node/gate ./scene
 BENCH_FLAGS ?=
 bench: ## benchmark suite: writes bench/results.json and BENCHMARKS.md (not part of make test)
 	$(GO) build -o $(BIN)/ ./cmd/...

@@ -56,6 +56,7 @@ type Client struct {
 	pick     nodePick           // loads and round-trip times of the nodes (pick.go)
 	in       inbox
 	grp      groupState
+	sc       sceneState // scene.go
 	ackTimer *time.Timer
 	ackArmed bool
 	// establishing counts Login/Resume calls in progress: the session
@@ -509,6 +510,8 @@ func (c *Client) handlePush(cn *conn, f wire.Frame) {
 			return
 		}
 		c.onRedirect(cn, &r)
+	case wire.TSceneEvent, wire.TSceneView, wire.TSceneResend:
+		c.onScenePush(cn, f)
 	case wire.TGoodbye:
 		var g wire.Goodbye
 		if err := wire.Decode(f.Body, &g); err != nil {
@@ -680,6 +683,7 @@ func (c *Client) reconnect() {
 			if err == nil {
 				c.log.Debug("reconnected", "addr", cn.addr)
 				c.emit(Event{Kind: EventReconnected, Addr: cn.addr})
+				c.goFunc(c.sceneRejoin)
 				return
 			}
 			cn.close(err)

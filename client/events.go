@@ -60,10 +60,20 @@ const (
 	// "fired" or "failed"), pushed from another device's request or from
 	// the fire.
 	EventSchedule
+	// EventScene: SceneEvent holds a say or an action that reached this
+	// player (scene.go). Volatile: not stored, not retried.
+	EventScene
+	// EventSceneView: SceneView says who entered and left this player's
+	// view.
+	EventSceneView
+	// EventSceneJoined: after a reconnect the client joined its scene
+	// again (SceneInfo, with the player's new id).
+	EventSceneJoined
 )
 
 var kindNames = [...]string{"", "message", "synced", "presence", "friend", "goodbye", "disconnected", "reconnected", "session_ended", "error",
-	"group_message", "group_synced", "groups_synced", "group_gone", "schedule"}
+	"group_message", "group_synced", "groups_synced", "group_gone", "schedule",
+	"scene", "scene_view", "scene_joined"}
 
 func (k EventKind) String() string {
 	if int(k) < len(kindNames) && k > 0 {
@@ -89,7 +99,10 @@ type Event struct {
 	// At is when the client took the frame that produced the event from
 	// the connection: the event may reach the application much later,
 	// when it reads Events slowly or not at all for a while.
-	At time.Time
+	At         time.Time
+	SceneEvent SceneEvent // EventScene
+	SceneView  SceneView  // EventSceneView
+	SceneInfo  SceneInfo  // EventSceneJoined
 }
 
 // Message is one message of the user's inbox.

@@ -47,6 +47,8 @@ type fakeCluster struct {
 	groups     map[string]*fakeGroup
 	groupAcks  []wire.GroupAck
 	groupSyncs []wire.GroupSync
+	// Scenes (fake_scene_test.go).
+	scene fakeScenes
 }
 
 type fakeAction int
@@ -418,7 +420,7 @@ func (c *fakeConn) handleSession(t wire.Type, rid uint32, body any) bool {
 		}
 		c.write(wire.TSendAck, rid, &ack)
 	default:
-		if !c.handleGroup(t, rid, body) {
+		if !c.handleGroup(t, rid, body) && !c.handleScene(t, rid, body) {
 			c.fail(rid, wire.CodeBadRequest)
 		}
 	}

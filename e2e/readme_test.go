@@ -44,6 +44,7 @@ func TestREADMESession(t *testing.T) {
 		"refused: not friends yet", "bob is now a friend",
 		"bob: hello alice", "bob: are you there?", "password changed", "account bob deleted",
 		"to alice at", ": pending: tea in an hour?",
+		"in scene plaza at (10, 20) as player", "position in plaza: (12, 20)", "say in plaza: anyone around?", "act in plaza: waves",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("README session output lacks %q:\n%s", want, out)

@@ -137,6 +137,9 @@ type Config struct {
 	PresenceResync time.Duration
 	// Scheduler tunes the firing of scheduled messages (scheduler.go).
 	Scheduler SchedulerConfig
+	// Scenes tunes scene hosting: each scene's radii, caps and zones,
+	// and the view and refresh intervals (scene_host.go).
+	Scenes SceneConfig
 	// GateDropOneWay, if set, is the gate's fault hook (gate.Config.
 	// DropOneWay): one-way items this node receives of the kinds it picks
 	// are discarded, as if lost in transit. Tests and the simulator only.
@@ -170,6 +173,7 @@ func DefaultConfig() Config {
 		PresenceResync:    5 * time.Second,
 		Scheduler:         DefaultSchedulerConfig(),
 		Clients:           DefaultClientsConfig(),
+		Scenes:            DefaultSceneConfig(),
 	}
 }
 
@@ -234,6 +238,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Scheduler.Validate(); err != nil {
+		return err
+	}
+	if err := c.Scenes.Validate(); err != nil {
 		return err
 	}
 	if err := c.Delivery.validate(); err != nil {

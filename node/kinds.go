@@ -29,6 +29,12 @@ const (
 	kindGroupRegroup  gate.Kind = 16 // one-way: a new leader asks for the interest in its partition's groups
 	// Scheduled messages (scheduler.go, effect_schedule.go):
 	kindSchedule gate.Kind = 17 // effect: a scheduled message of the user changed
+	// Scenes (scene_host.go, kind_scene.go); 18–22 are this feature's:
+	kindSceneUpdate  gate.Kind = 18 // one-way: a node's players' moves and leaves, to the scene's host
+	kindSceneSay     gate.Kind = 19 // one-way: a say or an action, to the scene's host
+	kindSceneDeliver gate.Kind = 20 // one-way: a host's event and view changes for a node's players
+	kindSceneRehost  gate.Kind = 21 // one-way: a new host asks for the positions in its partition's scenes
+	kindSceneRequest gate.Kind = 22 // request: a join or a zone change at the scene's host
 
 	// Membership (leave.go):
 	kindLeaving gate.Kind = 23 // request: the sender leaves the cluster (gossip may not have said so)
@@ -57,6 +63,11 @@ func (n *Node) registerKinds() {
 	n.gate.Handle(kindLeaving, gate.Request("leaving", n.serveLeaving))
 	n.gate.Handle(kindAlive, gate.Request("alive", n.serveAlive))
 	onEffect(n.bus, n.sched.routeArm)
+	n.gate.Handle(kindSceneUpdate, gate.OneWay("scene_update", n.handleSceneUpdate))
+	n.gate.Handle(kindSceneSay, gate.OneWay("scene_say", n.handleSceneSay))
+	n.gate.Handle(kindSceneDeliver, gate.OneWay("scene_deliver", n.handleSceneDeliver))
+	n.gate.Handle(kindSceneRehost, gate.OneWay("scene_rehost", n.handleSceneRehost))
+	n.gate.Handle(kindSceneRequest, gate.Request("scene_request", n.serveSceneRequest))
 }
 
 // effectKind registers an effect kind: route, the router of effects of

@@ -63,6 +63,7 @@ type Node struct {
 	dl       *delivery    // delivery repair (delivery.go)
 	groups   *groupFanout // group fan-out by node interest (groups.go)
 	sched    *scheduler   // fires scheduled messages of the led partitions (scheduler.go)
+	scenes   *sceneHost   // hosts the scenes of the led partitions (scene_host.go)
 
 	changes changeCounts // reconciler changes made (changes.go)
 	ready   readyState   // what Readiness saw last (status.go)
@@ -238,6 +239,8 @@ func New(cfg Config) (_ *Node, err error) {
 	n.host.OnLeader(n.groups.onLeader)
 	n.sched = newScheduler(n, cfg.Scheduler)
 	n.host.OnLeader(n.sched.onLeader)
+	n.scenes = newSceneHost(n, cfg.Scenes)
+	n.host.OnLeader(n.scenes.onLeader)
 	// The router reaches every partition's leader: this host's, or another
 	// node's through the gate (the node is its remoteCaller, remote.go).
 	n.rt = newRouter(n.host, n.meta.Partitions, n)
@@ -270,7 +273,7 @@ func New(cfg Config) (_ *Node, err error) {
 	vc.Logger = cfg.Logger
 	vc.Partitions = n.meta.Partitions
 	n.presence.init(n)
-	if n.vlr, err = vlr.New(vc, n.rt, &n.presence, n.groups.reg); err != nil {
+	if n.vlr, err = vlr.New(vc, n.rt, &n.presence, n.groups.reg, sceneBus{n}); err != nil {
 		return nil, err
 	}
 	n.clientLn = nil // owned by the vlr now
@@ -287,6 +290,7 @@ func New(cfg Config) (_ *Node, err error) {
 		n.goFunc(func() { n.presence.resyncLoop(cfg.PresenceResync) })
 	}
 	n.goFunc(n.sched.run)
+	n.goFunc(n.scenes.run)
 	if err := n.openInitial(creating); err != nil {
 		return nil, err
 	}

@@ -282,6 +282,8 @@ type Metrics struct {
 	Storage *pebble.Metrics
 	// Draining: Drain was called and Undrain not (drain.go).
 	Draining bool
+	// Scenes is what this node's scene hosting did (scene_host.go).
+	Scenes SceneStats
 }
 
 // Metrics reads the node's counters (roamd -http /metrics).
@@ -298,6 +300,9 @@ func (n *Node) Metrics() Metrics {
 	}
 	if n.dl != nil {
 		m.Delivery = n.DeliveryStats()
+	}
+	if n.scenes != nil {
+		m.Scenes = n.SceneStats()
 	}
 	if n.gate != nil {
 		m.Gate = n.gate.Stats()

@@ -172,6 +172,8 @@ type Config struct {
 	Schedule ScheduleConfig
 	// Roles bounds the roles of an account (PROTOCOL.md §18).
 	Roles RoleConfig
+	// Scene bounds each player's scene traffic (PROTOCOL.md §19).
+	Scene SceneConfig
 
 	// CursorFlushInterval is how often acknowledged cursors are written to
 	// the home register, many per Raft entry.
@@ -224,6 +226,7 @@ func DefaultConfig() Config {
 		GroupOpBurst:        30,
 		Schedule:            DefaultScheduleConfig(),
 		Roles:               DefaultRoleConfig(),
+		Scene:               DefaultSceneConfig(),
 		RegisterRate:        0.2,
 		RegisterBurst:       5,
 		LoginFailures:       5,
@@ -305,6 +308,8 @@ func (c *Config) ValidateTuning() error {
 		return c.Schedule.validate()
 	case c.Roles.validate() != nil:
 		return c.Roles.validate()
+	case c.Scene.validate() != nil:
+		return c.Scene.validate()
 	case c.MaxDevices < 1 || c.MaxDevices > 256 || c.MaxBlocks < 1:
 		return errors.New("vlr: MaxDevices must be 1..256 and MaxBlocks positive")
 	case c.CursorFlushInterval <= 0 || c.OutQueueBytes < c.MaxFrame || c.MaxConnsPerIP < 1:

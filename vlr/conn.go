@@ -258,6 +258,10 @@ func (c *conn) handle(f wire.Frame) bool {
 		}
 		return true
 	}
+	if f.Type == wire.TSceneMove {
+		c.sceneMoveReq(f.RID, body.(*wire.SceneMove)) // no reply (conn_scene.go)
+		return true
+	}
 	if f.RID == 0 {
 		c.fatal(0, refusef(wire.CodeBadFrame, "requests need a non-zero request id"))
 		return false
@@ -366,7 +370,7 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 			wire.TProfile, wire.TPong, wire.TFriends, wire.TPresence, wire.TFriendEvent, wire.TSendAck,
 			wire.TSyncReply, wire.TMessage, wire.TGoodbye, wire.TGroupListReply, wire.TGroupMembersReply,
 			wire.TGroupSyncReply, wire.TGroupMessage, wire.TScheduleListReply, wire.TScheduled, wire.TScheduleEvent,
-			wire.TRoleListReply:
+			wire.TRoleListReply, wire.TSceneJoined, wire.TSceneEvent, wire.TSceneView, wire.TSceneResend:
 		default:
 			return 0, nil, refuse(wire.CodeNotLoggedIn)
 		}
@@ -425,6 +429,14 @@ func (c *conn) dispatch(t wire.Type, body any) (wire.Type, any, error) {
 		return c.scheduleRef(t, body.(*wire.ScheduleRef))
 	case wire.TRoleCreate, wire.TRoleRename, wire.TRoleDelete, wire.TRoleList, wire.TRolePick:
 		return c.roleOp(t, body)
+	case wire.TSceneJoin:
+		return c.sceneJoin(body.(*wire.SceneJoin))
+	case wire.TSceneLeave:
+		return c.sceneLeave()
+	case wire.TSceneSay, wire.TSceneAct:
+		return c.sceneSay(body)
+	case wire.TSceneZone:
+		return c.sceneZone(body.(*wire.SceneZoneReq))
 	}
 	return 0, nil, refusef(wire.CodeBadRequest, t.String()+" is not a request")
 }
@@ -543,6 +555,7 @@ func (c *conn) teardown() {
 	}
 	c.srv.beginEnding(s.user, s.device)
 	s.end()
+	c.srv.leaveScene(s)
 	c.srv.reg.detach(s)
 	if c.moving.Swap(true) { // and no redirect from now on
 		c.srv.movingNow.Add(-1)

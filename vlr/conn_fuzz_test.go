@@ -118,7 +118,7 @@ func newFuzzServer(tb testing.TB, useTLS bool) *fuzzServer {
 		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{pki.ClientALPN}, Certificates: []tls.Certificate{cert}}
 		fs.tls = &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{pki.ClientALPN}, RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
 	}
-	srv, err := vlr.New(cfg, &fakeHome{}, nil, nil)
+	srv, err := vlr.New(cfg, &fakeHome{}, nil, nil, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -179,6 +179,11 @@ var serverTypes = map[wire.Type]bool{
 	wire.TWhoamiReply: true, wire.TProfile: true, wire.TPong: true, wire.TFriends: true, wire.TPresence: true,
 	wire.TFriendEvent: true, wire.TSendAck: true, wire.TSyncReply: true, wire.TMessage: true, wire.TGoodbye: true,
 	wire.TRoleListReply: true,
+	// Groups, scheduled messages and scenes: a fuzzed schedule_list after
+	// login is answered (testdata/fuzz/FuzzConnTLS/6d3c7e9be29fc3e9).
+	wire.TGroupListReply: true, wire.TGroupMembersReply: true, wire.TGroupSyncReply: true, wire.TGroupMessage: true,
+	wire.TScheduleListReply: true, wire.TScheduled: true, wire.TScheduleEvent: true,
+	wire.TSceneJoined: true, wire.TSceneEvent: true, wire.TSceneView: true, wire.TSceneResend: true,
 }
 
 // knownCodes are the documented error codes.

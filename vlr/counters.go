@@ -23,6 +23,8 @@ type requestCounts struct {
 	dedup     atomic.Uint64 // sends acknowledged as duplicates
 	delivered atomic.Uint64 // inbox messages pushed to local sessions (live and catch-up)
 
+	sceneDelivered atomic.Uint64 // scene says and actions pushed to local players
+
 	sendCommit     *hist.Histogram // send received → acknowledged, nanoseconds
 	commitDelivery *hist.Histogram // entry proposed at the leader → pushed here, nanoseconds
 }
@@ -122,6 +124,7 @@ type Counters struct {
 	Requests     []RequestCount // every (type, code) answered at least once, by type then code
 	Deduplicated uint64         // sends acknowledged as duplicates of earlier ones (send_ack dup)
 	Delivered    uint64         // inbox messages pushed to sessions here, live or by catch-up
+	ScenePushed  uint64         // scene says and actions pushed to players here
 	// SendCommit: from a send's arrival to its acknowledgement (rate
 	// limit, lease and the quorum commit included), in nanoseconds.
 	SendCommit hist.Snapshot
@@ -147,6 +150,7 @@ func (s *Server) Counters() Counters {
 	out := Counters{
 		Deduplicated:   rc.dedup.Load(),
 		Delivered:      rc.delivered.Load(),
+		ScenePushed:    rc.sceneDelivered.Load(),
 		SendCommit:     rc.sendCommit.Snapshot(),
 		CommitDelivery: rc.commitDelivery.Snapshot(),
 	}

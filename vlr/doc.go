@@ -12,11 +12,13 @@
 //	cfg := vlr.DefaultConfig()
 //	cfg.NodeID, cfg.Listener, cfg.FakeSaltSecret = id, ln, secret
 //	cfg.TLS = tlsConfig // optional: the client port speaks TLS
-//	srv, err := vlr.New(cfg, home, bus, groups)
+//	srv, err := vlr.New(cfg, home, bus, groups, scenes)
 //	...
 //	acks := srv.Deliver(user, locs, msg) // a committed message for local devices; acks for its leader
 //	acks = srv.Notice(notices)           // a leader's delivery repair
 //	srv.Cancel(user, loc, why)           // Cancel Location
+//	srv.SceneDeliver(scene, ids, ev)     // a scene host's say or action for local players
+//	seats := srv.SceneSeats(match)       // local players' last positions, for a new scene host
 //	st := srv.Stats()            // connections, queued output, slow consumers
 //	srv.Shutdown(redirect)       // goodbye to every client; safe twice
 //
@@ -82,6 +84,7 @@
 //	lease renewer        one; renewer.loop, and one per renewal query in flight (at most 64)
 //	catch-up             per session while it is behind; retries until caught up or the session ends
 //	logout               short-lived, per session
+//	scene move timer     per seated session while a coalesced move waits (time.AfterFunc; scene.go)
 //
 // All are started with Server.goFunc and awaited by Shutdown.
 //
@@ -94,8 +97,17 @@
 // (pushes are queued under registry.mu and session.mu; an enqueue that
 // finds the budget full takes Server.mu to find a victim and then the
 // victim's outQueue.mu, holding no other outQueue.mu). dirtyMu, endingMu,
-// renewer.mu (taken under session.mu when a session queues its renewal)
-// and the limiters' mutexes are leaves.
+// renewer.mu (taken under session.mu when a session queues its renewal),
+// sceneIndex.mu (scene seats by id; a session's mu only after it is
+// released) and the limiters' mutexes are leaves.
+//
+// # Scenes
+//
+// A session holds at most one seat (scene.go): its scene, its id there and
+// the last position the client reported. Moves are coalesced to
+// Config.Scene.MoveHz and forwarded through the SceneBus to the scene's
+// host; says and actions go the same way; the host's deliveries come back
+// through SceneDeliver and SceneView. Nothing of it is stored or retried.
 //
 // Server.mu guards the connection set and the per-address counts;
 // registry.mu the sessions and presence; session.mu one session's

@@ -34,6 +34,7 @@ type limits struct {
 	gsend    *buckets // group sends per user
 	gop      *buckets // other group operations per user
 	role     *buckets // role operations per user (conn_roles.go)
+	say      *buckets // scene says and actions per user
 }
 
 func newLimits(c *Config) (*limits, error) {
@@ -50,6 +51,7 @@ func newLimits(c *Config) (*limits, error) {
 		gsend:    newBuckets(c.GroupSendRate, c.GroupSendBurst),
 		gop:      newBuckets(c.GroupOpRate, c.GroupOpBurst),
 		role:     newBuckets(c.Roles.Rate, c.Roles.Burst),
+		say:      newBuckets(c.Scene.SayRate, c.Scene.SayBurst),
 	}, nil
 }
 

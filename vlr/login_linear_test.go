@@ -26,7 +26,7 @@ func homeServer(t *testing.T, node string, home vlr.Home) *vlr.Server {
 	cfg.Listener = ln
 	cfg.FakeSaltSecret = bytes.Repeat([]byte{1}, 32)
 	cfg.TokenSecret = bytes.Repeat([]byte{2}, 32)
-	srv, err := vlr.New(cfg, home, nil, nil)
+	srv, err := vlr.New(cfg, home, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func (q *outQueue) discardAndClose(encode func([]byte) []byte) {
 // never holds up the reader behind it.
 func leaseGated(t wire.Type) bool {
 	switch t {
-	case wire.TPing, wire.TAck, wire.TLogout, wire.TSync, wire.TSend, wire.TGroupSend, wire.TGroupAck:
+	case wire.TPing, wire.TAck, wire.TLogout, wire.TSync, wire.TSend, wire.TGroupSend, wire.TGroupAck, wire.TSceneMove, wire.TSceneLeave:
 		return false
 	}
 	return true

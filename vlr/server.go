@@ -57,12 +57,15 @@ type Server struct {
 	renew  *renewer // session lease renewals (lease_renew.go)
 
 	counts *requestCounts // requests answered, for metrics (counters.go)
+
+	scenes sceneIndex // the local players of scenes (scene.go)
 }
 
 // New starts a visitor register listening on cfg.ClientAddr. home reaches
 // the home register; bus carries presence, groups group interest (nil:
-// none, for a register that never fans out group messages).
-func New(cfg Config, home Home, bus PresenceBus, groups GroupBus) (*Server, error) {
+// none, for a register that never fans out group messages), scenes the
+// scene traffic to the scenes' hosts (nil: scene requests fail).
+func New(cfg Config, home Home, bus PresenceBus, groups GroupBus, scenes SceneBus) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -102,6 +105,10 @@ func New(cfg Config, home Home, bus PresenceBus, groups GroupBus) (*Server, erro
 	}
 	if groups != nil {
 		s.reg.gbus = groups
+	}
+	s.scenes.bus = scenes
+	if scenes == nil {
+		s.scenes.bus = nopSceneBus{}
 	}
 	s.out.limit = cfg.OutputBudget
 	s.out.victim = s.largestQueue

@@ -55,6 +55,7 @@ type session struct {
 	held    heldPushes
 	groups  map[string]*groupStream // by group name (group_stream.go)
 	role    pickedRole              // the role the session picked (conn_roles.go)
+	seat    *seat                   // the scene the session is in, if any (scene.go)
 }
 
 // heldPushes are presence changes and friend events that arrived while

@@ -50,6 +50,13 @@ const (
 	CodeRoleLimit    Code = 224 // the account owns as many roles as it may (8 by default)
 	CodeRoleNotFound Code = 225 // the account owns no role of that name in that namespace
 
+	// Scenes (PROTOCOL.md §19).
+	CodeSceneBadPosition Code = 227 // a coordinate is NaN, infinite or out of the scene's bounds
+	CodeNotInScene       Code = 228 // move, say, act or leave without having joined a scene
+	CodeSceneFull        Code = 229 // the scene has as many players as it may
+	CodeSceneZoneDenied  Code = 230 // this user may not change the scene's zones
+	CodeSceneBadZone     Code = 231 // the zone is not a valid rectangle or circle, or the scene has too many
+
 	// Server side (3xx): retry later, possibly at another node.
 	CodeUnavailable  Code = 300 // the home register could not be reached in time
 	CodeInternal     Code = 301 // an unexpected server error
@@ -72,6 +79,11 @@ type codeInfo struct {
 }
 
 var codeTable = map[Code]codeInfo{
+	CodeSceneBadPosition: {"scene_bad_position", "position out of range"},
+	CodeNotInScene:       {"not_in_scene", "join a scene first"},
+	CodeSceneFull:        {"scene_full", "the scene is full"},
+	CodeSceneZoneDenied:  {"scene_zone_denied", "you may not change this scene's zones"},
+	CodeSceneBadZone:     {"scene_bad_zone", "invalid zone"},
 	CodeOK:               {"ok", "ok"},
 	CodeBadFrame:         {"bad_frame", "malformed frame"},
 	CodeFrameTooLarge:    {"frame_too_large", "frame exceeds the size limit"},

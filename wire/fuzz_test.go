@@ -181,6 +181,9 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typ uint8, body []byte) {
 		tp := TInvalid + 1 + Type(typ)%MaxType
 		v := NewBody(tp)
+		if v == nil {
+			return // a gap in the enum
+		}
 		err := Decode(body, v)
 		if err != nil {
 			if !errors.Is(err, ErrBadBody) {

@@ -511,5 +511,5 @@ func NewBody(t Type) any {
 	case TRoleListReply:
 		return new(RoleListReply)
 	}
-	return nil
+	return newSceneBody(t)
 }

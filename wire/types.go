@@ -102,6 +102,18 @@ const (
 	TRoleListReply Type = 69 // S→C
 	TRolePick      Type = 70 // C→S → TOK
 
+	// Scenes (PROTOCOL.md §19). Volatile: never stored, never retried.
+	TSceneJoin   Type = 71 // C→S → TSceneJoined
+	TSceneJoined Type = 72 // S→C
+	TSceneLeave  Type = 73 // C→S → TOK
+	TSceneMove   Type = 74 // C→S, no reply: the player's position
+	TSceneSay    Type = 75 // C→S → TOK
+	TSceneAct    Type = 76 // C→S → TOK
+	TSceneEvent  Type = 77 // S→C push: a say or an action that reached this player
+	TSceneView   Type = 78 // S→C push: players entering and leaving this player's view
+	TSceneZone   Type = 79 // C→S → TOK
+	TSceneResend Type = 80 // S→C push: the scene's host changed; send the position again
+
 	// Load balancing and drain (PROTOCOL.md §10.2).
 	TRedirect Type = 86 // S→C push: move the session to another node (a goodbye 406 follows)
 )
@@ -125,14 +137,17 @@ var typeNames = [...]string{
 	"schedule", "schedule_list", "schedule_list_reply", "schedule_get", "scheduled",
 	"schedule_edit", "schedule_cancel", "schedule_now", "schedule_event",
 	"role_create", "role_rename", "role_delete", "role_list", "role_list_reply", "role_pick",
+	TSceneJoin: "scene_join", TSceneJoined: "scene_joined", TSceneLeave: "scene_leave", TSceneMove: "scene_move",
+	TSceneSay: "scene_say", TSceneAct: "scene_act", TSceneEvent: "scene_event", TSceneView: "scene_view",
+	TSceneZone: "scene_zone", TSceneResend: "scene_resend",
 }
 
-// MaxType is the highest type of the dense block (typeNames); the types
-// numbered after a gap are in laterTypeNames.
-const MaxType = TRolePick
+// MaxType is the highest type of the dense block (typeNames, where a
+// gap's names are ""); the types numbered after it are in laterTypeNames.
+const MaxType = TSceneResend
 
 func (t Type) String() string {
-	if int(t) < len(typeNames) {
+	if int(t) < len(typeNames) && typeNames[t] != "" {
 		return typeNames[t]
 	}
 	if s, ok := laterTypeNames[t]; ok {
@@ -143,7 +158,7 @@ func (t Type) String() string {
 
 // Known reports whether t is a type this version understands.
 func (t Type) Known() bool {
-	if t > TInvalid && t <= MaxType {
+	if t > TInvalid && t <= MaxType && typeNames[t] != "" {
 		return true
 	}
 	_, ok := laterTypeNames[t]

@@ -45,6 +45,7 @@ var commands = map[string]func(*app, []string) error{
 	"group":     cmdGroup,     // group.go
 	"scheduled": cmdScheduled, // scheduled.go
 	"role":      cmdRole,      // role.go
+	"scene":     cmdScene,     // scene.go
 }
 
 const usageText = `usage: roam [flags] COMMAND [ARGS]
@@ -84,6 +85,7 @@ Commands:
   send --at TIME|--in D USER TEXT...  schedule a message (also: group send --at|--in)
   scheduled list|get|cancel|edit|now  scheduled messages: roam scheduled help
   role create|rename|delete|list|pick  roles (the identity shown in scenes): roam role help
+  scene join|move|say|act|watch|leave game scenes: roam scene help
   admin status --http ADDR[,ADDR...]  members, partitions and leaders from the
                                       nodes' management endpoints (roamd -http;
                                       env ROAM_HTTP); --json for JSON

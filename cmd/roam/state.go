@@ -22,8 +22,9 @@ type State struct {
 	Cursor uint64            `json:"cursor,omitempty"`
 	Groups map[string]uint64 `json:"groups,omitempty"` // group → the last entry printed (group.go)
 	// The role the session picked (role.go), picked again after each resume.
-	RoleNS string `json:"role_ns,omitempty"`
-	Role   string `json:"role,omitempty"`
+	RoleNS string      `json:"role_ns,omitempty"`
+	Role   string      `json:"role,omitempty"`
+	Scene  *SceneState `json:"scene,omitempty"` // the scene and position (scene.go)
 }
 
 // loadState reads the state file; a missing file is an empty state.

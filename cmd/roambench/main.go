@@ -142,6 +142,8 @@ type Results struct {
 	TLSCost  *TLSCost `json:"tls_cost,omitempty"`
 	// Groups is the group phase (groups.go).
 	Groups *GroupResult `json:"groups,omitempty"`
+	// Scenes is the scene phase (scenes.go).
+	Scenes *SceneResult `json:"scenes,omitempty"`
 	// Fsync is the disk's fsync latency, probed for 20 s at the start in
 	// the directory the nodes keep their data in.
 	Fsync   *disk.FsyncStats `json:"fsync,omitempty"`
@@ -224,6 +226,15 @@ func run() error {
 		res.Runtime = time.Since(t0).Round(time.Second).String()
 		return writeResults(res, "# roam group benchmark\n\nCommand: `"+res.Command+"`, "+res.Date+", "+res.Security+".\n"+groupMarkdown(g))
 	}
+	if *flagOnlyScenes {
+		sc, err := benchScenes(*flagSceneNodes, parseInts(*flagSceneSayRates))
+		if err != nil {
+			return fmt.Errorf("scenes: %w", err)
+		}
+		res.Scenes, res.Security = sc, benchSecurity().String()
+		res.Runtime = time.Since(t0).Round(time.Second).String()
+		return writeResults(res, "# roam scene benchmark\n\nCommand: `"+res.Command+"`, "+res.Date+", "+res.Security+".\n"+sceneMarkdown(sc))
+	}
 	logf("roambench: %d pairs, frame %d bytes, rates %v, %v per step", *flagPairs, res.FrameBytes, rates, *flagStep)
 	var err error
 	if !*flagSessionsOnly {
@@ -253,6 +264,11 @@ func run() error {
 	if *flagGroups && !*flagSessionsOnly {
 		if res.Groups, err = benchGroups(*flagGroupNodes, parseInts(*flagGroupRates)); err != nil {
 			return fmt.Errorf("groups: %w", err)
+		}
+	}
+	if *flagScenes && !*flagSessionsOnly {
+		if res.Scenes, err = benchScenes(*flagSceneNodes, parseInts(*flagSceneSayRates)); err != nil {
+			return fmt.Errorf("scenes: %w", err)
 		}
 	}
 	if !*flagSkipIdle && !*flagSessionsOnly {

@@ -185,6 +185,7 @@ func markdown(res *Results) string {
 	}
 	b.WriteString(tlsCostSection(res.TLSCost, res.Pairs, res.StepSeconds))
 	b.WriteString(groupMarkdown(res.Groups))
+	b.WriteString(sceneMarkdown(res.Scenes))
 	if r1 != nil && r1.ProfileTop != "" {
 		w("### CPU profile of node1 (1-node) at %d msgs/s (5 s, `roamd -http-pprof`, bench/profile-1node.pb.gz)\n\n```\n%s```\n\n", r1.ProfileRate, r1.ProfileTop)
 	}

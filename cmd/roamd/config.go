@@ -18,6 +18,7 @@ import (
 
 	"github.com/roamhq/roam/node"
 	"github.com/roamhq/roam/node/faultctl"
+	"github.com/roamhq/roam/scene"
 )
 
 // settings is everything roamd is told on start.
@@ -358,6 +359,45 @@ var options = []option{
 		set: floatSetter(func(s *settings, f float64) { s.node.VLR.Roles.Rate = f })},
 	{key: "role_burst", usage: "role requests a user may make at once",
 		set: intSetter(func(s *settings, n int) { s.node.VLR.Roles.Burst = n })},
+	// Scenes (node.SceneConfig, vlr.SceneConfig; PROTOCOL.md §19). Every
+	// node of a cluster should have the same.
+	{key: "scene_hear", usage: "hearing radius of a say in every scene (and the side of a grid cell)",
+		set: floatSetter(func(s *settings, f float64) { s.node.Scenes.Default.Hear = f })},
+	{key: "scene_view", usage: "view radius of an action and of enter/leave events in every scene",
+		set: floatSetter(func(s *settings, f float64) { s.node.Scenes.Default.View = f })},
+	{key: "scene_max_listeners", usage: "listeners of a say or an action (the nearest), and players one player sees",
+		set: intSetter(func(s *settings, n int) { s.node.Scenes.Default.MaxListeners = n })},
+	{key: "scene_max_players", usage: "players of one scene",
+		set: intSetter(func(s *settings, n int) { s.node.Scenes.Default.MaxPlayers = n })},
+	{key: "scene_move_hz", usage: "positions a second a player's moves are coalesced to",
+		set: floatSetter(func(s *settings, f float64) { s.node.VLR.Scene.MoveHz = f })},
+	{key: "scene_say_rate", usage: "says and actions per second per user",
+		set: floatSetter(func(s *settings, f float64) { s.node.VLR.Scene.SayRate = f })},
+	{key: "scene_say_burst", usage: "says and actions a user may make at once",
+		set: intSetter(func(s *settings, n int) { s.node.VLR.Scene.SayBurst = n })},
+	{key: "scene_zone_admins", usage: "users `USER,...` who may set and remove zones through the API",
+		set: func(s *settings, v string) error {
+			s.node.VLR.Scene.ZoneAdmins = nil
+			for _, u := range strings.Split(v, ",") {
+				if u = strings.TrimSpace(strings.ToLower(u)); u != "" {
+					s.node.VLR.Scene.ZoneAdmins = append(s.node.VLR.Scene.ZoneAdmins, u)
+				}
+			}
+			return nil
+		}},
+	{key: "scene_zones", usage: "`FILE`: a JSON object of scene id → list of zones ({\"id\", \"shape\": \"rect\" with min_x, min_y, max_x, max_y, or \"circle\" with x, y, r})",
+		set: func(s *settings, v string) error {
+			b, err := os.ReadFile(v)
+			if err != nil {
+				return err
+			}
+			var zones map[string][]scene.Zone
+			if err := json.Unmarshal(b, &zones); err != nil {
+				return fmt.Errorf("scene zones %s: %w", v, err)
+			}
+			s.node.Scenes.Zones = zones
+			return nil
+		}},
 }
 
 func boolSetter(f func(*settings, bool)) func(*settings, string) error {

@@ -77,6 +77,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	e.value("roam_draining", b2f(m.Draining))
 	c.client(e, m)
 	c.delivery(e, m)
+	c.scenes(e, m)
 	c.partitions(e, m)
 	c.gossip(e, m)
 	c.gate(e, m)
@@ -140,6 +141,16 @@ func (c *collector) delivery(e emitter, m node.Metrics) {
 	e.value("roam_delivery_notices_total", float64(d.Notices))
 	e.value("roam_delivery_gave_up_total", float64(d.GaveUp))
 	e.value("roam_delivery_untracked_total", float64(d.Untracked))
+}
+
+func (c *collector) scenes(e emitter, m node.Metrics) {
+	s := m.Scenes
+	e.value("roam_scenes_hosted", float64(s.Hosted))
+	e.value("roam_scene_players", float64(s.Players))
+	e.value("roam_scene_position_updates_total", float64(s.Updates))
+	e.value("roam_scene_says_total", float64(s.Says))
+	e.value("roam_scene_deliveries_total", float64(s.Deliveries))
+	e.value("roam_scene_pushed_total", float64(m.Requests.ScenePushed))
 }
 
 func (c *collector) partitions(e emitter, m node.Metrics) {

@@ -54,6 +54,14 @@ var families = []family{
 	{"roam_delivery_gave_up_total", counter, nil, "Pending deliveries dropped without an acknowledgement after the give-up time."},
 	{"roam_delivery_untracked_total", counter, nil, "Forwards not tracked because the pending table was full."},
 
+	// Scenes (volatile; scene_host.go).
+	{"roam_scenes_hosted", gauge, nil, "Scenes this node hosts (it leads their partitions)."},
+	{"roam_scene_players", gauge, nil, "Players in the scenes this node hosts."},
+	{"roam_scene_position_updates_total", counter, nil, "Positions the scenes hosted here applied (joins, moves, refreshes)."},
+	{"roam_scene_says_total", counter, nil, "Says and actions the scenes hosted here handed out."},
+	{"roam_scene_deliveries_total", counter, nil, "Their recipients, on every node."},
+	{"roam_scene_pushed_total", counter, nil, "Says and actions pushed to players at this node."},
+
 	// Partitions and Raft.
 	{"roam_partitions_open", gauge, nil, "Partitions open (replicated) on this node."},
 	{"roam_partitions_led", gauge, nil, "Partitions this node leads."},
