@@ -116,15 +116,21 @@ func (p *Partition) Restore(ctx context.Context, meta BackupMeta, r io.Reader) e
 	}
 	rm := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: meta.Index, Term: meta.Term, Size: meta.Size}
 	if err := p.raft.Restore(rm, r, timeout); err != nil {
-		return fmt.Errorf("hlr: restore partition %d: %w", p.id, err)
-	}
-	data, err := encodeEntry(&entry{TimeMS: p.now().UnixMilli()})
-	if err != nil {
-		return err
-	}
-	if err := futureError(p.raft.Apply(data, timeout), p.prop.done); err != nil {
-		return fmt.Errorf("hlr: restore partition %d: the entry after the snapshot: %w", p.id, mapRaftErr(err))
+		// Refused before anything changed (not the leader, a leadership
+		// transfer in progress: ErrNotLeader, to be tried again at the
+		// leader), or the stream was bad.
+		return fmt.Errorf("hlr: restore partition %d: %w", p.id, mapRaftErr(err))
 	}
 	p.restored()
+	// The restore is done; the empty entry only moves the applied index
+	// past the snapshot. Should it fail (leadership lost just now), the
+	// next write does that.
+	data, err := encodeEntry(&entry{TimeMS: p.now().UnixMilli()})
+	if err == nil {
+		err = futureError(p.raft.Apply(data, timeout), p.prop.done)
+	}
+	if err != nil {
+		p.log.Warn("restored; the entry after the snapshot failed (the next write moves the applied index)", "err", err)
+	}
 	return nil
 }

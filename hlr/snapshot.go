@@ -94,71 +94,29 @@ func (s *fsmSnapshot) Release() { s.snap.Close() }
 // the snapshot again on start. partial reports whether earlier batches were
 // committed, that is whether a failed restore has changed the state.
 func restoreSnapshot(db *pebble.DB, prefix []byte, r io.Reader) (partial bool, err error) {
-	br := &crcReader{r: bufio.NewReaderSize(r, 64<<10), crc: crc32.New(castagnoli)}
-	crc := br.crc
-	var head [5]byte
-	if _, err := io.ReadFull(br, head[:]); err != nil {
-		return partial, fmt.Errorf("%w: snapshot header: %v", ErrBadEntry, err)
-	}
-	if string(head[:4]) != snapMagic || head[4] != snapVersion {
-		return partial, fmt.Errorf("%w: snapshot magic/version", ErrBadEntry)
-	}
 	b := db.NewBatch()
 	defer func() { b.Close() }()
 	if err := b.DeleteRange(prefix, prefixEnd(prefix), nil); err != nil {
 		return false, err
 	}
-	var meta []byte
 	key := append([]byte(nil), prefix...)
-	for {
-		klen, err := binary.ReadUvarint(br)
-		if err != nil {
-			return partial, fmt.Errorf("%w: snapshot record: %v", ErrBadEntry, err)
-		}
-		if klen == 0 {
-			break
-		}
-		if klen > 1<<16 {
-			return partial, fmt.Errorf("%w: snapshot key length %d", ErrBadEntry, klen)
-		}
-		key = append(key[:len(prefix)], make([]byte, klen)...)
-		if _, err := io.ReadFull(br, key[len(prefix):]); err != nil {
-			return partial, fmt.Errorf("%w: snapshot key: %v", ErrBadEntry, err)
-		}
-		vlen, err := binary.ReadUvarint(br)
-		if err != nil || vlen > 64<<20 {
-			return partial, fmt.Errorf("%w: snapshot value length", ErrBadEntry)
-		}
-		val, err := readN(br, vlen)
-		if err != nil {
-			return partial, fmt.Errorf("%w: snapshot value: %v", ErrBadEntry, err)
-		}
-		if klen == 1 && key[len(prefix)] == skMeta {
-			meta = val
-			continue
-		}
+	meta, err := scanSnapshot(r, func(sub, val []byte) error {
+		key = append(key[:len(prefix)], sub...)
 		if err := b.Set(key, val, nil); err != nil {
-			return partial, err
+			return err
 		}
 		if b.Len() >= restoreBatchBytes {
 			partial = true
 			if err := b.Commit(pebble.NoSync); err != nil {
-				return partial, err
+				return err
 			}
 			b.Close()
 			b = db.NewBatch()
 		}
-	}
-	want := crc.Sum32() // everything up to and including the terminator
-	var sum [4]byte
-	if _, err := io.ReadFull(br.r, sum[:]); err != nil {
-		return partial, fmt.Errorf("%w: snapshot checksum: %v", ErrBadEntry, err)
-	}
-	if binary.BigEndian.Uint32(sum[:]) != want {
-		return partial, fmt.Errorf("%w: snapshot checksum mismatch", ErrBadEntry)
-	}
-	if _, err := br.r.ReadByte(); !errors.Is(err, io.EOF) {
-		return partial, fmt.Errorf("%w: trailing bytes after snapshot", ErrBadEntry)
+		return nil
+	})
+	if err != nil {
+		return partial, err
 	}
 	if meta != nil {
 		if err := b.Set(append(key[:len(prefix)], skMeta), meta, nil); err != nil {
@@ -166,6 +124,83 @@ func restoreSnapshot(db *pebble.DB, prefix []byte, r io.Reader) (partial bool, e
 		}
 	}
 	return true, b.Commit(pebble.Sync)
+}
+
+// scanSnapshot reads a snapshot stream (the format above), calling fn for
+// every record but the partition's meta record, whose value it returns. It
+// verifies the checksum and that nothing follows it; fn has seen every
+// record by then, so a caller that writes must not trust them before.
+func scanSnapshot(r io.Reader, fn func(sub, val []byte) error) (meta []byte, err error) {
+	br := &crcReader{r: bufio.NewReaderSize(r, 64<<10), crc: crc32.New(castagnoli)}
+	crc := br.crc
+	var head [5]byte
+	if _, err := io.ReadFull(br, head[:]); err != nil {
+		return nil, fmt.Errorf("%w: snapshot header: %v", ErrBadEntry, err)
+	}
+	if string(head[:4]) != snapMagic || head[4] != snapVersion {
+		return nil, fmt.Errorf("%w: snapshot magic/version", ErrBadEntry)
+	}
+	var sub []byte
+	for {
+		klen, err := binary.ReadUvarint(br)
+		if err != nil {
+			return nil, fmt.Errorf("%w: snapshot record: %v", ErrBadEntry, err)
+		}
+		if klen == 0 {
+			break
+		}
+		if klen > 1<<16 {
+			return nil, fmt.Errorf("%w: snapshot key length %d", ErrBadEntry, klen)
+		}
+		sub = append(sub[:0], make([]byte, klen)...)
+		if _, err := io.ReadFull(br, sub); err != nil {
+			return nil, fmt.Errorf("%w: snapshot key: %v", ErrBadEntry, err)
+		}
+		vlen, err := binary.ReadUvarint(br)
+		if err != nil || vlen > 64<<20 {
+			return nil, fmt.Errorf("%w: snapshot value length", ErrBadEntry)
+		}
+		val, err := readN(br, vlen)
+		if err != nil {
+			return nil, fmt.Errorf("%w: snapshot value: %v", ErrBadEntry, err)
+		}
+		if klen == 1 && sub[0] == skMeta {
+			meta = val
+			continue
+		}
+		if err := fn(sub, val); err != nil {
+			return nil, err
+		}
+	}
+	want := crc.Sum32() // everything up to and including the terminator
+	var sum [4]byte
+	if _, err := io.ReadFull(br.r, sum[:]); err != nil {
+		return nil, fmt.Errorf("%w: snapshot checksum: %v", ErrBadEntry, err)
+	}
+	if binary.BigEndian.Uint32(sum[:]) != want {
+		return nil, fmt.Errorf("%w: snapshot checksum mismatch", ErrBadEntry)
+	}
+	if _, err := br.r.ReadByte(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: trailing bytes after snapshot", ErrBadEntry)
+	}
+	return meta, nil
+}
+
+// CheckSnapshot reads a whole snapshot stream without storing anything
+// and returns the Raft index its state reflects (its meta record's), or
+// why it is not one this build can restore. A restore checks its stream
+// with it first: raft panics when the state machine refuses a snapshot
+// handed to Restore.
+func CheckSnapshot(r io.Reader) (applied uint64, err error) {
+	raw, err := scanSnapshot(r, func(_, _ []byte) error { return nil })
+	if err != nil || raw == nil {
+		return 0, err
+	}
+	var m partMeta
+	if err := decodeRec(raw, &m); err != nil {
+		return 0, fmt.Errorf("%w: snapshot meta record: %v", ErrBadEntry, err)
+	}
+	return m.Applied, nil
 }
 
 // readN reads exactly n bytes. Large declared lengths are not trusted: the

@@ -3,8 +3,10 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/roamhq/roam/hlr"
@@ -79,6 +81,49 @@ func (n *Node) serveBackup(c net.Conn, pid uint16) {
 	n.log.Info("partition backed up", "partition", pid, "index", meta.Index, "bytes", meta.Size, "peer", c.RemoteAddr().String())
 }
 
+// spoolSnapshot copies the restore's stream (meta.Size bytes) to a
+// temporary file and checks all of it before raft sees any: raft panics
+// when the state machine refuses a snapshot handed to Restore (a damaged
+// or foreign file would take the node down, and its followers with it).
+// The index handed to raft is at least the one the state says it has
+// applied, whatever the request says, or new entries would be skipped as
+// applied.
+func spoolSnapshot(r io.Reader, meta hlr.BackupMeta) (*os.File, hlr.BackupMeta, error) {
+	f, err := os.CreateTemp("", "roam-restore-*")
+	if err != nil {
+		return nil, meta, err
+	}
+	fail := func(err error) (*os.File, hlr.BackupMeta, error) {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, meta, err
+	}
+	n, err := io.Copy(f, io.LimitReader(r, meta.Size))
+	if err != nil {
+		return fail(err)
+	}
+	if n != meta.Size {
+		return fail(fmt.Errorf("the stream ended after %d of %d bytes", n, meta.Size))
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	applied, err := hlr.CheckSnapshot(f)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	if meta.Index < applied {
+		meta.Index = applied
+	}
+	if meta.Index > 1<<62 {
+		return fail(fmt.Errorf("index %d out of range", meta.Index))
+	}
+	return f, meta, nil
+}
+
 func (n *Node) serveRestore(c net.Conn, pid uint16) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(backupTimeout))
@@ -104,13 +149,22 @@ func (n *Node) serveRestore(c net.Conn, pid uint16) {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, backupTimeout)
 	defer cancel()
-	err := p.Restore(ctx, req.Meta, io.LimitReader(c, req.Meta.Size))
 	out := backup.Reply{Partitions: n.meta.Partitions, Cluster: n.meta.ClusterID}
+	f, meta, err := spoolSnapshot(c, req.Meta)
+	if err != nil {
+		out.Err = backup.ErrFailed + ": " + err.Error()
+		backup.Write(c, out)
+		return
+	}
+	defer func() { f.Close(); os.Remove(f.Name()) }()
+	err = p.Restore(ctx, meta, f)
 	switch {
 	case err == nil:
 		n.log.Info("partition restored", "partition", pid, "from_index", req.Meta.Index, "bytes", req.Meta.Size, "peer", c.RemoteAddr().String())
 	case errors.Is(err, hlr.ErrNotEmpty):
 		out.Err = backup.ErrNotEmpty
+	case errors.Is(err, hlr.ErrNotLeader):
+		out.Err = backup.ErrNoLeader // refused before anything changed: try again
 	default:
 		out.Err = backup.ErrFailed + ": " + err.Error()
 	}

@@ -175,6 +175,8 @@ func (c *conn) loginFinish(r *wire.LoginFinish) (wire.Type, any, error) {
 		return 0, nil, refuse(wire.CodeAuthFailed)
 	}
 	c.srv.limits.logins.success("user:" + ls.user)
+	// Another session of the device may have attached here meanwhile.
+	here = here || c.srv.deviceHere(ls.user, ls.device)
 	ok, err := c.attach(ls.user, ls.device, res, hash, "scram", sent, here)
 	if err != nil {
 		return 0, nil, err
@@ -220,6 +222,7 @@ func (c *conn) resume(r *wire.Resume) (wire.Type, any, error) {
 		return 0, nil, refuse(wire.CodeSessionInvalid)
 	}
 	c.srv.limits.resume.spend(user, c.srv.cfg.Now())
+	here = here || c.srv.deviceHere(user, r.Device) // one may have attached meanwhile
 	lok, err := c.attach(user, r.Device, res, hash, "resume", sent, here)
 	if err != nil {
 		return 0, nil, err

@@ -274,9 +274,27 @@ func verifyPart(dir string, p Part) error {
 	return nil
 }
 
+// errRetry is a restore the leader refused before it changed anything
+// (it lost the leadership, or was handing it over): try again.
+var errRetry = errors.New("backup: the partition's leader changed; trying again")
+
 func (c *client) restore(ctx context.Context, m *Manifest, p Part) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.PartitionTimeout)
 	defer cancel()
+	for {
+		err := c.restoreOnce(ctx, m, p)
+		if !errors.Is(err, errRetry) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("partition %d: %w", p.Partition, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (c *client) restoreOnce(ctx context.Context, m *Manifest, p Part) error {
 	hello := func(conn net.Conn) error {
 		return Write(conn, Request{Partitions: m.Partitions, Meta: p.BackupMeta})
 	}
@@ -293,10 +311,13 @@ func (c *client) restore(ctx context.Context, m *Manifest, p Part) error {
 		if err := Read(conn, &rep); err != nil {
 			return fmt.Errorf("partition %d: no outcome: %w", p.Partition, err)
 		}
-		if rep.Err != "" {
-			return fmt.Errorf("partition %d: %s", p.Partition, rep.Err)
+		switch rep.Err {
+		case "":
+			return nil
+		case ErrNoLeader, ErrNotLeader:
+			return errRetry
 		}
-		return nil
+		return fmt.Errorf("partition %d: %s", p.Partition, rep.Err)
 	})
 }
 
