@@ -59,7 +59,9 @@ func (p *Partition) Backup(ctx context.Context) (BackupMeta, io.ReadCloser, erro
 		meta, rc, err = p.latestSnapshot()
 	}
 	if err != nil {
-		return BackupMeta{}, nil, fmt.Errorf("hlr: snapshot of partition %d: %w", p.id, err)
+		// Not the leader any more, or handing the leadership over:
+		// ErrNotLeader, to be asked again at the leader.
+		return BackupMeta{}, nil, fmt.Errorf("hlr: snapshot of partition %d: %w", p.id, mapRaftErr(err))
 	}
 	return BackupMeta{Partition: p.id, Index: meta.Index, Term: meta.Term, Size: meta.Size}, rc, nil
 }

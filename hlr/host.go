@@ -49,6 +49,8 @@ type Host struct {
 	wg     sync.WaitGroup
 
 	batches *hist.Histogram // commands per proposed entry, every partition (batchstats.go)
+
+	hold holdState // hold.go
 }
 
 // New creates a host with no partitions open, on the node's Pebble
@@ -220,7 +222,7 @@ func (h *Host) openPartition(pid uint16, trans raft.Transport, bootstrap []raft.
 	p := &Partition{
 		id: pid, raft: r, fsm: fsm, drop: store.Drop, trans: trans, snapDir: snapDir, snaps: snaps,
 		effects: h.effects, kick: h.kick, log: log, now: h.cfg.Now,
-		restored: func() { h.markRestored(pid) },
+		restored: func() { h.markRestored(pid) }, held: h.Held,
 	}
 	p.prop = newProposer(r, h.cfg.MaxBatchCmds, h.cfg.MaxBatchBytes, h.cfg.Now)
 	p.prop.batches = h.batches

@@ -46,6 +46,7 @@ type testNode struct {
 	trans   *raft.InmemTransport
 	tweak   func(*Config)
 	hook    func(*Host) // runs after New, before Start and before partitions open
+	router  Router      // the host's router (nil: none)
 }
 
 func newTestNode(t testing.TB, id string, fs vfs.FS) *testNode {
@@ -73,7 +74,7 @@ func (n *testNode) start() {
 	if n.hook != nil {
 		n.hook(h)
 	}
-	h.Start(nil)
+	h.Start(n.router)
 	n.host = h
 	_, n.trans = raft.NewInmemTransport(n.addr)
 }

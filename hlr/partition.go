@@ -29,6 +29,7 @@ type Partition struct {
 	// restored tells the host's leadership loop that the state was
 	// replaced by a restore (backup.go).
 	restored func()
+	held     func() Hold // the host's hold on the outbox (hold.go)
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -164,11 +165,15 @@ func (p *Partition) maintain(ctx context.Context, router Router) {
 		p.log.Warn("maintenance read failed", "err", errors.Join(err, err2))
 		return
 	}
-	if router != nil {
+	held := p.held()
+	if router != nil && held != HoldAll {
 		for _, it := range items {
 			if _, err := router.Exec(ctx, it.Cmd); err != nil {
 				p.log.Debug("outbox delivery failed; will retry", "op", it.Cmd.Op, "to", it.Cmd.User, "err", err)
 				break
+			}
+			if held == HoldDone {
+				continue // delivered, kept: a backup is being taken (hold.go)
 			}
 			if _, err := p.Exec(ctx, Cmd{Op: OpOutboxDone, ID: it.ID}); err != nil {
 				break

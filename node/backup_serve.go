@@ -81,6 +81,28 @@ func (n *Node) serveBackup(c net.Conn, pid uint16) {
 	n.log.Info("partition backed up", "partition", pid, "index", meta.Index, "bytes", meta.Size, "peer", c.RemoteAddr().String())
 }
 
+// maxHold bounds one hold request; the tool renews it.
+const maxHold = 10 * time.Minute
+
+func (n *Node) serveHold(c net.Conn, _ uint16) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(adminTimeout))
+	var req backup.HoldRequest
+	if err := backup.Read(c, &req); err != nil {
+		return
+	}
+	rep := n.backupReply()
+	d := time.Duration(req.ForMS) * time.Millisecond
+	switch k := hlr.Hold(req.Hold); {
+	case k > hlr.HoldAll || d < 0 || d > maxHold:
+		rep.Err = backup.ErrFailed + ": bad hold request"
+	default:
+		n.host.SetHold(k, time.Now().Add(d))
+		n.log.Info("outbox hold", "hold", k, "for", d, "peer", c.RemoteAddr().String())
+	}
+	backup.Write(c, rep)
+}
+
 // spoolSnapshot copies the restore's stream (meta.Size bytes) to a
 // temporary file and checks all of it before raft sees any: raft panics
 // when the state machine refuses a snapshot handed to Restore (a damaged

@@ -247,6 +247,7 @@ func New(cfg Config) (_ *Node, err error) {
 	n.mux.Handle(mux.KindAdmin, n.serveAdmin)
 	n.mux.Handle(mux.KindBackup, n.serveBackup)   // backup_serve.go
 	n.mux.Handle(mux.KindRestore, n.serveRestore) // backup_serve.go
+	n.mux.Handle(mux.KindHold, n.serveHold)       // backup_serve.go
 	if err := n.startRaftNet(); err != nil {
 		return nil, err
 	}

@@ -244,6 +244,9 @@ var errSchedStalled = errors.New("node: scheduled entry not due by the state mac
 
 // act does what a due schedule needs: fire it, or forget it.
 func (s *scheduler) act(ctx context.Context, part *hlr.Partition, sc *hlr.Schedule) error {
+	if s.n.host.Held() == hlr.HoldAll {
+		return errSchedStalled // a restore is installing the partitions (hlr/hold.go)
+	}
 	if sc.Done() {
 		res, err := part.Exec(ctx, hlr.Cmd{Op: hlr.OpSchedCancel, User: sc.User, ID: sc.ID, Reason: "forget"})
 		if err == nil && res.Status != hlr.StatusOK && res.Status != hlr.StatusNotFound {

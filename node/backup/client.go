@@ -10,8 +10,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/roamhq/roam/hlr"
 	"github.com/roamhq/roam/node/mux"
 )
 
@@ -57,10 +59,17 @@ func (c *Config) Validate() error {
 // heard of, and follows not_leader hints.
 type client struct {
 	cfg   Config
+	mu    sync.Mutex // known, between the main goroutine and the hold's renewer
 	known []string
 }
 
 func (c *client) learn(addrs ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.learnLocked(addrs...)
+}
+
+func (c *client) learnLocked(addrs ...string) {
 	for _, a := range addrs {
 		if a == "" {
 			continue
@@ -90,9 +99,12 @@ func (c *client) open(ctx context.Context, kind byte, pid uint16, hello func(net
 		}
 		addr := next
 		if addr == "" {
+			c.mu.Lock()
 			addr = c.known[i%len(c.known)]
 			i++
-			if i%len(c.known) == 0 {
+			round := i%len(c.known) == 0
+			c.mu.Unlock()
+			if round {
 				time.Sleep(200 * time.Millisecond) // round the nodes: give an election time
 			}
 		}
@@ -166,6 +178,11 @@ func Backup(ctx context.Context, cfg Config) (*Manifest, error) {
 	}
 	c := &client{cfg: cfg}
 	c.learn(cfg.Peers...)
+	release, err := c.keepHeld(ctx, hlr.HoldDone)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	defer release()
 	m := &Manifest{Version: manifestVersion, Started: time.Now().UTC()}
 	for pid := 0; m.Partitions == 0 || pid < m.Partitions; pid++ {
 		part, rep, err := c.fetch(ctx, uint16(pid))
@@ -248,6 +265,11 @@ func Restore(ctx context.Context, cfg Config) (*Manifest, error) {
 	}
 	c := &client{cfg: cfg}
 	c.learn(cfg.Peers...)
+	release, err := c.keepHeld(ctx, hlr.HoldAll)
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	defer release()
 	for _, p := range m.Parts {
 		if err := c.restore(ctx, m, p); err != nil {
 			return nil, fmt.Errorf("restore: %w", err)

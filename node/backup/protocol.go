@@ -17,6 +17,10 @@
 // the client then sends Meta.Size bytes, and the server answers a last
 // Reply with the outcome.
 //
+// Hold (arg 0): the client sends a HoldRequest; the server holds its
+// partitions' outboxes as asked (hlr.Hold) until the deadline and answers
+// a Reply (with the members).
+//
 // Errors name the problem with a stable word: ErrNotLeader (Leader names
 // the leader's internal address when known), ErrNoLeader (none now: try
 // again), ErrNotHere (this node holds no replica), ErrNotEmpty (restore
@@ -61,6 +65,13 @@ type Reply struct {
 type Request struct {
 	Partitions int            `msgpack:"partitions"` // of the backup's cluster
 	Meta       hlr.BackupMeta `msgpack:"meta"`
+}
+
+// HoldRequest asks a node to hold its outbox: Hold is an hlr.Hold, ForMS
+// how long (the tool renews it while it runs; 0 with HoldNone releases).
+type HoldRequest struct {
+	Hold  uint8 `msgpack:"hold"`
+	ForMS int64 `msgpack:"for_ms"`
 }
 
 // Write writes one message.

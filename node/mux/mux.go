@@ -27,6 +27,9 @@ const (
 	// arg = partition id.
 	KindBackup  byte = 'B'
 	KindRestore byte = 'U'
+	// KindHold holds the outbox of a node's partitions during a backup or
+	// a restore (package node/backup); arg unused.
+	KindHold byte = 'H'
 )
 
 // HeaderLen is the length of the connection header: kind, then a uint16
