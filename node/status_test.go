@@ -36,7 +36,12 @@ func TestStatus_ThreeNodes(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		// A follower learns the last promotion with the leader's next
+		// append or heartbeat: WaitVoters saw it at the leaders.
 		st := n.Status()
+		for deadline := time.Now().Add(10 * time.Second); !allVoters(st, ids) && time.Now().Before(deadline); st = n.Status() {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if st.Node != n.ID() || st.Partitions != P || st.Replicas != 3 || len(st.Members) != 3 || len(st.Parts) != P {
 			t.Fatalf("%s: status %+v", n.ID(), st)
 		}
@@ -80,4 +85,15 @@ func TestStatus_ThreeNodes(t *testing.T) {
 		t.Fatalf("a stopped node's metrics: storage %v ready %v", m.Storage != nil, m.Readiness.Ready)
 	}
 	_ = n.Status() // answers, without its closed DB
+}
+
+// allVoters reports whether every partition in st lists exactly ids as
+// its voters.
+func allVoters(st node.Status, ids []string) bool {
+	for _, p := range st.Parts {
+		if !slices.Equal(p.Voters, ids) {
+			return false
+		}
+	}
+	return true
 }
