@@ -487,11 +487,35 @@ func TestScene_TwoDevicesOfOneAccount(t *testing.T) {
 	o.hears("as a knight")
 	t1.say("as myself")
 	o.hears("as myself")
+	// The first device picks another role of the account: two roles of
+	// one account in the scene at once, on two devices.
+	if err := cl1.RoleCreate(ctx30(), "europe", "mage"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl1.PickRole(ctx30(), "europe", "mage"); err != nil {
+		t.Fatal(err)
+	}
+	t1.move(1, 0)
+	t1.say("as a mage")
+	o.hears("as a mage")
+	t2.say("still a knight")
+	o.hears("still a knight")
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	want := map[string]struct {
+		from string
+		id   uint64
+	}{"as a knight": {"knight", t2.id()}, "as myself": {"twin", t1.id()}, "as a mage": {"mage", t1.id()}, "still a knight": {"knight", t2.id()}}
+	seen := 0
 	for _, e := range o.events {
-		if e.Text == "as a knight" && (e.From != "knight" || e.ID != t2.id()) || e.Text == "as myself" && e.From != "twin" {
-			t.Fatalf("other got %+v", e)
+		if w, ok := want[e.Text]; ok {
+			seen++
+			if e.From != w.from || e.ID != w.id {
+				t.Fatalf("other got %+v, want it from %s (player %d)", e, w.from, w.id)
+			}
 		}
+	}
+	if seen != len(want) {
+		t.Fatalf("other got %d of the %d says it checks", seen, len(want))
 	}
 }
