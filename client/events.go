@@ -69,11 +69,17 @@ const (
 	// EventSceneJoined: after a reconnect the client joined its scene
 	// again (SceneInfo, with the player's new id).
 	EventSceneJoined
+	// EventSceneRehosted: the scene's host changed (SceneInfo.Scene; the
+	// player keeps its id). The view starts again: forget whom the player
+	// sees; the new host sends an EventSceneView entering every player in
+	// view, those seen before included. The client has sent its position
+	// by itself.
+	EventSceneRehosted
 )
 
 var kindNames = [...]string{"", "message", "synced", "presence", "friend", "goodbye", "disconnected", "reconnected", "session_ended", "error",
 	"group_message", "group_synced", "groups_synced", "group_gone", "schedule",
-	"scene", "scene_view", "scene_joined"}
+	"scene", "scene_view", "scene_joined", "scene_rehosted"}
 
 func (k EventKind) String() string {
 	if int(k) < len(kindNames) && k > 0 {
@@ -102,7 +108,7 @@ type Event struct {
 	At         time.Time
 	SceneEvent SceneEvent // EventScene
 	SceneView  SceneView  // EventSceneView
-	SceneInfo  SceneInfo  // EventSceneJoined
+	SceneInfo  SceneInfo  // EventSceneJoined, EventSceneRehosted (Scene only)
 }
 
 // Message is one message of the user's inbox.

@@ -13,7 +13,8 @@ import (
 // are not retried. The client remembers the scene and the last position
 // it reported: after a reconnect it joins the scene again there (emitting
 // EventSceneJoined with the new id), and when the scene's host asks
-// (it failed over) it sends the position again by itself.
+// (it failed over) it sends the position again by itself and emits
+// EventSceneRehosted: the view starts again.
 
 // Scene errors.
 var (
@@ -178,6 +179,10 @@ func (c *Client) onScenePush(cn *conn, f wire.Frame) {
 			// On the reader: a write of one small frame, bounded by
 			// RequestTimeout; done in the background all the same.
 			c.goFunc(func() { cn.send(wire.TSceneMove, 0, &wire.SceneMove{X: st.x, Y: st.y}) })
+			// Emitted before any view of the new host, which reaches this
+			// connection after the push (the node sends the positions to
+			// the new host after pushing it).
+			c.emit(Event{Kind: EventSceneRehosted, SceneInfo: SceneInfo{Scene: st.scene}})
 		}
 	}
 }

@@ -71,6 +71,9 @@ func TestScene_ClientPushesResendAndRejoin(t *testing.T) {
 	// The host changed: the client sends its last position by itself.
 	conn.write(wire.TSceneResend, 0, &wire.SceneResend{Scene: "plaza"})
 	waitFake("the resent position", func() bool { return len(cl.scene.moves) == 2 && cl.scene.moves[1] == wire.SceneMove{X: 3, Y: 4} })
+	if re := nextEvent(t, c, EventSceneRehosted).SceneInfo; re.Scene != "plaza" {
+		t.Fatalf("rehosted %+v", re)
+	}
 
 	// A lost connection: the client resumes and joins again at (3, 4).
 	cl.nodes[0].dropAll()

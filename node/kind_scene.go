@@ -202,6 +202,10 @@ func (n *Node) handleSceneRehost(from string, b *sceneRehostBody) {
 		n.hints.set(b.PID, addr)
 	}
 	match := func(scene string) bool { return n.scenePID(scene) == b.PID }
+	// The clients first: a view of the new host reaches a player only
+	// after its position does, so it follows the push on the connection
+	// and the client's fresh start of its view (PROTOCOL §19.6).
+	n.vlr.SceneResend(match)
 	for scene, ps := range n.vlr.SceneSeats(match) {
 		body := &sceneUpdateBody{Scene: scene, Moves: ps}
 		if from == n.meta.NodeID {
@@ -210,7 +214,6 @@ func (n *Node) handleSceneRehost(from string, b *sceneRehostBody) {
 			n.gate.Send(addr, kindSceneUpdate, body)
 		}
 	}
-	n.vlr.SceneResend(match)
 }
 
 // sceneRefresh re-sends the positions of this node's players in the

@@ -41,6 +41,7 @@ type player struct {
 	enters  map[uint64]int
 	leaves  map[uint64]int
 	changed chan struct{}
+	resets  int // views started again: a rehost or a rejoin
 }
 
 func newPlayer(t *testing.T, cl *client.Client) *player {
@@ -63,6 +64,10 @@ func newPlayer(t *testing.T, cl *client.Client) *player {
 			case client.EventSceneJoined:
 				p.info = e.SceneInfo
 				clear(p.sees)
+				p.resets++
+			case client.EventSceneRehosted:
+				clear(p.sees)
+				p.resets++
 			}
 			close(p.changed)
 			p.changed = make(chan struct{})
@@ -241,28 +246,64 @@ func TestScene_HearingAndViewAcrossNodes(t *testing.T) {
 
 // TestScene_MovesAcrossCellsAndHysteresis: moves across cell borders
 // change who hears; a player in the band between the view radius and
-// 110 % of it stays in view (no flicker), and leaves beyond it.
+// 110 % of it stays in view (no flicker), and leaves beyond it. A host
+// that changes on the way starts the views again (PROTOCOL §19.6) and
+// forgets the band, so the scenario runs again in a fresh scene then.
 func TestScene_MovesAcrossCellsAndHysteresis(t *testing.T) {
 	c := sceneCluster(t)
-	const sc = "field"
 	a := newPlayer(t, account(t, c, 0, "alice"))
 	b := newPlayer(t, account(t, c, 1, "bob"))
+	for attempt := range 3 {
+		if hysteresisScenario(t, c, fmt.Sprintf("field%d", attempt), a, b) {
+			return
+		}
+		t.Logf("attempt %d: the scene's host changed on the way; again in a fresh scene", attempt)
+	}
+	t.Fatal("the scene's host changed in each of 3 attempts")
+}
+
+// hysteresisScenario runs the moves of TestScene_MovesAcrossCellsAndHysteresis
+// in scene sc; it returns false, with nothing checked after, when a or
+// b saw its view start again.
+func hysteresisScenario(t *testing.T, c *clustertest.Cluster, sc string, a, b *player) bool {
+	t.Helper()
+	host := stableLeader(t, c, "s/"+sc)
+	for _, p := range []*player{a, b} {
+		p.mu.Lock()
+		p.resets = 0
+		clear(p.enters)
+		clear(p.leaves)
+		p.mu.Unlock()
+	}
+	// rehosted reports a view started again; checked before each count.
+	rehosted := func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return a.resets+b.resets > 0
+	}
 	a.join(sc, 10, 10)
 	b.join(sc, 70, 10) // the next cell over, 60 away: in view, not in hearing
 	a.seesPlayer(b)
 	a.say("far")
 	b.move(45, 10) // back into a's cell... and within hearing
-	host := stableLeader(t, c, "s/"+sc)
 	waitPos := func(x float64) {
 		t.Helper()
 		waitInterest(t, fmt.Sprintf("bob at %v at the host", x), func() bool {
 			p, ok := c.Node(host).ScenePositions(sc)[b.id()]
+			if !ok && rehosted() {
+				return true
+			}
 			return ok && p[0] == x
 		})
 	}
 	waitPos(45)
 	a.say("near")
 	b.hears("near")
+	if rehosted() {
+		return false
+	}
 	nothing(t, "say", "far", b)
 	// Into the band (view 100, leave beyond 110; a is at x 10): pacing
 	// there flickers nothing.
@@ -272,6 +313,9 @@ func TestScene_MovesAcrossCellsAndHysteresis(t *testing.T) {
 	}
 	waitPos(114)
 	time.Sleep(200 * time.Millisecond) // several view flushes
+	if rehosted() {
+		return false
+	}
 	a.mu.Lock()
 	if a.leaves[b.id()] != 0 || a.enters[b.id()] != 1 {
 		t.Fatalf("pacing in the band: %d enters and %d leaves of bob, want 1 and 0", a.enters[b.id()], a.leaves[b.id()])
@@ -283,6 +327,9 @@ func TestScene_MovesAcrossCellsAndHysteresis(t *testing.T) {
 	b.move(115, 10) // 105 away: inside the band, but it left: not seen again yet
 	waitPos(115)
 	time.Sleep(200 * time.Millisecond)
+	if rehosted() {
+		return false
+	}
 	a.mu.Lock()
 	if _, ok := a.sees[b.id()]; ok {
 		t.Fatal("bob came back into view inside the band")
@@ -290,11 +337,15 @@ func TestScene_MovesAcrossCellsAndHysteresis(t *testing.T) {
 	a.mu.Unlock()
 	b.move(105, 10) // 95 away: within view
 	a.seesPlayer(b)
+	if rehosted() {
+		return false
+	}
 	a.mu.Lock()
 	if a.enters[b.id()] != 2 || a.leaves[b.id()] != 1 {
 		t.Fatalf("%d enters, %d leaves, want 2 and 1", a.enters[b.id()], a.leaves[b.id()])
 	}
 	a.mu.Unlock()
+	return true
 }
 
 // TestScene_ZonesBothWays: inside a zone (configured, or set through the
@@ -435,6 +486,15 @@ func TestScene_HostFailoverResendsPositions(t *testing.T) {
 	})
 	a.say("welcome back")
 	h.hears("welcome back")
+	// Alice's view started again with the new host (§19.6) and holds bob
+	// and hal's new id, entered by it; hal's old id was forgotten.
+	bid, hid := b.id(), h.id()
+	a.await("bob and hal in the new view", func() bool {
+		_, okb := a.sees[bid]
+		_, okh := a.sees[hid]
+		_, old := a.sees[oldHal]
+		return a.resets > 0 && okb && okh && !old
+	})
 	if _, ok := c.Node(newHost).ScenePositions(sc)[oldHal]; ok {
 		t.Fatal("hal's old id is still at the new host")
 	}

@@ -236,6 +236,9 @@ func sceneWatch(a *app, argv []string) error {
 			case client.EventSceneJoined:
 				a.note(fmt.Sprintf("* back in %s as player %d", ev.SceneInfo.Scene, ev.SceneInfo.ID),
 					map[string]any{"type": "scene_rejoined", "scene": ev.SceneInfo.Scene, "id": ev.SceneInfo.ID})
+			case client.EventSceneRehosted:
+				a.note("* the scene's host changed; the view starts again",
+					map[string]any{"type": "scene_rehosted", "scene": ev.SceneInfo.Scene})
 			case client.EventDisconnected:
 				a.note("* connection lost; reconnecting", map[string]any{"type": "disconnected", "error": ev.Err.Error()})
 			case client.EventReconnected:
