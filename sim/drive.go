@@ -132,11 +132,11 @@ func (r *runner) send(d *device, to, key string, size int) {
 func (r *runner) sendOn(cl *client.Client, sess string, d *device, to, key string, size int, limit time.Duration) Outcome {
 	cmid := cl.NextCMID()
 	body := makeBody(key, size)
-	s := Send{Body: key, From: d.user.name, FromDevice: d.id, To: to, CMID: cmid, Start: r.rec.now(), Session: sess, Size: len(body)}
+	s := Send{Body: key, From: d.user.name, FromDevice: d.id, To: to, CMID: cmid, Start: r.rec.now(), Session: sess, Size: len(body), NodeAt: cl.Addr()}
 	ctx, cancel := context.WithTimeout(r.ctx, limit)
 	ack, err := cl.Send(ctx, to, body, client.WithCMID(cmid))
 	cancel()
-	s.End = r.rec.now()
+	s.End, s.NodeEnd = r.rec.now(), cl.Addr()
 	s.Outcome = sendOutcome(err)
 	if err == nil {
 		s.AckID, s.AckSeq = ack.ID, ack.Seq

@@ -49,6 +49,10 @@ type Send struct {
 	// Session is the key of the session (Session.Key) that sent it.
 	Session string
 	Size    int
+	// NodeAt and NodeEnd are the node the client was connected to when
+	// the send began and when it ended ("" if none): a diagnosis of slow
+	// sends, checked by nothing.
+	NodeAt, NodeEnd string
 }
 
 // Delivery is one message handed to a device by the client library. Body

@@ -34,6 +34,19 @@ type FaultImpact struct {
 	// failed send of the window ended: from then on every send went
 	// through at normal speed. 0 when no send stalled.
 	RecoveredS float64 `json:"recovered_s"`
+	// Worst is the send that waited MaxWaitMs, for a diagnosis.
+	Worst *SlowSend `json:"worst,omitempty"`
+}
+
+// SlowSend describes one send of a fault window.
+type SlowSend struct {
+	StartS     float64 `json:"start_s"`
+	FromDevice string  `json:"from_device"`
+	To         string  `json:"to"`
+	NodeAt     string  `json:"node_at"`
+	NodeEnd    string  `json:"node_end"`
+	Outcome    string  `json:"outcome"`
+	Err        string  `json:"err,omitempty"`
 }
 
 // nodeFault says whether a fault event starts an impact window.
@@ -82,6 +95,8 @@ func Impacts(sends []Send, faults []FaultEvent, runEnd time.Duration) []FaultImp
 			wait := s.End - s.Start
 			if ms := float64(wait.Microseconds()) / 1000; ms > im.MaxWaitMs {
 				im.MaxWaitMs = ms
+				im.Worst = &SlowSend{StartS: s.Start.Seconds(), FromDevice: s.FromDevice, To: s.To, NodeAt: s.NodeAt, NodeEnd: s.NodeEnd,
+					Outcome: s.Outcome.String(), Err: s.Err}
 			}
 			bad := false
 			switch {

@@ -85,6 +85,10 @@ func (rep *Report) WriteTable(w io.Writer) {
 		for _, im := range rep.Impacts {
 			fmt.Fprintf(w, "    %7.1fs  %-10s %-10s %6d %6d %7d %8.0fms %8.0fms %9.1fs\n",
 				im.AtS, im.Kind, im.Target, im.Sends, im.Failed, im.Slow, im.MaxWaitMs, im.AckGapMs, im.RecoveredS)
+			if ws := im.Worst; ws != nil && im.MaxWaitMs > float64(SlowAfter.Milliseconds()) {
+				fmt.Fprintf(w, "               slowest: at %.1fs %s -> %s on %s (ended on %s) %s %s\n",
+					ws.StartS, ws.FromDevice, ws.To, ws.NodeAt, ws.NodeEnd, ws.Outcome, ws.Err)
+			}
 		}
 	}
 	if rep.PauseWorstMs > 0 {

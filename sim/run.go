@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -498,6 +499,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.P50ms, rep.P90ms, rep.P99ms, rep.Maxms = pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100)
 	rep.Series = series(h.Sends, runStart, runEnd)
 	rep.Impacts = Impacts(h.Sends, rep.Faults, runEnd)
+	if r.cl != nil {
+		names := map[string]string{}
+		r.cl.mu.Lock()
+		for _, n := range r.cl.Nodes {
+			names[n.Client] = n.Name
+		}
+		r.cl.mu.Unlock()
+		for _, im := range rep.Impacts {
+			if ws := im.Worst; ws != nil {
+				ws.NodeAt, ws.NodeEnd = cmp.Or(names[ws.NodeAt], ws.NodeAt), cmp.Or(names[ws.NodeEnd], ws.NodeEnd)
+			}
+		}
+	}
 	for _, im := range rep.Impacts {
 		if im.Kind == FaultPause {
 			rep.PauseWorstMs = max(rep.PauseWorstMs, im.MaxWaitMs)
