@@ -512,6 +512,9 @@ func (c *Client) handlePush(cn *conn, f wire.Frame) {
 		c.onRedirect(cn, &r)
 	case wire.TSceneEvent, wire.TSceneView, wire.TSceneResend:
 		c.onScenePush(cn, f)
+	case wire.TPong:
+		// A busy pong (PROTOCOL §6): the node is alive, its reader held
+		// by a request; the reader noted the arrival.
 	case wire.TGoodbye:
 		var g wire.Goodbye
 		if err := wire.Decode(f.Body, &g); err != nil {

@@ -69,11 +69,11 @@ type Config struct {
 	// nothing at all has arrived for as long, the client sends a ping; if
 	// nothing arrives within ProbeTimeout more, the connection is closed,
 	// its node avoided, and the session resumed on another node, where the
-	// request is retried (sends keep their cmid). When an in-order request
-	// ahead of the ping may be holding the pong back at the server, the
-	// probe also allows the server's storage timeout (5 s). An idle client
-	// sends only its heartbeats, and leaves the node the same way when
-	// nothing answers one within ProbeTimeout + 5 s.
+	// request is retried (sends keep their cmid). A live server holding a
+	// request pushes a pong every 400 ms meanwhile (PROTOCOL §6), so the
+	// probe needs no allowance for it. An idle client sends only its
+	// heartbeats, and leaves the node the same way when nothing answers
+	// one within ProbeTimeout + 5 s.
 	ProbeAfter   time.Duration
 	ProbeTimeout time.Duration
 	// AckInterval and AckBatch control acknowledgements: the cursor is
@@ -128,7 +128,7 @@ func DefaultConfig(addrs ...string) Config {
 		RetryBackoff:    100 * time.Millisecond,
 		MaxBackoff:      10 * time.Second,
 		HealthyAfter:    10 * time.Second,
-		ProbeAfter:      time.Second,
+		ProbeAfter:      500 * time.Millisecond,
 		ProbeTimeout:    time.Second,
 		AckInterval:     100 * time.Millisecond,
 		AckBatch:        64,

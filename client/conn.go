@@ -186,7 +186,7 @@ func (cn *conn) roundTrip(ctx context.Context, t wire.Type, body any, want wire.
 	rid := cn.nextRID()
 	// Sends (1:1 and group) are committed concurrently by the server; every other request
 	// is handled in order, so its reply (and a Pong behind it) can wait.
-	ch, err := cn.waits.register(rid, t != wire.TSend && t != wire.TGroupSend)
+	ch, err := cn.waits.register(rid)
 	if err != nil {
 		return err
 	}
@@ -311,8 +311,8 @@ func (cn *conn) keeper(interval time.Duration) {
 				cn.c.dropSilent(cn, now.Sub(time.Unix(0, last)))
 				return
 			}
-			n, oldest, blocked := cn.waits.stats(p.pingAt)
-			switch p.step(now.UnixNano(), n, oldest, blocked, last, cfg.ProbeAfter, cfg.ProbeTimeout) {
+			n, oldest := cn.waits.stats()
+			switch p.step(now.UnixNano(), n, oldest, last, cfg.ProbeAfter, cfg.ProbeTimeout) {
 			case probeIdle:
 				if hbAt == 0 {
 					tick.Stop()
@@ -352,19 +352,18 @@ type waitList struct {
 }
 
 type waiter struct {
-	ch      chan reply
-	sent    int64 // unix nanoseconds
-	ordered bool  // the server handles it in order (not a send)
+	ch   chan reply
+	sent int64 // unix nanoseconds
 }
 
-func (w *waitList) register(id uint32, ordered bool) (chan reply, error) {
+func (w *waitList) register(id uint32) (chan reply, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return nil, w.err
 	}
 	ch := make(chan reply, 1)
-	w.m[id] = waiter{ch: ch, sent: time.Now().UnixNano(), ordered: ordered}
+	w.m[id] = waiter{ch: ch, sent: time.Now().UnixNano()}
 	return ch, nil
 }
 
@@ -395,26 +394,17 @@ func (w *waitList) fail(err error) {
 	}
 }
 
-// stats returns how many requests wait, when the oldest was sent, and
-// whether the server may be holding back the reply to a ping sent at
-// before: an in-order request sent no later is still waiting, or the
-// server's window of concurrent sends is full.
-func (w *waitList) stats(before int64) (n int, oldest int64, blocked bool) {
+// stats returns how many requests wait and when the oldest was sent.
+func (w *waitList) stats() (n int, oldest int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	sends := 0
 	for _, wt := range w.m {
 		n++
 		if oldest == 0 || wt.sent < oldest {
 			oldest = wt.sent
 		}
-		if !wt.ordered {
-			sends++
-		} else if before != 0 && wt.sent <= before {
-			blocked = true
-		}
 	}
-	return n, oldest, blocked || sends >= serverSendWindow
+	return n, oldest
 }
 
 // loopback reports whether addr's host is a loopback IP or "localhost".

@@ -165,12 +165,13 @@
 // (pick.go). Client.Nodes returns the nodes it knows, to save for the
 // next start.
 //
-// A node that stops answering (frozen, cut off) is left within about two
-// seconds of a request: when a request has waited Config.ProbeAfter and
+// A node that stops answering (frozen, cut off) is left within about a
+// second and a half of a request: when a request has waited Config.ProbeAfter and
 // nothing at all has arrived for as long, the client pings; if nothing
 // arrives within Config.ProbeTimeout more, it closes the connection,
 // avoids that node and resumes on another, where waiting sends are
-// retried with their cmids. Idle sessions only send their heartbeats.
+// retried with their cmids. A live node holding a request pushes pongs
+// meanwhile, so it is not left. Idle sessions only send their heartbeats.
 //
 // # Goroutines
 //

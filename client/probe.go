@@ -7,8 +7,8 @@ import "time"
 // A node that is frozen (SIGSTOP), cut off or wedged keeps the TCP
 // connection open and says nothing; only silence shows it. Heartbeats
 // find it after an interval or two (30 s each), and a request after
-// RequestTimeout (10 s). The probe finds it within about two seconds of a
-// request, without costing idle sessions anything:
+// RequestTimeout (10 s). The probe finds it within about a second and a
+// half of a request, without costing idle sessions anything:
 //
 //  1. while a request waits, the keeper looks every ProbeAfter/4;
 //  2. once the oldest waiting request is ProbeAfter old and nothing at all
@@ -18,22 +18,13 @@ import "time"
 //     closed, its address avoided, and the session resumed elsewhere,
 //     where waiting sends are retried with their cmids.
 //
-// The server handles requests in order, except sends: a ping queued
-// behind an in-order request (a sync, a friend list, a login step) is
-// answered only when that request is, which the server bounds by its
-// storage timeout. When such a request was sent before the ping (or the
-// server's window of 64 concurrent sends is full), step 3 also allows
-// serverHold.
+// A live server whose reader is held by a slow in-order request (the
+// ping queued behind it) pushes a pong with request id 0 every 400 ms of
+// the hold (PROTOCOL §6), so a held node is never taken for a silent one.
 
-const (
-	// serverHold is how long the server may hold an in-order request
-	// (and the requests behind it): its storage timeout (PROTOCOL.md
-	// §3.2).
-	serverHold = 5 * time.Second
-	// serverSendWindow is how many sends of one connection the server
-	// commits concurrently; more wait, and so do the requests behind them.
-	serverSendWindow = 64
-)
+// serverHold is how long the server may hold an in-order request (its
+// storage timeout, PROTOCOL.md §3.2); the idle heartbeat's allowance.
+const serverHold = 5 * time.Second
 
 // probeAction is what the probe does at one look.
 type probeAction uint8
@@ -51,20 +42,16 @@ type probe struct {
 }
 
 // step decides what to do at now, given n waiting requests (the oldest
-// sent at oldest), whether a reply to the ping may be held back
-// (blocked), and when a frame last arrived. Times are unix nanoseconds.
-func (p *probe) step(now int64, n int, oldest int64, blocked bool, lastRecv int64, after, timeout time.Duration) probeAction {
+// sent at oldest) and when a frame last arrived. Times are unix
+// nanoseconds.
+func (p *probe) step(now int64, n int, oldest int64, lastRecv int64, after, timeout time.Duration) probeAction {
 	if n == 0 {
 		p.pingAt = 0
 		return probeIdle
 	}
 	if p.pingAt != 0 {
 		if lastRecv < p.pingAt {
-			limit := timeout
-			if blocked {
-				limit += serverHold
-			}
-			if time.Duration(now-p.pingAt) >= limit {
+			if time.Duration(now-p.pingAt) >= timeout {
 				return probeSilent
 			}
 			return probeWait
@@ -79,8 +66,9 @@ func (p *probe) step(now int64, n int, oldest int64, blocked bool, lastRecv int6
 }
 
 // pongWait is how long the keeper waits for anything after a heartbeat
-// ping before it leaves the node: the server's hold on an in-order request
-// ahead of the ping, plus the probe's timeout. With the default 30 s
+// ping before it leaves the node: the server's hold on a request ahead of
+// the ping (a server older than its busy pongs), plus the probe's
+// timeout. With the default 30 s
 // heartbeat an idle session finds a silent node within 36 s (it was
 // three intervals, 90 s); a healthy server answers well within it.
 func pongWait(probeTimeout time.Duration) time.Duration {

@@ -7,8 +7,8 @@ import (
 
 // TestProbe_Step walks the liveness probe through its cases: nothing
 // waiting, a request too young or a server that spoke recently (no ping),
-// a ping answered (alive), a ping unanswered (silent), and a ping that an
-// in-order request ahead of it may hold back (waits serverHold longer).
+// a ping answered (alive), a ping unanswered (silent, also when an
+// in-order request waits: a live server pushes busy pongs then).
 func TestProbe_Step(t *testing.T) {
 	const after, timeout = time.Second, time.Second
 	ms := func(d int) int64 { return int64(d) * int64(time.Millisecond) }
@@ -16,7 +16,6 @@ func TestProbe_Step(t *testing.T) {
 		now      int
 		n        int
 		oldest   int
-		blocked  bool
 		lastRecv int
 		want     probeAction
 	}
@@ -39,11 +38,13 @@ func TestProbe_Step(t *testing.T) {
 			{now: 1750, n: 1, oldest: 0, lastRecv: -1, want: probeWait},
 			{now: 2000, n: 1, oldest: 0, lastRecv: -1, want: probeSilent},
 		},
-		"held back by an in-order request": {
-			{now: 1000, n: 2, oldest: 0, lastRecv: -1, want: probePing},
-			{now: 2000, n: 2, oldest: 0, blocked: true, lastRecv: -1, want: probeWait},
-			{now: 5999, n: 2, oldest: 0, blocked: true, lastRecv: -1, want: probeWait},
-			{now: 7000, n: 2, oldest: 0, blocked: true, lastRecv: -1, want: probeSilent},
+		"held by a request, busy pongs arriving": {
+			{now: 1000, n: 2, oldest: 0, lastRecv: 400, want: probeWait},
+			{now: 1250, n: 2, oldest: 0, lastRecv: 800, want: probeWait},
+			{now: 3000, n: 2, oldest: 0, lastRecv: 2800, want: probeWait},
+			// The pongs stop: ping, then silent.
+			{now: 4000, n: 2, oldest: 0, lastRecv: 2800, want: probePing},
+			{now: 5000, n: 2, oldest: 0, lastRecv: 2800, want: probeSilent},
 		},
 		"request answered meanwhile": {
 			{now: 1000, n: 1, oldest: 0, lastRecv: -1, want: probePing},
@@ -53,7 +54,7 @@ func TestProbe_Step(t *testing.T) {
 	} {
 		var p probe
 		for i, l := range looks {
-			got := p.step(ms(l.now), l.n, ms(l.oldest), l.blocked, ms(l.lastRecv), after, timeout)
+			got := p.step(ms(l.now), l.n, ms(l.oldest), ms(l.lastRecv), after, timeout)
 			if got != l.want {
 				t.Fatalf("%s, look %d (%+v): %v, want %v", name, i, l, got, l.want)
 			}

@@ -73,6 +73,11 @@ type Config struct {
 	// for HeartbeatMisses intervals is logged out.
 	HeartbeatInterval time.Duration
 	HeartbeatMisses   int
+	// BusyPongInterval: while a logged-in connection's reader is held by
+	// one frame (an in-order request, a full send window), a pong with
+	// request id 0 is pushed this often, so that the client's liveness
+	// probe sees the node alive (PROTOCOL §6, busy_pong.go).
+	BusyPongInterval time.Duration
 	// OutQueueBytes is the most a slow client may have queued before it is
 	// disconnected (it resyncs from its cursor).
 	OutQueueBytes int
@@ -206,6 +211,7 @@ func DefaultConfig() Config {
 		RequestTimeout:      5 * time.Second,
 		HeartbeatInterval:   30 * time.Second,
 		HeartbeatMisses:     3,
+		BusyPongInterval:    400 * time.Millisecond,
 		OutQueueBytes:       4 << 20,
 		OutputBudget:        256 << 20,
 		MaxConnsPerIP:       1024,
@@ -285,6 +291,8 @@ func (c *Config) ValidateTuning() error {
 		return errors.New("vlr: timeouts must be positive")
 	case c.HeartbeatInterval <= 0 || c.HeartbeatMisses < 1:
 		return errors.New("vlr: HeartbeatInterval must be positive and HeartbeatMisses >= 1")
+	case c.BusyPongInterval <= 0:
+		return errors.New("vlr: BusyPongInterval must be positive")
 	case c.ScramIters < 4096:
 		return errors.New("vlr: ScramIters must be at least 4096")
 	case c.NonceTTL <= 0 || c.SessionTTL <= 0 || c.RecentAuth <= 0:

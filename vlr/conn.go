@@ -45,12 +45,15 @@ type conn struct {
 	outMax   int  // largest frame the client accepts (syncpage.go)
 
 	moving atomic.Bool // a redirect was sent: the connection is closing (redirect.go)
+
+	busy busyPong // signs of life while the reader is held (busy_pong.go)
 }
 
 func newConn(s *Server, nc net.Conn, ip string, viaProxy bool) *conn {
 	c := &conn{srv: s, nc: nc, raw: nc, ip: ip, viaProxy: viaProxy, inflight: make(chan struct{}, maxInflightSends)}
 	c.loginBy = time.Now().Add(s.cfg.LoginDeadline)
 	c.out = outQueue{raw: nc, max: s.cfg.OutQueueBytes, timeout: s.cfg.WriteTimeout, spawn: s.goFunc, budget: &s.out}
+	c.busy = busyPong{every: s.cfg.BusyPongInterval, push: c.pushPong}
 	return c
 }
 
@@ -103,7 +106,12 @@ func (c *conn) serve() {
 			return
 		}
 		was := c.loggedIn
-		if !c.handle(f) {
+		if was {
+			c.busy.begin()
+		}
+		ok := c.handle(f)
+		c.busy.end()
+		if !ok {
 			return
 		}
 		if !was && c.loggedIn {
@@ -547,6 +555,7 @@ func toWireMessage(m *hlr.Message) wire.Message {
 func (c *conn) teardown() {
 	// Whatever was queued (a final reply, an error, a goodbye) is still
 	// written, bounded by WriteTimeout; then the socket closes.
+	c.busy.stop()
 	c.out.closeAfter(nil)
 	c.srv.forget(c)
 	s := c.sess
