@@ -218,6 +218,9 @@ func (h *Host) openPartition(pid uint16, trans raft.Transport, bootstrap []raft.
 	if err != nil {
 		return nil, fmt.Errorf("hlr: start partition %d: %w", pid, err)
 	}
+	if ts, ok := trans.(termSourced); ok {
+		ts.SetTermSource(r.CurrentTerm)
+	}
 	h.observe(r)
 	p := &Partition{
 		id: pid, raft: r, fsm: fsm, drop: store.Drop, trans: trans, snapDir: snapDir, snaps: snaps,
@@ -231,6 +234,11 @@ func (h *Host) openPartition(pid uint16, trans raft.Transport, bootstrap []raft.
 	go func() { defer p.wg.Done(); p.prop.wait() }()
 	return p, nil
 }
+
+// termSourced is a transport that needs the partition's current term:
+// raftnet's, to keep heartbeats of a newer term off raft's fast path
+// (raftnet.Transport.SetTermSource).
+type termSourced interface{ SetTermSource(func() uint64) }
 
 func (h *Host) snapDir(pid uint16) string {
 	return filepath.Join(h.cfg.SnapshotDir, fmt.Sprintf("p%04d", pid))

@@ -51,7 +51,11 @@
 // # Ordering and the fast path
 //
 // The receiver answers heartbeats from the connection's reader, at once
-// (raft's heartbeat fast path: never behind a partition's disk writes).
+// (raft's heartbeat fast path: never behind a partition's disk writes),
+// except a heartbeat of a newer term than the partition's: that one goes
+// through the partition's queue to raft's main goroutine, because raft's
+// fast path would change the term beside a leader loop that may be
+// writing an entry with it (Transport.fastPath; hashicorp/raft#695).
 // Every other request goes to a queue per partition, drained in order by
 // a goroutine that exists while the queue has work, so a partition that
 // is slow with its disk holds up no other partition and a pipeline's

@@ -198,6 +198,7 @@ func TestHeartbeat_FastPath(t *testing.T) {
 		beats.Add(1)
 		rpc.Respond(&raft.AppendEntriesResponse{Term: rpc.Command.(*raft.AppendEntriesRequest).Term, Success: true}, nil)
 	})
+	tb.SetTermSource(func() uint64 { return 6 }) // no heartbeat below brings a newer term
 	// Nobody reads tb.Consumer(): a request that went there would hang.
 	for i := range 3 {
 		var resp raft.AppendEntriesResponse
@@ -213,6 +214,59 @@ func TestHeartbeat_FastPath(t *testing.T) {
 	}
 	if st := a.n.Stats(); st.Heartbeats != 3 {
 		t.Fatalf("heartbeats counted: %d", st.Heartbeats)
+	}
+}
+
+// TestHeartbeat_NewerTermTakesTheMainLoop: a heartbeat of a newer term
+// than the receiver's goes to the partition's consumer (raft's main
+// goroutine), not to the fast-path handler, which would change the term
+// beside a leader loop writing an entry with it: a 5-node sim with pause
+// faults found two replicas with different entries at the same index and
+// term (hashicorp/raft#695), acked messages lost and seqs acked twice.
+// Until raft's term is known, no heartbeat takes the fast path.
+func TestHeartbeat_NewerTermTakesTheMainLoop(t *testing.T) {
+	a, b := startNode(t, "a", keyA, nil), startNode(t, "b", keyA, nil)
+	ta, tb := a.trans(t, 3), b.trans(t, 3)
+	var fast atomic.Int64
+	tb.SetHeartbeatHandler(func(rpc raft.RPC) {
+		fast.Add(1)
+		rpc.Respond(&raft.AppendEntriesResponse{Term: rpc.Command.(*raft.AppendEntriesRequest).Term, Success: true}, nil)
+	})
+	var slow atomic.Int64
+	serve(t, tb, func(rpc raft.RPC) {
+		slow.Add(1)
+		rpc.Respond(&raft.AppendEntriesResponse{Term: rpc.Command.(*raft.AppendEntriesRequest).Term, Success: true}, nil)
+	})
+	beat := func(term uint64) {
+		t.Helper()
+		var resp raft.AppendEntriesResponse
+		if err := ta.AppendEntries("b", b.addr, &raft.AppendEntriesRequest{RPCHeader: hdr("a"), Term: term, Leader: []byte("a-addr")}, &resp); err != nil {
+			t.Fatal(err)
+		}
+		if !resp.Success || resp.Term != term {
+			t.Fatalf("heartbeat answer %+v", resp)
+		}
+	}
+	beat(3) // no term source yet
+	if fast.Load() != 0 || slow.Load() != 1 {
+		t.Fatalf("before the term is known: %d fast, %d through the main loop", fast.Load(), slow.Load())
+	}
+	var term atomic.Uint64
+	term.Store(5)
+	tb.SetTermSource(term.Load)
+	beat(5)
+	beat(4)
+	if fast.Load() != 2 || slow.Load() != 1 {
+		t.Fatalf("heartbeats of term 5 and 4 at term 5: %d fast, %d through the main loop", fast.Load(), slow.Load())
+	}
+	beat(6)
+	if fast.Load() != 2 || slow.Load() != 2 {
+		t.Fatalf("a heartbeat of term 6 at term 5: %d fast, %d through the main loop", fast.Load(), slow.Load())
+	}
+	term.Store(6)
+	beat(6)
+	if fast.Load() != 3 {
+		t.Fatalf("term 6 at term 6: %d fast", fast.Load())
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 )
 
 // serverConn is the receiving side of one peer's RPC stream. Its reader
-// (the mux's handler goroutine) decodes requests; heartbeats go straight
-// to their partition's fast path, everything else to a queue per
+// (the mux's handler goroutine) decodes requests; heartbeats of no newer
+// term go straight to their partition's fast path, everything else to a queue per
 // partition drained in order by a goroutine that lives while the queue
 // has work, so a partition busy with its disk holds up no other. Answers
 // are written by the connection's writer goroutine, everything queued in
@@ -133,7 +133,7 @@ func (s *serverConn) handle(h frameHdr, body []byte) error {
 		return nil
 	}
 	if h.typ == tHeartbeat {
-		if fn := t.heartbeatHandler(); fn != nil {
+		if fn := t.heartbeatHandler(); fn != nil && t.fastPath(rpc.Command.(*raft.AppendEntriesRequest).Term) {
 			ch := make(chan raft.RPCResponse, 1)
 			rpc.RespChan = ch
 			fn(rpc) // raft answers heartbeats synchronously

@@ -22,6 +22,7 @@ type Transport struct {
 	pid       uint16
 	consumeCh chan raft.RPC
 	hb        atomic.Pointer[func(raft.RPC)]
+	term      atomic.Pointer[func() uint64] // the partition's current term (SetTermSource)
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
 }
@@ -51,6 +52,28 @@ func (t *Transport) DecodePeer(b []byte) raft.ServerAddress { return raft.Server
 // answered from the connection's reader, never queued behind the
 // partition's disk writes.
 func (t *Transport) SetHeartbeatHandler(cb func(raft.RPC)) { t.hb.Store(&cb) }
+
+// SetTermSource gives the transport the partition's current term
+// (raft.Raft.CurrentTerm), which decides whether a heartbeat may take
+// the fast path (fastPath). Until it is set, none does.
+func (t *Transport) SetTermSource(fn func() uint64) { t.term.Store(&fn) }
+
+// fastPath reports whether a heartbeat of term may go to raft's
+// heartbeat handler, which runs it on this connection's reader, beside
+// raft's main goroutine. Only one that changes no term may: a heartbeat
+// of a newer term steps the receiver down and sets its term there, and a
+// leader of the old term that is dispatching an entry at that moment
+// (its main goroutine reads the term just then) writes the entry under
+// the new term, at an index where the new term's leader wrote another:
+// raft skips the leader's entry as one it has, and the replicas' logs
+// and state machines diverge (hashicorp/raft#695, #701). A newer term's
+// heartbeat goes through the partition's queue to raft's main goroutine
+// instead, as AppendEntries do. Terms never go back, so one not newer
+// here now is not newer when the handler runs.
+func (t *Transport) fastPath(term uint64) bool {
+	p := t.term.Load()
+	return p != nil && term <= (*p)()
+}
 
 func (t *Transport) heartbeatHandler() func(raft.RPC) {
 	if p := t.hb.Load(); p != nil {
