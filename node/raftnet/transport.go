@@ -23,7 +23,7 @@ type Transport struct {
 	consumeCh chan raft.RPC
 	hb        atomic.Pointer[func(raft.RPC)]
 	term      atomic.Pointer[func() uint64] // the partition's current term (SetTermSource)
-	ctx       context.Context // cancelled by Close
+	ctx       context.Context               // cancelled by Close
 	cancel    context.CancelFunc
 }
 
