@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,17 +13,18 @@ import (
 	"github.com/roamhq/roam/internal/roamdproc"
 )
 
-// freeAddr returns a loopback address that was free a moment ago. A
-// cluster that restarts at the same addresses needs fixed ports (another
-// process could take one meanwhile; the test would then fail to start).
+// freeAddr returns a loopback address that was free a moment ago, below
+// the ephemeral port range (roamdproc.FreeAddrs). A cluster that restarts
+// at the same addresses needs fixed ports; one picked in the ephemeral
+// range was taken once as another test's outgoing local port before the
+// node bound it (CI: "bind: address already in use").
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := roamdproc.FreeAddrs(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs[0]
 }
 
 const e2eClusterKey = "cm9hbS1lMmUtbG9jYWwta2V5LTMyLWJ5dGVzLW9rISE="

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -62,56 +61,6 @@ type Cluster struct {
 	Nodes []*Node
 }
 
-// freeAddrs picks k distinct free loopback ports (TCP and UDP), below the kernel's
-// ephemeral range when it can: a node keeps its ports across restarts,
-// and a port in the ephemeral range can be taken, while the node is
-// down, as the local port of some outgoing connection (the simulator
-// opens thousands), which makes the restart fail. The listeners stay
-// open until all k are picked, so no port is handed out twice.
-func freeAddrs(k int) ([]string, error) {
-	lo := ephemeralLow()
-	var out []string
-	for i := 0; i < k; i++ {
-		var ln net.Listener
-		var err error
-		for try := 0; try < 50 && lo > 11000; try++ {
-			addr := fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(lo-10000))
-			if ln, err = net.Listen("tcp", addr); err != nil {
-				continue
-			}
-			pc, err := net.ListenPacket("udp", addr) // gossip uses UDP too
-			if err == nil {
-				defer pc.Close()
-				break
-			}
-			ln.Close()
-			ln = nil
-		}
-		if ln == nil {
-			if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-				return nil, err
-			}
-		}
-		defer ln.Close()
-		out = append(out, ln.Addr().String())
-	}
-	return out, nil
-}
-
-// ephemeralLow is the first port of the kernel's ephemeral range (32768
-// when it cannot be read).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 32768
-	}
-	var lo, hi int
-	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil || lo <= 0 {
-		return 32768
-	}
-	return lo
-}
-
 // BuildRoamd compiles cmd/roamd into dir.
 func BuildRoamd(dir string) (string, error) {
 	bin := filepath.Join(dir, "roamd")
@@ -128,7 +77,7 @@ func (c *Cluster) AddNode(ctx context.Context) (*Node, error) {
 	name := fmt.Sprintf("n%d", len(c.Nodes)+1)
 	c.mu.Unlock()
 	n := &Node{Name: name, Dir: filepath.Join(c.Root, name), LogPath: filepath.Join(c.Root, name+".log"), state: "down"}
-	addrs, err := freeAddrs(4)
+	addrs, err := roamdproc.FreeAddrs(4)
 	if err != nil {
 		return nil, err
 	}

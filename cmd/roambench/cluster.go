@@ -77,13 +77,17 @@ func clientCert(dir string) (caFile, certFile, keyFile string, err error) {
 	return caFile, certFile, keyFile, err
 }
 
+// freePort is a loopback port free a moment ago, below the ephemeral
+// range (roamdproc.FreeAddrs): the load generator's thousands of
+// connections cannot take it before the node binds it.
 func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := roamdproc.FreeAddrs(1)
 	if err != nil {
 		panic(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	_, port, _ := net.SplitHostPort(addrs[0])
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 // startCluster starts n roamd processes with the given JSON config (empty:
