@@ -312,3 +312,34 @@ func TestCheckGroupsBoundedDelivery(t *testing.T) {
 		t.Fatalf("with a cut-off: %+v %v", r.Delivery, r.Delivery.Findings)
 	}
 }
+
+// TestCheckGroups_SkipGotByARevokedSession: a device's record may skip
+// entries that one of the device's revoked sessions received (its acks
+// moved the device's cursor past them; the 10-minute sim's one group
+// gap), and no others.
+func TestCheckGroups_SkipGotByARevokedSession(t *testing.T) {
+	st := teamStream()
+	skip := func(h *History) {
+		d := &h.Devices[1] // bob-phone misses seq 5
+		d.Groups = append(received(st, 3, 4, 6), received(st, seqRange(9, 14)...)...)
+	}
+	h := groupHistory()
+	skip(&h)
+	h.Devices[4].Groups = received(st, 5) // bob-phone~3 got it
+	r := CheckGroups(h, 2*time.Second)
+	if r.Gaps != 0 || !r.OK() {
+		t.Fatalf("a skip of what a revoked session of the device got: %+v %v", r, r.Findings)
+	}
+	r = planted(t, skip)
+	if r.Gaps != 1 || findingKinds(r.Findings) != "group_gap" {
+		t.Fatalf("a skip nobody got: %+v %v", r, r.Findings)
+	}
+	r = planted(t, func(h *History) {
+		skip(h)
+		h.Devices[4].ID = "bob-laptop~3" // another device's revoked session
+		h.Devices[4].Groups = received(st, 5)
+	})
+	if r.Gaps != 1 {
+		t.Fatalf("a skip another device's revoked session got: %+v %v", r, r.Findings)
+	}
+}
