@@ -88,6 +88,7 @@ func applyResume(t *txn, c *Cmd) (Result, error) {
 	}
 	s.ExpiresMS = t.now + c.TTLMS
 	s.RotatedMS = t.now
+	s.TryMS = c.TryMS
 	if err := t.putSession(c.User, ds, d, c.NewToken, &s); err != nil {
 		return Result{}, err
 	}
@@ -141,7 +142,9 @@ const ResumeRetryWindowMS = 2 * 60 * 1000
 // session the first attempt created; if that session exists, for the same
 // device, was made by a rotation within ResumeRetryWindowMS and is still
 // current, the device is attached again and the answer is the first
-// one's: the same new token, a fresh epoch. Anything else is not found.
+// one's: the same new token, a fresh epoch. An attempt that reached its
+// VLR before the one holding the session (Cmd.TryMS) is stale: the
+// client gave it up for the later one. Anything else is not found.
 // Only the first rotation is repeatable: once the client resumed with the
 // new token, the old one predicts a session that no longer exists.
 func retriedResume(t *txn, a *Account, c *Cmd) (Result, error) {
@@ -157,6 +160,13 @@ func retriedResume(t *txn, a *Account, c *Cmd) (Result, error) {
 		t.now-s.RotatedMS > ResumeRetryWindowMS || s.ExpiresMS <= t.now {
 		return Result{Status: StatusNotFound}, nil
 	}
+	if c.TryMS > 0 && s.TryMS > 0 && c.TryMS < s.TryMS {
+		// An attempt older than the one holding the session: the client
+		// left it for a later one (a router still retrying it, its reply
+		// gone with the connection). Granting it would take the device
+		// from the client's live session; nothing changes.
+		return Result{Status: StatusStale}, nil
+	}
 	ds, err := t.devices(c.User)
 	if err != nil {
 		return Result{}, err
@@ -167,6 +177,12 @@ func retriedResume(t *txn, a *Account, c *Cmd) (Result, error) {
 	d, cancel, err := t.attach(c.User, ds, c.Device, c.Node, c.Limit)
 	if err != nil {
 		return Result{}, err
+	}
+	if c.TryMS > s.TryMS {
+		s.TryMS = c.TryMS
+		if err := t.setRec(sessionKey(c.User, c.NewToken), &s); err != nil {
+			return Result{}, err
+		}
 	}
 	return Result{Epoch: d.Epoch, CredGen: a.CredGen, Effects: cancels(nil, c.User, cancel, reasonReplaced)}, t.putDevices(c.User, ds)
 }

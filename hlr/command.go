@@ -122,6 +122,14 @@ type Cmd struct {
 	NS       string `msgpack:"rs,omitempty"`
 	RoleName string `msgpack:"rn,omitempty"`
 	OldName  string `msgpack:"ro,omitempty"`
+	// TryMS (OpResume): when the VLR received the resume (Unix ms). It
+	// orders the attempts of one resume: a router's retry of an attempt
+	// the client gave up on must not take the device from the client's
+	// later attempt elsewhere (retriedResume). 0: unordered. Node clocks
+	// are taken to agree to well within a client's retry (NTP); a node
+	// whose clock runs behind by more has its attempts answered
+	// unavailable until its clock passes the other's stamp.
+	TryMS int64 `msgpack:"tr,omitempty"`
 }
 
 // Key is the partition key of the command: the name whose home partition

@@ -558,3 +558,41 @@ func TestResume_RetriedWithOldTokenGetsTheSameSession(t *testing.T) {
 		t.Fatalf("replay of a token two rotations old: %+v", res)
 	}
 }
+
+// TestResume_StaleAttemptCannotTakeTheDevice: the client gave up a
+// resume at n2 (received there at 1000) and resumed at n3 (at 2000),
+// which committed first; n2's router then gets its attempt through. It
+// is stale: it attaches nothing and cancels nothing, so the client's
+// session at n3 stays (the 10-minute sim: six sessions ended with
+// session_replaced that no login replaced). A later retry of the client
+// (at 3000) is still granted, and an attempt without a time (an older
+// VLR) is granted as before.
+func TestResume_StaleAttemptCannotTakeTheDevice(t *testing.T) {
+	r := newRig(t, 1)
+	r.register("bob")
+	r.one(Cmd{Op: OpLogin, User: "bob", Device: "d", Node: "n1", Token: []byte("t0"), TTLMS: 600_000, CredGen: 1})
+	resume := func(node string, try int64) Result {
+		return r.one(Cmd{Op: OpResume, User: "bob", Device: "d", Node: node, Token: []byte("t0"), NewToken: []byte("t1"), TTLMS: 600_000, TryMS: try})
+	}
+	live := resume("n3", 2000)
+	if live.Status != StatusOK {
+		t.Fatalf("resume at n3: %+v", live)
+	}
+	if ghost := resume("n2", 1000); ghost.Status != StatusStale || len(ghost.Effects) != 0 {
+		t.Fatalf("the older attempt at n2: %+v", ghost)
+	}
+	later := resume("n4", 3000)
+	if later.Status != StatusOK || later.Epoch != live.Epoch+1 {
+		t.Fatalf("the client's later retry at n4: %+v (n3's %+v)", later, live)
+	}
+	if c := cancelled(t, later, "session_replaced"); len(c) != 1 || c[0].Node != "n3" || c[0].Epoch != live.Epoch {
+		t.Fatalf("the later retry cancels %+v, want n3 at epoch %d: the stale attempt moved the device", later.Effects, live.Epoch)
+	}
+	// n3's attempt retried again is now the older one.
+	if again := resume("n3", 2000); again.Status != StatusStale {
+		t.Fatalf("n3's attempt after n4's: %+v", again)
+	}
+	if unordered := resume("n5", 0); unordered.Status != StatusOK {
+		t.Fatalf("an attempt without a time: %+v", unordered)
+	}
+}

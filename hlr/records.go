@@ -28,6 +28,9 @@ type Session struct {
 	// (0 for a login's session): a retry of that resume with the old
 	// token is granted within ResumeRetryWindowMS of it.
 	RotatedMS int64 `msgpack:"r,omitempty"`
+	// TryMS is the Cmd.TryMS of the resume attempt that holds this
+	// session (the rotation, or a retry granted since).
+	TryMS int64 `msgpack:"y,omitempty"`
 }
 
 // Location says where one device of a user is attached (Update Location).

@@ -212,10 +212,16 @@ func (c *conn) resume(r *wire.Resume) (wire.Type, any, error) {
 	res, err := c.exec(hlr.Cmd{
 		Op: hlr.OpResume, User: user, Device: r.Device, Node: c.srv.cfg.NodeID,
 		Token: hashToken(r.Token), NewToken: hash, TTLMS: c.srv.cfg.SessionTTL.Milliseconds(),
-		Limit: c.srv.cfg.MaxDevices,
+		Limit: c.srv.cfg.MaxDevices, TryMS: now.UnixMilli(),
 	})
 	if err != nil {
 		return 0, nil, err
+	}
+	if res.Status == hlr.StatusStale {
+		// A later attempt of this resume, elsewhere, holds the session:
+		// the client left this one (it is not waiting here any more, or
+		// it may try again, which is then the latest).
+		return 0, nil, refusef(wire.CodeUnavailable, "a later attempt of this resume holds the session; try again")
 	}
 	if res.Status != hlr.StatusOK {
 		c.srv.limits.resumes.fail(c.ip, c.srv.cfg.Now())
