@@ -129,7 +129,7 @@ func DefaultConfig(addrs ...string) Config {
 		MaxBackoff:      10 * time.Second,
 		HealthyAfter:    10 * time.Second,
 		ProbeAfter:      500 * time.Millisecond,
-		ProbeTimeout:    time.Second,
+		ProbeTimeout:    750 * time.Millisecond,
 		AckInterval:     100 * time.Millisecond,
 		AckBatch:        64,
 		MaxFrame:        wire.DefaultMaxFrame,

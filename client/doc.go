@@ -165,8 +165,8 @@
 // (pick.go). Client.Nodes returns the nodes it knows, to save for the
 // next start.
 //
-// A node that stops answering (frozen, cut off) is left within about a
-// second and a half of a request: when a request has waited Config.ProbeAfter and
+// A node that stops answering (frozen, cut off) is left within about 1.3 s
+// of a request: when a request has waited Config.ProbeAfter and
 // nothing at all has arrived for as long, the client pings; if nothing
 // arrives within Config.ProbeTimeout more, it closes the connection,
 // avoids that node and resumes on another, where waiting sends are
