@@ -36,6 +36,12 @@ type FaultImpact struct {
 	RecoveredS float64 `json:"recovered_s"`
 	// Worst is the send that waited MaxWaitMs, for a diagnosis.
 	Worst *SlowSend `json:"worst,omitempty"`
+	// FrozenMaxWaitMs (pauses only) is the longest wait of a send that
+	// began while the node was frozen (from the SIGSTOP to the SIGCONT,
+	// the "resume" event): what waiting on a frozen node cost. MaxWaitMs
+	// also counts sends begun after the node woke, slowed by whatever
+	// came next (a leadership moving back, another fault's aftermath).
+	FrozenMaxWaitMs float64 `json:"frozen_max_wait_ms,omitempty"`
 }
 
 // SlowSend describes one send of a fault window.
@@ -86,6 +92,16 @@ func Impacts(sends []Send, faults []FaultEvent, runEnd time.Duration) []FaultImp
 			to = runEnd
 		}
 		im := FaultImpact{AtS: f.AtS, Kind: f.Kind, Target: f.Target, WindowS: (to - from).Seconds()}
+		frozenTo := time.Duration(-1)
+		if f.Kind == FaultPause {
+			frozenTo = to
+			for _, g := range faults {
+				if g.Kind == "resume" && g.Target == f.Target && g.At >= f.At {
+					frozenTo = min(frozenTo, g.At)
+					break
+				}
+			}
+		}
 		var last time.Duration
 		for _, s := range sends {
 			if s.Start < from || s.Start >= to {
@@ -93,6 +109,9 @@ func Impacts(sends []Send, faults []FaultEvent, runEnd time.Duration) []FaultImp
 			}
 			im.Sends++
 			wait := s.End - s.Start
+			if s.Start < frozenTo {
+				im.FrozenMaxWaitMs = max(im.FrozenMaxWaitMs, float64(wait.Microseconds())/1000)
+			}
 			if ms := float64(wait.Microseconds()) / 1000; ms > im.MaxWaitMs {
 				im.MaxWaitMs = ms
 				im.Worst = &SlowSend{StartS: s.Start.Seconds(), FromDevice: s.FromDevice, To: s.To, NodeAt: s.NodeAt, NodeEnd: s.NodeEnd,

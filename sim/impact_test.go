@@ -57,6 +57,29 @@ func TestImpactsMeasureStallsGapsAndRecovery(t *testing.T) {
 	}
 }
 
+// TestImpacts_FrozenWaitCountsSendsBegunWhileFrozen: a pause's frozen
+// wait is the worst of the sends begun between its SIGSTOP and its
+// SIGCONT; a slow send begun after the node woke counts in the window's
+// max wait only.
+func TestImpacts_FrozenWaitCountsSendsBegunWhileFrozen(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	sends := []Send{
+		{Start: ms(1000), End: ms(1100), Outcome: Acked},
+		{Start: ms(2100), End: ms(5300), Outcome: Acked}, // begun frozen: 3.2 s
+		{Start: ms(4500), End: ms(6000), Outcome: Acked}, // begun frozen: 1.5 s
+		{Start: ms(9000), End: ms(14500), Outcome: Acked}, // after the SIGCONT: 5.5 s
+	}
+	faults := []FaultEvent{
+		{At: ms(2000), AtS: 2, Kind: FaultPause, Target: "n2"},
+		{At: ms(3000), AtS: 3, Kind: "resume", Target: "n1"}, // another node's
+		{At: ms(6000), AtS: 6, Kind: "resume", Target: "n2"},
+	}
+	im := Impacts(sends, faults, ms(20000))
+	if len(im) != 1 || im[0].MaxWaitMs != 5500 || im[0].FrozenMaxWaitMs != 3200 {
+		t.Fatalf("%+v, want max wait 5500 ms and frozen 3200 ms", im)
+	}
+}
+
 func TestLongestGap(t *testing.T) {
 	ts := []time.Duration{ms(1), ms(2), ms(10), ms(11)}
 	if g := longestGap(ts, 0, ms(12)); g != ms(8) {

@@ -96,7 +96,8 @@ func (rep *Report) WriteTable(w io.Writer) {
 		if rep.PauseWaitLimitMs > 0 {
 			limit = fmt.Sprintf("limit %.0f ms", rep.PauseWaitLimitMs)
 		}
-		fmt.Fprintf(w, "  pause        worst send wait in a pause window %.0f ms (%s)\n", rep.PauseWorstMs, limit)
+		fmt.Fprintf(w, "  pause        worst wait of a send begun while a node was frozen %.0f ms (%s); over the pause windows, later sends included, %.0f ms\n",
+			rep.PauseWorstMs, limit, rep.PauseWindowWorstMs)
 	}
 	if rep.Leaders != nil {
 		fmt.Fprintf(w, "  leaders      %s\n", rep.Leaders)

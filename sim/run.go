@@ -177,10 +177,14 @@ type Report struct {
 	SessionEnds SessionEndResult `json:"session_ends"`
 	Backlogs    []BacklogSync    `json:"backlogs,omitempty"`
 	Leaders     *LeaderBalance   `json:"leaders,omitempty"`
-	// PauseWorstMs is the worst send wait of the pause windows (target
-	// 4 s); PauseWaitLimitMs the limit the run was held to (0: none).
-	PauseWorstMs     float64 `json:"pause_worst_wait_ms"`
-	PauseWaitLimitMs float64 `json:"pause_wait_limit_ms,omitempty"`
+	// PauseWorstMs is the worst wait of a send begun while a node was
+	// frozen (FaultImpact.FrozenMaxWaitMs; target 4 s); PauseWaitLimitMs
+	// the limit the run was held to (0: none).
+	PauseWorstMs float64 `json:"pause_worst_wait_ms"`
+	// PauseWindowWorstMs is the worst send wait of the pause windows,
+	// sends begun after the node woke included.
+	PauseWindowWorstMs float64 `json:"pause_window_worst_wait_ms"`
+	PauseWaitLimitMs   float64 `json:"pause_wait_limit_ms,omitempty"`
 }
 
 // Second is one second of the run, for the chart.
@@ -514,7 +518,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	for _, im := range rep.Impacts {
 		if im.Kind == FaultPause {
-			rep.PauseWorstMs = max(rep.PauseWorstMs, im.MaxWaitMs)
+			rep.PauseWorstMs = max(rep.PauseWorstMs, im.FrozenMaxWaitMs)
+			rep.PauseWindowWorstMs = max(rep.PauseWindowWorstMs, im.MaxWaitMs)
 		}
 	}
 	rep.PauseWaitLimitMs = float64(cfg.PauseWaitLimit.Microseconds()) / 1000
