@@ -65,8 +65,8 @@ func TestImpacts_FrozenWaitCountsSendsBegunWhileFrozen(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	sends := []Send{
 		{Start: ms(1000), End: ms(1100), Outcome: Acked},
-		{Start: ms(2100), End: ms(5300), Outcome: Acked}, // begun frozen: 3.2 s
-		{Start: ms(4500), End: ms(6000), Outcome: Acked}, // begun frozen: 1.5 s
+		{Start: ms(2100), End: ms(5300), Outcome: Acked},  // begun frozen: 3.2 s
+		{Start: ms(4500), End: ms(6000), Outcome: Acked},  // begun frozen: 1.5 s
 		{Start: ms(9000), End: ms(14500), Outcome: Acked}, // after the SIGCONT: 5.5 s
 	}
 	faults := []FaultEvent{
