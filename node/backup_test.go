@@ -72,6 +72,11 @@ func TestBackup_RoundTripIntoANewCluster(t *testing.T) {
 	a.Close()
 
 	b := newCluster(t, 3)
+	// Into a settled cluster: a restore whose leader loses the leadership
+	// after raft installed the snapshot (the new cluster's balancer moves
+	// leaderships at start) is answered no_leader, and the tool's retry
+	// then finds the partition not empty (CI, once; not fixed yet).
+	waitLeadersStable(t, b, 8, 2*time.Second)
 	rcfg := backupConfig(t, b, 2, dir)
 	if _, err := backup.Restore(context.Background(), rcfg); err != nil {
 		t.Fatal(err)
