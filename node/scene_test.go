@@ -238,10 +238,16 @@ func TestScene_HearingAndViewAcrossNodes(t *testing.T) {
 		t.Fatalf("bob sees alice as %q", b.sees[a.id()])
 	}
 	b.mu.Unlock()
-	// The host has every position.
-	if n := len(c.Node(host).ScenePositions(sc)); n != 5 {
-		t.Fatalf("the host has %d players, want 5", n)
-	}
+	// The host has every position (the host of now: the scene's
+	// partition may have changed leader since, PROTOCOL §19.6).
+	waitInterest(t, "a host with the 5 players", func() bool {
+		for i := range 3 {
+			if len(c.Node(i).ScenePositions(sc)) == 5 {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // TestScene_MovesAcrossCellsAndHysteresis: moves across cell borders
