@@ -36,8 +36,8 @@ func (b *busyPong) begin() {
 	b.t.Reset(b.every)
 }
 
-// end marks the frame handled. A fire racing it pushes one pong more,
-// which is harmless.
+// end marks the frame handled (and, at teardown, ends the pongs for
+// good). A fire racing it pushes one pong more, which is harmless.
 func (b *busyPong) end() {
 	b.busy.Store(false)
 	if b.t != nil {
@@ -51,14 +51,6 @@ func (b *busyPong) fire() {
 	}
 	b.push()
 	b.t.Reset(b.every)
-}
-
-// stop ends the pongs for good (the connection closes).
-func (b *busyPong) stop() {
-	b.busy.Store(false)
-	if b.t != nil {
-		b.t.Stop()
-	}
 }
 
 // pushPong queues an unsolicited pong (rid 0).

@@ -555,7 +555,7 @@ func toWireMessage(m *hlr.Message) wire.Message {
 func (c *conn) teardown() {
 	// Whatever was queued (a final reply, an error, a goodbye) is still
 	// written, bounded by WriteTimeout; then the socket closes.
-	c.busy.stop()
+	c.busy.end()
 	c.out.closeAfter(nil)
 	c.srv.forget(c)
 	s := c.sess
